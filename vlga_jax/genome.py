@@ -121,15 +121,22 @@ def _gene_values(genes, row) -> dict:
 
 
 def _drop_inactive(values: dict, genes, context: dict) -> dict:
-    kept = {}
-    for gene in genes:
-        if gene.requires is not None:
-            other, needed = gene.requires
-            source = values if other in values else context
-            if source.get(other) != needed:
-                continue
-        kept[gene.name] = values[gene.name]
-    return kept
+    """The genes of ``values`` whose ``requires`` chain holds (``context``: kept globals).
+
+    A gene whose required gene is itself inactive is inactive too (chains of requires).
+    """
+    by_name = {g.name: g for g in genes}
+
+    def active(name: str) -> bool:
+        gene = by_name[name]
+        if gene.requires is None:
+            return True
+        other, needed = gene.requires
+        if other in by_name:
+            return values[other] == needed and active(other)
+        return other in context and context[other] == needed
+
+    return {g.name: values[g.name] for g in genes if active(g.name)}
 
 
 def _as_numpy(genome: Genome) -> Genome:

@@ -58,10 +58,14 @@ class Gene:
             )
         if len(set(values)) != len(values):
             raise ValueError(f"gene {self.name!r}: duplicate values in {values}")
-        if self.requires is not None and (
-            len(self.requires) != 2 or not isinstance(self.requires[0], str)
-        ):
-            raise ValueError(f"gene {self.name!r}: requires must be (gene_name, value)")
+        if self.requires is not None:
+            if (isinstance(self.requires, str) or len(self.requires) != 2
+                    or not isinstance(self.requires[0], str)):
+                raise ValueError(f"gene {self.name!r}: requires must be (gene_name, value)")
+            # A tuple (not a list from JSON) keeps the gene, and its space, hashable.
+            object.__setattr__(self, "requires", tuple(self.requires))
+            if self.requires[0] == self.name:
+                raise ValueError(f"gene {self.name!r}: a gene cannot require itself")
 
     @property
     def kind(self) -> type:
@@ -113,12 +117,25 @@ class SearchSpace:
             raise ValueError(f"max_blocks must be an integer >= 1, got {self.max_blocks!r}")
         if self.block_kind not in ("conv", "dense"):
             raise ValueError(f"block_kind must be 'conv' or 'dense', got {self.block_kind!r}")
+        block_names = {g.name for g in self.block_genes}
         for gene in self.block_genes + self.global_genes:
             if gene.requires is not None:
                 other = gene.requires[0]
                 if other not in seen:
                     raise ValueError(f"gene {gene.name!r}: requires unknown gene {other!r}")
+                if gene in self.global_genes and other in block_names:
+                    raise ValueError(f"gene {gene.name!r}: a global gene cannot require the "
+                                     f"block gene {other!r}")
                 self.gene(other).index(gene.requires[1])
+        requires = {g.name: g.requires[0] for g in self.block_genes + self.global_genes
+                    if g.requires is not None}
+        for name in requires:
+            chain, current = [name], requires[name]
+            while current in requires:
+                if current in chain:
+                    raise ValueError(f"gene {name!r}: requires form a cycle {chain + [current]}")
+                chain.append(current)
+                current = requires[current]
 
     # -- lookups ---------------------------------------------------------------
     @property

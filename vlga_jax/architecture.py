@@ -1,0 +1,334 @@
+"""The static description of a candidate network and its training recipe.
+
+`Architecture` is a hashable value decoded from a genome. It splits in two:
+
+* `ShapeKey` (``arch.shape_key()``): exactly what changes array shapes (layer list,
+  channels, kernels, pooling and skip structure, optimizer kind). Candidates with equal
+  keys train together in one compiled program.
+* `Knobs` (``arch.knobs()``): per-candidate arrays for everything else (activation,
+  batch norm on/off, pool kind, dropout, learning rate, weight decay), so candidates that
+  differ only there still share a program.
+
+Padding (`pad_key`) widens channels and kernels of several keys of one topology to
+their maximum, so those candidates can share a program too (see `params.pad_params`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import flax.struct
+import jax
+import numpy as np
+
+ACTIVATIONS = ("relu", "tanh", "elu", "selu", "leaky_relu", "sigmoid")
+POOL_KINDS = ("max", "avg")
+OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "adagrad", "adadelta", "adamax", "nadam")
+MAX_CONVS = 2
+
+
+@dataclasses.dataclass(frozen=True)
+class ConvLayer:
+    channels: int
+    kernel: int
+    batchnorm: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class ConvBlock:
+    """conv a [, conv b] [+ 1x1 skip projection of the block input] [, 2x2 pool]."""
+
+    convs: tuple[ConvLayer, ...]
+    pool: str | None = None
+    skip: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class DenseBlock:
+    units: int
+    dropout: float = 0.0
+
+
+Block = ConvBlock | DenseBlock
+
+
+@dataclasses.dataclass(frozen=True)
+class Architecture:
+    """A candidate: network layers plus training recipe (all Python values, hashable)."""
+
+    input_shape: tuple[int, int, int]
+    num_classes: int
+    blocks: tuple[Block, ...]
+    activation: str = "relu"
+    dropout: float = 0.0
+    optimizer: str = "adam"
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.0
+
+    def __post_init__(self):
+        if not self.blocks:
+            raise ValueError("blocks: an architecture needs at least one block")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {ACTIVATIONS}, got {self.activation!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        kinds = {type(b) for b in self.blocks}
+        if len(kinds) > 1:
+            raise ValueError("blocks: mixing conv and dense blocks is not supported")
+        for b in self.blocks:
+            if isinstance(b, ConvBlock):
+                if not 1 <= len(b.convs) <= MAX_CONVS:
+                    raise ValueError(f"a conv block has 1..{MAX_CONVS} convs, got {len(b.convs)}")
+                if b.pool not in (None, *POOL_KINDS):
+                    raise ValueError(f"pool must be None or one of {POOL_KINDS}, got {b.pool!r}")
+                for c in b.convs:
+                    if c.kernel % 2 != 1:
+                        raise ValueError(f"kernel sizes must be odd, got {c.kernel}")
+
+    @property
+    def is_conv(self) -> bool:
+        return isinstance(self.blocks[0], ConvBlock)
+
+    def shape_key(self) -> ShapeKey:
+        if self.is_conv:
+            layers = tuple(
+                ConvKey(tuple((c.channels, c.kernel) for c in b.convs), b.pool is not None,
+                        b.skip)
+                for b in self.blocks)
+        else:
+            layers = tuple(DenseKey(b.units) for b in self.blocks)
+        return ShapeKey(self.input_shape, self.num_classes, layers, self.optimizer)
+
+    def knobs(self) -> Knobs:
+        """Per-candidate arrays; shapes depend only on the number of blocks."""
+        n = len(self.blocks)
+        bn = np.zeros((n, MAX_CONVS), bool)
+        pool_max = np.zeros(n, bool)
+        dropout = np.zeros(n, np.float32)
+        for i, b in enumerate(self.blocks):
+            if isinstance(b, ConvBlock):
+                for j, c in enumerate(b.convs):
+                    bn[i, j] = c.batchnorm
+                pool_max[i] = b.pool == "max"
+            else:
+                dropout[i] = b.dropout
+        return Knobs(
+            activation=np.full(n, ACTIVATIONS.index(self.activation), np.int32),
+            batchnorm=bn,
+            pool_max=pool_max,
+            block_dropout=dropout,
+            head_dropout=np.float32(self.dropout),
+            learning_rate=np.float32(self.learning_rate),
+            weight_decay=np.float32(self.weight_decay),
+        )
+
+    def describe(self) -> list[str]:
+        """One readable line per layer."""
+        lines = [f"input {self.input_shape}"]
+        for i, b in enumerate(self.blocks):
+            if isinstance(b, ConvBlock):
+                convs = " -> ".join(
+                    f"conv {c.channels}x{c.kernel}x{c.kernel}{' +bn' if c.batchnorm else ''}"
+                    for c in b.convs)
+                extra = (" +skip" if b.skip else "") + (f" -> {b.pool}pool 2x2" if b.pool else "")
+                lines.append(f"block_{i}: {convs} ({self.activation}){extra}")
+            else:
+                lines.append(f"block_{i}: dense {b.units} ({self.activation})"
+                             f"{f' dropout {b.dropout}' if b.dropout else ''}")
+        pool = "global avg pool -> " if self.is_conv else ""
+        drop = f"dropout {self.dropout} -> " if self.dropout else ""
+        lines.append(f"head: {pool}{drop}dense {self.num_classes}")
+        lines.append(f"train: {self.optimizer} lr={self.learning_rate:g} "
+                     f"wd={self.weight_decay:g}")
+        return lines
+
+    @property
+    def param_count(self) -> int:
+        return self.shape_key().param_count
+
+    @property
+    def flops_per_example(self) -> int:
+        """Training FLOPs per example: forward multiply-adds x 2 x 3 (forward + backward)."""
+        return self.shape_key().train_flops_per_example
+
+
+@dataclasses.dataclass(frozen=True)
+class ConvKey:
+    convs: tuple[tuple[int, int], ...]  # (channels, kernel) per conv
+    pool: bool
+    skip: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class DenseKey:
+    units: int
+
+
+@dataclasses.dataclass(frozen=True)
+class ShapeKey:
+    """Everything that changes array shapes: the key of a compiled program."""
+
+    input_shape: tuple[int, int, int]
+    num_classes: int
+    layers: tuple[ConvKey | DenseKey, ...]
+    optimizer: str
+
+    @property
+    def is_conv(self) -> bool:
+        return isinstance(self.layers[0], ConvKey)
+
+    def topology(self) -> tuple:
+        """The key without channel, kernel and unit sizes: what padding cannot bridge."""
+        if self.is_conv:
+            layers = tuple((len(b.convs), b.pool, b.skip) for b in self.layers)
+        else:
+            layers = (len(self.layers),)
+        return (self.input_shape, self.num_classes, layers, self.optimizer)
+
+    def param_shapes(self) -> dict:
+        """Nested dict of parameter shapes, named like the model's parameters."""
+        shapes = {}
+        h, w, c = self.input_shape
+        features = h * w * c
+        for i, layer in enumerate(self.layers):
+            if isinstance(layer, ConvKey):
+                block = {}
+                cin = c
+                for j, (ch, k) in enumerate(layer.convs):
+                    name = "ab"[j]
+                    block[f"conv_{name}"] = {"kernel": (k, k, cin, ch), "bias": (ch,)}
+                    block[f"bn_{name}"] = {"scale": (ch,), "bias": (ch,)}
+                    cin = ch
+                if layer.skip:
+                    block["skip"] = {"kernel": (1, 1, c, cin), "bias": (cin,)}
+                c = cin
+                features = c
+            else:
+                block = {"dense": {"kernel": (features, layer.units), "bias": (layer.units,)}}
+                features = layer.units
+            shapes[f"block_{i}"] = block
+        shapes["head"] = {"kernel": (features, self.num_classes), "bias": (self.num_classes,)}
+        return shapes
+
+    def stats_shapes(self) -> dict:
+        """Nested dict of BatchNorm running-statistics shapes (conv blocks only)."""
+        stats = {}
+        for i, layer in enumerate(self.layers):
+            if isinstance(layer, ConvKey):
+                stats[f"block_{i}"] = {
+                    f"bn_{'ab'[j]}": {"mean": (ch,), "var": (ch,)}
+                    for j, (ch, _) in enumerate(layer.convs)}
+        return stats
+
+    @property
+    def param_count(self) -> int:
+        leaves = jax.tree.leaves(self.param_shapes(), is_leaf=lambda x: isinstance(x, tuple))
+        return int(sum(math.prod(s) for s in leaves))
+
+    @property
+    def train_flops_per_example(self) -> int:
+        h, w, c = self.input_shape
+        macs = 0
+        features = h * w * c
+        for layer in self.layers:
+            if isinstance(layer, ConvKey):
+                cin = c
+                for ch, k in layer.convs:
+                    macs += h * w * k * k * cin * ch
+                    cin = ch
+                if layer.skip:
+                    macs += h * w * c * cin
+                c = cin
+                if layer.pool:
+                    h, w = -(-h // 2), -(-w // 2)
+                features = c
+            else:
+                macs += features * layer.units
+                features = layer.units
+        macs += features * self.num_classes
+        return int(6 * macs)
+
+    def output_shapes(self) -> list[tuple[int, ...]]:
+        """Activation shape after each block, then the logits shape."""
+        h, w, c = self.input_shape
+        out = []
+        for layer in self.layers:
+            if isinstance(layer, ConvKey):
+                c = layer.convs[-1][0]
+                if layer.pool:
+                    h, w = -(-h // 2), -(-w // 2)
+                out.append((h, w, c))
+            else:
+                out.append((layer.units,))
+        out.append((self.num_classes,))
+        return out
+
+
+def pad_key(keys: list[ShapeKey]) -> ShapeKey:
+    """The smallest key that every one of ``keys`` (same topology) fits into."""
+    first = keys[0]
+    if any(k.topology() != first.topology() for k in keys):
+        raise ValueError("pad_key: keys of different topologies cannot share a program")
+    layers = []
+    for i, layer in enumerate(first.layers):
+        if isinstance(layer, ConvKey):
+            convs = tuple(
+                (max(k.layers[i].convs[j][0] for k in keys),
+                 max(k.layers[i].convs[j][1] for k in keys))
+                for j in range(len(layer.convs)))
+            layers.append(ConvKey(convs, layer.pool, layer.skip))
+        else:
+            layers.append(DenseKey(max(k.layers[i].units for k in keys)))
+    return dataclasses.replace(first, layers=tuple(layers))
+
+
+@flax.struct.dataclass
+class Knobs:
+    """Per-candidate arrays that do not change shapes (n = number of blocks).
+
+    activation: int32[n] index into ACTIVATIONS; batchnorm: bool[n, 2] per conv;
+    pool_max: bool[n] (else average pool); block_dropout: f32[n] (dense blocks);
+    head_dropout, learning_rate, weight_decay: f32[].
+    """
+
+    activation: jax.Array
+    batchnorm: jax.Array
+    pool_max: jax.Array
+    block_dropout: jax.Array
+    head_dropout: jax.Array
+    learning_rate: jax.Array
+    weight_decay: jax.Array
+
+
+def from_description(description: dict, *, input_shape, num_classes: int,
+                     defaults: dict | None = None) -> Architecture:
+    """An `Architecture` from a decoded genome (`genome.decode`) of a conv or dense space.
+
+    ``defaults`` supplies training values (activation, optimizer, learning_rate,
+    weight_decay, dropout) that the space does not search.
+    """
+    g = {**(defaults or {}), **description.get("globals", {})}
+    blocks = []
+    for b in description["blocks"]:
+        if "units" in b:
+            blocks.append(DenseBlock(int(b["units"]), float(b.get("dropout", 0.0))))
+            continue
+        convs = [ConvLayer(int(b["channels_a"]), int(b["kernel_a"]),
+                           bool(b.get("batchnorm_a", False)))]
+        if b.get("include_b", False):
+            convs.append(ConvLayer(int(b["channels_b"]), int(b["kernel_b"]),
+                                   bool(b.get("batchnorm_b", False))))
+        pool = b.get("pool_type", "max") if b.get("include_pool", False) else None
+        blocks.append(ConvBlock(tuple(convs), pool, bool(b.get("include_skip", False))))
+    dense = blocks and isinstance(blocks[0], DenseBlock)
+    return Architecture(
+        input_shape=tuple(int(s) for s in input_shape),
+        num_classes=int(num_classes),
+        blocks=tuple(blocks),
+        activation=str(g.get("activation", "relu")),
+        dropout=0.0 if dense else float(g.get("dropout", 0.0)),
+        optimizer=str(g.get("optimizer", "adam")),
+        learning_rate=float(g.get("learning_rate", 1e-3)),
+        weight_decay=float(g.get("weight_decay", 0.0)),
+    )

@@ -1,0 +1,153 @@
+"""Flax Linen networks built from a `ShapeKey`, with per-candidate `Knobs` as inputs.
+
+Parameter names are stable (``block_0``, ``block_1``, ..., ``head``; inside a conv
+block ``conv_a``, ``bn_a``, ``conv_b``, ``bn_b``, ``skip``), so a later phase reuses
+an earlier phase's trained blocks by name. The module is written for ONE candidate;
+the trainer adds the population axis with `jax.vmap`.
+"""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from vlga_jax.architecture import ConvKey, Knobs, ShapeKey
+from vlga_jax.conv import conv2d
+
+BN_MOMENTUM = 0.9
+BN_EPS = 1e-5
+
+_ACTIVATION_FNS = (
+    jax.nn.relu,
+    jnp.tanh,
+    jax.nn.elu,
+    jax.nn.selu,
+    lambda x: jax.nn.leaky_relu(x, 0.01),  # Keras' default slope is 0.3; flax/PyTorch 0.01
+    jax.nn.sigmoid,
+)
+
+
+def activate(x: jax.Array, index: jax.Array) -> jax.Array:
+    """Apply ACTIVATIONS[index] (index: int32 scalar, may differ per candidate)."""
+    return lax.switch(index, _ACTIVATION_FNS, x)
+
+
+def dropout(rng: jax.Array, x: jax.Array, rate: jax.Array, train: bool) -> jax.Array:
+    """Inverted dropout with a per-candidate ``rate`` (f32 scalar)."""
+    if not train:
+        return x
+    keep = jax.random.bernoulli(rng, 1.0 - rate, x.shape)
+    return jnp.where(keep, x / jnp.maximum(1.0 - rate, 1e-6), 0.0)
+
+
+class Conv(nn.Module):
+    """Stride-1 'SAME' convolution; x: f32[N, H, W, Cin] -> f32[N, H, W, features]."""
+
+    features: int
+    kernel: int
+    impl: str
+
+    @nn.compact
+    def __call__(self, x):
+        w = self.param("kernel", nn.initializers.lecun_normal(),
+                       (self.kernel, self.kernel, x.shape[-1], self.features))
+        b = self.param("bias", nn.initializers.zeros, (self.features,))
+        return conv2d(x, w, b, impl=self.impl)
+
+
+class SwitchableBatchNorm(nn.Module):
+    """BatchNorm applied where ``enabled`` (a per-candidate bool scalar), identity elsewhere.
+
+    ``frozen`` blocks normalise with running statistics and leave them unchanged.
+    """
+
+    frozen: bool = False
+
+    @nn.compact
+    def __call__(self, x, enabled, train: bool):
+        c = x.shape[-1]
+        scale = self.param("scale", nn.initializers.ones, (c,))
+        bias = self.param("bias", nn.initializers.zeros, (c,))
+        mean = self.variable("batch_stats", "mean", jnp.zeros, (c,))
+        var = self.variable("batch_stats", "var", jnp.ones, (c,))
+        axes = tuple(range(x.ndim - 1))
+        if train and not self.frozen:
+            m = jnp.mean(x, axes)
+            v = jnp.mean(jnp.square(x - m), axes)
+            if not self.is_initializing():
+                keep = BN_MOMENTUM
+                mean.value = jnp.where(enabled, keep * mean.value + (1 - keep) * m, mean.value)
+                var.value = jnp.where(enabled, keep * var.value + (1 - keep) * v, var.value)
+        else:
+            m, v = mean.value, var.value
+        y = (x - m) * lax.rsqrt(v + BN_EPS) * scale + bias
+        return jnp.where(enabled, y, x)
+
+
+def pool2x2(x: jax.Array, use_max: jax.Array) -> jax.Array:
+    """2x2 stride-2 'SAME' pooling, max where ``use_max`` else average."""
+    pmax = nn.max_pool(x, (2, 2), (2, 2), padding="SAME")
+    pavg = nn.avg_pool(x, (2, 2), (2, 2), padding="SAME", count_include_pad=False)
+    return jnp.where(use_max, pmax, pavg)
+
+
+class ConvBlockModule(nn.Module):
+    layer: ConvKey
+    impl: str
+    frozen: bool = False
+
+    @nn.compact
+    def __call__(self, x, act, batchnorm, pool_max, train: bool):
+        y = x
+        for j, (channels, kernel) in enumerate(self.layer.convs):
+            name = "ab"[j]
+            y = Conv(channels, kernel, self.impl, name=f"conv_{name}")(y)
+            y = SwitchableBatchNorm(self.frozen, name=f"bn_{name}")(y, batchnorm[j], train)
+            y = activate(y, act)
+        if self.layer.skip:
+            y = y + Conv(y.shape[-1], 1, self.impl, name="skip")(x)
+        if self.layer.pool:
+            y = pool2x2(y, pool_max)
+        return y
+
+
+class Network(nn.Module):
+    """The network of one `ShapeKey`; ``frozen_blocks`` leading blocks use running BN stats.
+
+    __call__(x: f32[N, H, W, C], knobs: Knobs, train) -> logits f32[N, num_classes].
+    """
+
+    key: ShapeKey
+    impl: str = "lax"
+    frozen_blocks: int = 0
+
+    @nn.compact
+    def __call__(self, x, knobs: Knobs, train: bool = False):
+        for i, layer in enumerate(self.key.layers):
+            name = f"block_{i}"
+            if isinstance(layer, ConvKey):
+                x = ConvBlockModule(layer, self.impl, i < self.frozen_blocks, name=name)(
+                    x, knobs.activation[i], knobs.batchnorm[i], knobs.pool_max[i], train)
+            else:
+                x = x.reshape(x.shape[0], -1)
+                x = _Dense(layer.units, name=name)(x)
+                x = activate(x, knobs.activation[i])
+                if train:
+                    x = dropout(self.make_rng("dropout"), x, knobs.block_dropout[i], train)
+        if self.key.is_conv:
+            x = jnp.mean(x, axis=(1, 2))
+        if train:
+            x = dropout(self.make_rng("dropout"), x, knobs.head_dropout, train)
+        return nn.Dense(self.key.num_classes, name="head")(x)
+
+
+class _Dense(nn.Module):
+    """A dense layer whose parameters sit under ``dense`` (block_i/dense/kernel)."""
+
+    units: int
+
+    @nn.compact
+    def __call__(self, x):
+        return nn.Dense(self.units, name="dense")(x)

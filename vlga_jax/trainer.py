@@ -1,0 +1,379 @@
+"""Batched training: candidates that share a program train together, compiled once.
+
+A *program* is ``jit(vmap(train_and_evaluate))`` for one padded `ShapeKey`: it takes the
+stacked parameters, BatchNorm statistics, optimizer states, update masks, knobs and PRNG
+keys of P candidates plus the device-resident dataset, runs ``n_epochs`` epochs
+(``lax.scan`` over minibatches, a fresh permutation per candidate and epoch) and then
+evaluates on the validation split. P is padded to a power of two with copies of the
+first member, so a new population size does not recompile. With several devices the
+population axis is split over a mesh with `jax.shard_map`; nothing is communicated.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import time
+from collections.abc import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax.sharding import Mesh, PartitionSpec
+
+from vlga_jax import params as P
+from vlga_jax.architecture import Architecture, Knobs, ShapeKey, pad_key
+from vlga_jax.conv import default_impl
+from vlga_jax.model import Network
+
+# -- optimizers ---------------------------------------------------------------------------
+
+def _l2(opt):
+    def make(learning_rate, weight_decay):
+        return optax.chain(optax.add_decayed_weights(weight_decay), opt(learning_rate))
+    return make
+
+
+_OPTIMIZERS = {
+    "adam": _l2(optax.adam),
+    "adamw": lambda learning_rate, weight_decay: optax.adamw(learning_rate,
+                                                             weight_decay=weight_decay),
+    "sgd": _l2(lambda lr: optax.sgd(lr, momentum=0.9)),
+    "rmsprop": _l2(optax.rmsprop),
+    "adagrad": _l2(optax.adagrad),
+    "adadelta": _l2(optax.adadelta),
+    "adamax": _l2(optax.adamax),
+    "nadam": _l2(optax.nadam),
+}
+
+
+def make_optimizer(name: str, learning_rate=1e-3, weight_decay=0.0):
+    """An optax transformation whose learning rate and weight decay live in its state."""
+    if name not in _OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {tuple(_OPTIMIZERS)}, got {name!r}")
+    return optax.inject_hyperparams(_OPTIMIZERS[name])(
+        learning_rate=learning_rate, weight_decay=weight_decay)
+
+
+# -- data on device -----------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class DeviceData:
+    """Training and evaluation arrays resident on the device.
+
+    train_x f32[N, H, W, C], train_y int32[N]; eval_x f32[M', H, W, C] padded to a
+    multiple of the evaluation batch, eval_y int32[M'], eval_w f32[M'] (1 real, 0 pad).
+    """
+
+    train_x: jax.Array
+    train_y: jax.Array
+    eval_x: jax.Array
+    eval_y: jax.Array
+    eval_w: jax.Array
+    n_eval: int
+
+    @classmethod
+    def create(cls, train_x, train_y, eval_x, eval_y, eval_batch: int) -> DeviceData:
+        n = len(eval_y)
+        if n == 0 or len(train_y) == 0:
+            raise ValueError("DeviceData: train and evaluation splits must be non-empty")
+        padded = math.ceil(n / eval_batch) * eval_batch
+        pad = padded - n
+        ex = np.concatenate([eval_x, np.zeros((pad, *eval_x.shape[1:]), eval_x.dtype)])
+        ey = np.concatenate([eval_y, np.zeros(pad, eval_y.dtype)])
+        ew = np.concatenate([np.ones(n, np.float32), np.zeros(pad, np.float32)])
+        put = jax.device_put
+        return cls(put(np.asarray(train_x, np.float32)), put(np.asarray(train_y, np.int32)),
+                   put(ex.astype(np.float32)), put(ey.astype(np.int32)), put(ew), n)
+
+
+# -- one candidate, written unbatched ---------------------------------------------------
+
+def _cross_entropy(logits, labels):
+    return optax.softmax_cross_entropy_with_integer_labels(logits, labels)
+
+
+def build_train_fn(program: ShapeKey, *, batch_size: int, eval_batch: int, impl: str,
+                   frozen_blocks: int = 0):
+    """The per-candidate function that a program vmaps.
+
+    fn(params, stats, opt_state, mask, knobs, key, n_epochs, data arrays...) ->
+      (params, stats, opt_state, metrics) with metrics = dict(train_loss, val_loss,
+      val_acc, finite) of f32/bool scalars.
+    """
+    net = Network(program, impl=impl, frozen_blocks=frozen_blocks)
+    tx = make_optimizer(program.optimizer)
+
+    def variables(params, stats):
+        return {"params": params, "batch_stats": stats} if stats else {"params": params}
+
+    def loss_fn(params, stats, knobs, xb, yb, rng):
+        logits, updated = net.apply(variables(params, stats), xb, knobs, train=True,
+                                    mutable=["batch_stats"], rngs={"dropout": rng})
+        return jnp.mean(_cross_entropy(logits, yb)), updated.get("batch_stats", stats)
+
+    grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+
+    def train_fn(params, stats, opt_state, mask, knobs: Knobs, key, n_epochs,
+                 train_x, train_y, eval_x, eval_y, eval_w):
+        n_train = train_x.shape[0]
+        steps = n_train // batch_size
+
+        def step(carry, batch_idx):
+            params, stats, opt_state, rng, loss_sum, finite = carry
+            rng, drop_rng = jax.random.split(rng)
+            (loss, new_stats), grads = grad_fn(params, stats, knobs, train_x[batch_idx],
+                                               train_y[batch_idx], drop_rng)
+            updates, opt_state = tx.update(grads, opt_state, params)
+            updates = jax.tree.map(lambda u, m: jnp.where(m, u, 0.0), updates, mask)
+            params = optax.apply_updates(params, updates)
+            finite = finite & jnp.isfinite(loss)
+            return (params, new_stats, opt_state, rng, loss_sum + loss, finite), None
+
+        def epoch(_, carry):
+            params, stats, opt_state, rng, _, finite = carry
+            rng, perm_rng = jax.random.split(rng)
+            perm = jax.random.permutation(perm_rng, n_train)[: steps * batch_size]
+            carry = (params, stats, opt_state, rng, jnp.float32(0.0), finite)
+            carry, _ = jax.lax.scan(step, carry, perm.reshape(steps, batch_size))
+            return carry
+
+        init = (params, stats, opt_state, key, jnp.float32(0.0), jnp.bool_(True))
+        params, stats, opt_state, _, loss_sum, finite = jax.lax.fori_loop(
+            0, n_epochs, epoch, init)
+
+        def evaluate(totals, batch):
+            x, y, w = batch
+            logits = net.apply(variables(params, stats), x, knobs, train=False)
+            loss = _cross_entropy(logits, y)
+            correct = (jnp.argmax(logits, -1) == y).astype(jnp.float32)
+            return (totals[0] + jnp.sum(loss * w), totals[1] + jnp.sum(correct * w)), None
+
+        shape = (-1, eval_batch)
+        batches = (eval_x.reshape(*shape, *eval_x.shape[1:]), eval_y.reshape(shape),
+                   eval_w.reshape(shape))
+        (loss_total, correct_total), _ = jax.lax.scan(
+            evaluate, (jnp.float32(0.0), jnp.float32(0.0)), batches)
+        n_eval = jnp.sum(eval_w)
+        val_loss = loss_total / n_eval
+        finite = finite & jnp.isfinite(val_loss)
+        metrics = {"train_loss": loss_sum / steps, "val_loss": val_loss,
+                   "val_acc": correct_total / n_eval, "finite": finite}
+        return params, stats, opt_state, metrics
+
+    return train_fn
+
+
+def build_init_opt_fn(program: ShapeKey):
+    """fn(params, learning_rate, weight_decay) -> optimizer state (one candidate)."""
+    def init(params, learning_rate, weight_decay):
+        return make_optimizer(program.optimizer, learning_rate, weight_decay).init(params)
+    return init
+
+
+# -- members and outcomes -----------------------------------------------------------------
+
+@dataclasses.dataclass
+class Member:
+    """One candidate to train.
+
+    ``params``/``stats`` are real-shaped (unpadded) pytrees; None means a fresh init from
+    ``init_key``. ``frozen_blocks`` leading blocks keep their parameters and statistics.
+    ``opt_state`` (program-shaped) continues an earlier call's optimizer, if given.
+    """
+
+    arch: Architecture
+    key: jax.Array
+    params: dict | None = None
+    stats: dict | None = None
+    frozen_blocks: int = 0
+    opt_state: object | None = None
+    program: ShapeKey | None = None
+
+
+@dataclasses.dataclass
+class Outcome:
+    """What training one member produced (parameters real-shaped, numpy)."""
+
+    params: dict
+    stats: dict
+    val_acc: float
+    val_loss: float
+    train_loss: float
+    failed: bool
+    reason: str
+    seconds: float
+    program: ShapeKey
+    opt_state: object = None
+
+
+@dataclasses.dataclass
+class TrainerStats:
+    programs_compiled: int = 0
+    compile_seconds: float = 0.0
+    train_seconds: float = 0.0
+    buckets: int = 0
+    padded_flops: float = 0.0
+    real_flops: float = 0.0
+
+    @property
+    def padded_overhead(self) -> float:
+        """Padded training FLOPs / real training FLOPs - 1."""
+        return self.padded_flops / self.real_flops - 1.0 if self.real_flops else 0.0
+
+
+def _next_pow2(n: int) -> int:
+    return 1 << max(0, (n - 1).bit_length())
+
+
+def enable_compilation_cache(directory: str | None) -> None:
+    """Turn on JAX's persistent compilation cache in ``directory`` (None: leave it off)."""
+    if not directory:
+        return
+    os.makedirs(directory, exist_ok=True)
+    jax.config.update("jax_compilation_cache_dir", directory)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
+class Trainer:
+    """Groups members into programs, compiles each program once, trains them batched."""
+
+    def __init__(self, data: DeviceData, *, batch_size: int = 128, eval_batch: int = 256,
+                 conv_impl: str | None = None, pad_shapes: bool = True,
+                 devices: Sequence[jax.Device] | None = None):
+        self.data = data
+        n_train = data.train_x.shape[0]
+        self.batch_size = max(1, min(int(batch_size), n_train))
+        self.eval_batch = int(eval_batch)
+        self.conv_impl = conv_impl or default_impl(jax.default_backend())
+        self.pad_shapes = pad_shapes
+        self.devices = list(devices or jax.devices())
+        self.mesh = Mesh(np.array(self.devices), ("pop",)) if len(self.devices) > 1 else None
+        self._compiled: dict = {}
+        self.stats = TrainerStats()
+
+    # grouping ------------------------------------------------------------------
+    def assign_programs(self, members: Sequence[Member]) -> list[tuple[ShapeKey, list[int]]]:
+        """Group member indices by program: same topology and frozen prefix share one,
+        padded to the largest channels and kernels among them (``pad_shapes``)."""
+        groups: dict = {}
+        for i, m in enumerate(members):
+            key = m.arch.shape_key()
+            group = (key.topology(), m.frozen_blocks) if self.pad_shapes else (key, m.frozen_blocks)
+            if m.program is not None:
+                group = (m.program, m.frozen_blocks)
+            groups.setdefault(group, []).append(i)
+        out = []
+        for (_, _), idx in groups.items():
+            given = members[idx[0]].program
+            program = given or pad_key([members[i].arch.shape_key() for i in idx])
+            out.append((program, idx))
+        return out
+
+    # compilation -----------------------------------------------------------------
+    def _program(self, program: ShapeKey, frozen_blocks: int, args):
+        signature = str(jax.tree.map(lambda a: (a.shape, a.dtype), args))
+        cache_key = (program, frozen_blocks, signature)
+        if cache_key in self._compiled:
+            return self._compiled[cache_key]
+        fn = build_train_fn(program, batch_size=self.batch_size, eval_batch=self.eval_batch,
+                            impl=self.conv_impl, frozen_blocks=frozen_blocks)
+        in_axes = (0, 0, 0, 0, 0, 0, None, None, None, None, None, None)
+        batched = jax.vmap(fn, in_axes=in_axes)
+        if self.mesh is not None:
+            pop, rep = PartitionSpec("pop"), PartitionSpec()
+            batched = jax.shard_map(batched, mesh=self.mesh,
+                                    in_specs=(pop,) * 6 + (rep,) * 6, out_specs=pop,
+                                    check_vma=False)
+        start = time.perf_counter()
+        compiled = jax.jit(batched).lower(*args).compile()
+        self.stats.compile_seconds += time.perf_counter() - start
+        self.stats.programs_compiled += 1
+        self._compiled[cache_key] = compiled
+        return compiled
+
+    def _init_opt(self, program: ShapeKey):
+        key = ("init_opt", program)
+        if key not in self._compiled:
+            self._compiled[key] = jax.jit(jax.vmap(build_init_opt_fn(program)))
+        return self._compiled[key]
+
+    # training --------------------------------------------------------------------------
+    def train(self, members: Sequence[Member], n_epochs: int) -> list[Outcome]:
+        """Train every member for ``n_epochs`` and evaluate it; one Outcome per member."""
+        if n_epochs < 0:
+            raise ValueError(f"n_epochs must be >= 0, got {n_epochs}")
+        outcomes: list[Outcome | None] = [None] * len(members)
+        for program, idx in self.assign_programs(members):
+            for i, outcome in zip(idx, self._train_bucket(program, [members[i] for i in idx],
+                                                          n_epochs), strict=True):
+                outcomes[i] = outcome
+        return outcomes
+
+    def _bucket_size(self, n: int) -> int:
+        size = _next_pow2(n)
+        d = len(self.devices)
+        return max(size, d) if d > 1 else size
+
+    def _train_bucket(self, program: ShapeKey, members: list[Member], n_epochs: int):
+        frozen = members[0].frozen_blocks
+        shapes = program.param_shapes()
+        stats_shapes = program.stats_shapes()
+        real_keys = [m.arch.shape_key() for m in members]
+        padded_params, padded_stats, masks, knobs = [], [], [], []
+        for m, real in zip(members, real_keys, strict=True):
+            if m.params is None:
+                fresh_params, fresh_stats = P.init_params(m.key, real)
+            else:
+                fresh_params, fresh_stats = m.params, m.stats or {}
+            padded_params.append(P.pad_tree(fresh_params, shapes))
+            padded_stats.append(P.pad_tree(fresh_stats, stats_shapes, fill=1.0))
+            masks.append(P.update_mask(real, program, frozen))
+            knobs.append(m.arch.knobs())
+        n_real = len(members)
+        size = self._bucket_size(n_real)
+        fill = [0] * (size - n_real)  # dummy members: copies of the first, results dropped
+        order = list(range(n_real)) + fill
+        keys = jnp.stack([jax.random.fold_in(members[i].key, 1) for i in order])
+        stacked = [P.stack_trees([t[i] for i in order])
+                   for t in (padded_params, padded_stats, masks, knobs)]
+        data = self.data
+        knobs_stacked = stacked[3]
+        if all(m.opt_state is not None for m in members):
+            opt_state = P.stack_trees([members[i].opt_state for i in order])
+        else:
+            opt_state = self._init_opt(program)(stacked[0], knobs_stacked.learning_rate,
+                                                knobs_stacked.weight_decay)
+        args = (stacked[0], stacked[1], opt_state, stacked[2], knobs_stacked, keys,
+                jnp.int32(n_epochs), data.train_x, data.train_y, data.eval_x, data.eval_y,
+                data.eval_w)
+        compiled = self._program(program, frozen, args)
+        start = time.perf_counter()
+        new_params, new_stats, new_opt, metrics = compiled(*args)
+        metrics = jax.tree.map(np.asarray, metrics)
+        seconds = time.perf_counter() - start
+        self.stats.train_seconds += seconds
+        self.stats.buckets += 1
+        n_train = data.train_x.shape[0]
+        work = n_epochs * n_train
+        self.stats.padded_flops += size * program.train_flops_per_example * work
+        self.stats.real_flops += sum(r.train_flops_per_example for r in real_keys) * work
+        outcomes = []
+        for i, real in enumerate(real_keys):
+            finite = bool(metrics["finite"][i])
+            outcomes.append(Outcome(
+                params=P.unpad_tree(P.index_tree(new_params, i), real.param_shapes()),
+                stats=P.unpad_tree(P.index_tree(new_stats, i), real.stats_shapes()),
+                val_acc=float(metrics["val_acc"][i]) if finite else float("-inf"),
+                val_loss=float(metrics["val_loss"][i]),
+                train_loss=float(metrics["train_loss"][i]),
+                failed=not finite,
+                reason="" if finite else "loss became NaN or inf during training",
+                seconds=seconds / n_real,
+                program=program,
+                opt_state=P.index_tree(new_opt, i),
+            ))
+        return outcomes
