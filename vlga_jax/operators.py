@@ -227,12 +227,14 @@ def mutate(
 
     Candidate genes are mutable, active and have a table of >= 2 values (see
     `mutable_genes`). A mutated gene moves to one of the OTHER values of its table,
-    uniformly: ``new = (old + randint(1, size)) % size``, so it always changes.
+    uniformly: ``new = (old + k) % size`` with k uniform in [1, size - 1], so it always
+    changes.
 
     mode "one": exactly one candidate gene, chosen uniformly, is mutated.
     mode "per_gene": each candidate gene is mutated independently with probability
       ``gene_rate``: a scalar or a float `GeneMask` shaped like the genome; None means
       1 / (number of candidate genes), one mutation per genome on average.
+      ``gene_rate`` is ignored in mode "one".
     With no candidate gene the genome is returned unchanged.
     """
     _check_choice("mode", mode, MUTATION_MODES)
@@ -306,7 +308,8 @@ def mutate_population(
     """Mutate each individual of ``population`` (leading axis P) with probability ``rate``.
 
     ``mutable`` is a `GeneMask` shared by all (blocks [B, G]) or one per individual
-    (blocks [P, B, G]); None means every gene. ``mode``/``gene_rate`` as in `mutate`.
+    (blocks [P, B, G]); None means every gene. ``mode``/``gene_rate`` as in `mutate`
+    (``gene_rate`` shared by all). ``rate`` is a Python number (validated) or an array.
     Returns ``(population, mutated bool[P])``; ``mutated[i]`` is True iff individual i
     was drawn for mutation AND its genes changed (with mode "one" every drawn individual
     that has a candidate gene changes; with "per_gene" it may draw no gene).
@@ -354,7 +357,7 @@ def uniform_crossover(key: jax.Array, a: Genome, b: Genome,
     block_mask, come from ``a`` (Xiao et al. 2020).
     """
     va, vb, can = _crossover_genes(a, b, mutable, "uniform_crossover")
-    take_b = can & jax.random.bernoulli(key, 0.5, va.shape)
+    take_b = can & (jax.random.uniform(key, va.shape) < 0.5)
     return _unflat(jnp.where(take_b, vb, va), a)
 
 
@@ -370,7 +373,9 @@ def one_point_crossover(key: jax.Array, a: Genome, b: Genome,
     va, vb, can = _crossover_genes(a, b, mutable, "one_point_crossover")
     n = jnp.sum(can)
     position = jnp.cumsum(can) - 1
-    cut = jax.random.randint(key, (), 1, jnp.maximum(n, 2))
+    # cut uniform in [1, n - 1] (from one uniform draw: randint compiles slowly on CPU).
+    cut = 1 + jnp.minimum((jax.random.uniform(key) * (n - 1)).astype(n.dtype),
+                          jnp.maximum(n - 2, 0))
     take_b = can & (position >= cut) & (n >= 2)
     return _unflat(jnp.where(take_b, vb, va), a)
 
@@ -451,7 +456,7 @@ def select_survivors(
     order = jnp.argsort(jnp.where(ok, -fitness, jnp.inf), stable=True)
     rank = jnp.zeros(p, jnp.int32).at[order].set(jnp.arange(p, dtype=jnp.int32))
     top = ok & (rank < k)
-    lucky = ok & ~top & jax.random.bernoulli(key, unfit_survival_prob, (p,))
+    lucky = ok & ~top & (jax.random.uniform(key, (p,)) < unfit_survival_prob)
     return top | lucky
 
 
