@@ -9,10 +9,13 @@ lowers to a grouped convolution (``feature_group_count=P``) that XLA:CPU runs se
 times slower than a Python loop over candidates.
 
 * ``"lax"``: ``lax.conv_general_dilated``; a grouped conv once vmapped.
-* ``"lax_unrolled"``: the same conv, but its vmap rule (``custom_vmap``) emits one
-  ordinary conv per population member, for the forward and both gradients
-  (``custom_vjp``). The loop over candidates, inside one compiled program; program
-  size and compile time grow with P. Reverse-mode only (no ``jax.jvp``).
+* ``"lax_map"``: the same conv, but its vmap rule (``custom_vmap``) runs a ``lax.map``
+  over the population members, for the forward and both gradients (``custom_vjp``;
+  the weight gradient as k*k matmuls, since XLA:CPU's weight-gradient conv is ~100x
+  slower inside a while loop). A loop over candidates inside one program; compile
+  time does not grow with P. Reverse-mode only (no ``jax.jvp``), like the next one.
+* ``"lax_unrolled"``: as ``"lax_map"`` with the loop unrolled into P convs: a little
+  faster for small P, but program size and compile time grow with P.
 * ``"shift_accumulate"``: k*k matmuls ``x_pad[:, i:i+H, j:j+W] @ w[i, j]`` summed; a
   batched matmul under vmap, no extra activation memory.
 * ``"shift_concat"``: im2col, the k*k shifts concatenated on the channel axis and one
@@ -59,11 +62,37 @@ def conv_lax(x: jax.Array, w: jax.Array) -> jax.Array:
     return _pointwise(x, w) if w.shape[0] == 1 else _lax_conv(x, w)
 
 
-# ------------------------------------------------------------------- lax_unrolled
+def _padded(x: jax.Array, k: int) -> jax.Array:
+    """f32[N, H, W, C] -> f32[N, H + k - 1, W + k - 1, C], zero 'SAME' border."""
+    p = k // 2
+    return jnp.pad(x, ((0, 0), (p, p), (p, p), (0, 0)))
 
 
-def _per_member(single: Callable, fold_batch: bool) -> Callable:
-    """``single(a, b)`` whose vmap rule calls it once per member and stacks the results.
+# ------------------------------------------------ lax_unrolled, lax_map: loops over P
+
+
+def _weight_grad_lax(x: jax.Array, g: jax.Array, k: int) -> jax.Array:
+    """dL/dw f32[k, k, Cin, Cout] from x f32[N, H, W, Cin] and dL/dy g f32[N, H, W, Cout]."""
+    w_spec = jax.ShapeDtypeStruct((k, k, x.shape[-1], g.shape[-1]), x.dtype)
+    return jax.linear_transpose(lambda w: _lax_conv(x, w), w_spec)(g)[0]
+
+
+def _weight_grad_shift(x: jax.Array, g: jax.Array, k: int) -> jax.Array:
+    """``_weight_grad_lax`` as k*k matmuls contracting N*H*W. Inside a while loop
+    XLA:CPU runs the weight-gradient conv ~100x slower; these matmuls stay fast."""
+    _, h, wd, _ = x.shape
+    xp = _padded(x, k)
+    taps = [xp[:, i : i + h, j : j + wd] for i in range(k) for j in range(k)]
+    dw = jnp.stack([jnp.einsum("nhwc,nhwd->cd", t, g) for t in taps])
+    return dw.reshape(k, k, *dw.shape[1:])
+
+
+def _per_member(
+    single: Callable, mode: str, fold_batch: bool, mapped: Callable | None = None
+) -> Callable:
+    """``single(a, b)`` whose vmap rule runs it once per member: a Python loop unrolled
+    into the program (``mode="unroll"``) or a ``lax.map`` (``mode="map"``) whose body
+    calls ``mapped`` (default: ``single``) for a function slow inside a while loop.
 
     With ``fold_batch`` and only ``a`` batched, the members are folded into a's batch
     axis N instead (valid when ``single`` maps each row of ``a`` independently).
@@ -79,6 +108,13 @@ def _per_member(single: Callable, fold_batch: bool) -> Callable:
         if fold_batch and not b_batched:
             y = f(a.reshape(-1, *a.shape[2:]), b)
             return y.reshape(axis_size, -1, *y.shape[1:]), True
+        if mode == "map" and axis_size > 1:
+            body = mapped or f
+            if a_batched and b_batched:
+                return lax.map(lambda ab: body(*ab), (a, b)), True
+            if a_batched:
+                return lax.map(lambda a: body(a, b), a), True
+            return lax.map(lambda b: body(a, b), b), True
         ys = [f(a[p] if a_batched else a, b[p] if b_batched else b) for p in range(axis_size)]
         return jnp.stack(ys), True
 
@@ -86,50 +122,45 @@ def _per_member(single: Callable, fold_batch: bool) -> Callable:
 
 
 @functools.cache
-def _weight_grad(k: int) -> Callable:
-    """(x f32[N, H, W, Cin], dL/dy f32[N, H, W, Cout]) -> dL/dw f32[k, k, Cin, Cout]."""
+def _looped_conv(mode: str, k: int) -> Callable:
+    """A k x k ``_lax_conv`` whose vmap (forward and both gradients) loops over P."""
+    forward = _per_member(_lax_conv, mode, fold_batch=True)
+    weight_grad = _per_member(
+        functools.partial(_weight_grad_lax, k=k),
+        mode,
+        fold_batch=False,
+        mapped=functools.partial(_weight_grad_shift, k=k),
+    )
 
-    def single(x, g):
-        w_spec = jax.ShapeDtypeStruct((k, k, x.shape[-1], g.shape[-1]), x.dtype)
-        return jax.linear_transpose(lambda w: _lax_conv(x, w), w_spec)(g)[0]
+    @jax.custom_vjp
+    def conv(x, w):
+        return forward(x, w)
 
-    return _per_member(single, fold_batch=False)
+    def conv_fwd(x, w):
+        return forward(x, w), (x, w)
 
+    def conv_bwd(res, g):
+        x, w = res
+        # 'SAME', stride 1, odd k: dL/dx is g convolved with the flipped, transposed kernel.
+        return forward(g, jnp.flip(w, (0, 1)).swapaxes(2, 3)), weight_grad(x, g)
 
-_unrolled_fwd = _per_member(_lax_conv, fold_batch=True)
-
-
-@jax.custom_vjp
-def _unrolled(x: jax.Array, w: jax.Array) -> jax.Array:
-    return _unrolled_fwd(x, w)
-
-
-def _unrolled_vjp_fwd(x, w):
-    return _unrolled_fwd(x, w), (x, w)
-
-
-def _unrolled_vjp_bwd(res, g):
-    x, w = res
-    # 'SAME', stride 1, odd k: dL/dx is the conv of g with the flipped, transposed kernel.
-    dx = _unrolled_fwd(g, jnp.flip(w, (0, 1)).swapaxes(2, 3))
-    return dx, _weight_grad(w.shape[0])(x, g)
-
-
-_unrolled.defvjp(_unrolled_vjp_fwd, _unrolled_vjp_bwd)
+    conv.defvjp(conv_fwd, conv_bwd)
+    return conv
 
 
 def conv_lax_unrolled(x: jax.Array, w: jax.Array) -> jax.Array:
-    """``lax.conv_general_dilated`` whose vmap is one conv per member, not a grouped conv."""
-    return _pointwise(x, w) if w.shape[0] == 1 else _unrolled(x, w)
+    """``lax.conv_general_dilated``; under vmap one conv per member, unrolled."""
+    k = w.shape[0]
+    return _pointwise(x, w) if k == 1 else _looped_conv("unroll", k)(x, w)
+
+
+def conv_lax_map(x: jax.Array, w: jax.Array) -> jax.Array:
+    """``lax.conv_general_dilated``; under vmap a ``lax.map`` over the members."""
+    k = w.shape[0]
+    return _pointwise(x, w) if k == 1 else _looped_conv("map", k)(x, w)
 
 
 # ------------------------------------------------------------------- shift impls
-
-
-def _padded(x: jax.Array, k: int) -> jax.Array:
-    """f32[N, H, W, C] -> f32[N, H + k - 1, W + k - 1, C], zero 'SAME' border."""
-    p = k // 2
-    return jnp.pad(x, ((0, 0), (p, p), (p, p), (0, 0)))
 
 
 def conv_shift_accumulate(x: jax.Array, w: jax.Array) -> jax.Array:
@@ -161,6 +192,7 @@ def conv_shift_concat(x: jax.Array, w: jax.Array) -> jax.Array:
 CONV_IMPLS: dict[str, Callable[[jax.Array, jax.Array], jax.Array]] = {
     "lax": conv_lax,
     "lax_unrolled": conv_lax_unrolled,
+    "lax_map": conv_lax_map,
     "shift_accumulate": conv_shift_accumulate,
     "shift_concat": conv_shift_concat,
 }
@@ -180,10 +212,14 @@ def _env_impl() -> str | None:
 def default_impl(backend: str | None = None) -> str:
     """Static default for a backend ("cpu", "gpu", "tpu"; ``None`` = JAX's default).
 
-    ``VLGA_CONV_IMPL`` overrides it. Never times anything.
+    ``VLGA_CONV_IMPL`` overrides it. Never times anything. CPU: "lax_map", within
+    0.7-1.1x of a Python loop of lax convs on every shape measured (P=8), with a
+    compile time that does not grow with P; vmapped "lax" was 0.08-0.25x and the
+    shift impls 0.3-0.6x on CIFAR-sized layers (``benchmarks/conv_impls.py``).
+    GPU/TPU: "lax" (grouped convs are native there; not measured yet).
     """
     backend = backend or jax.default_backend()
-    return _env_impl() or ("lax_unrolled" if backend == "cpu" else "lax")
+    return _env_impl() or ("lax_map" if backend == "cpu" else "lax")
 
 
 def conv2d(
@@ -214,42 +250,55 @@ def conv2d(
 # ------------------------------------------------------------------------- choice
 
 _CHOICES: dict[tuple, str] = {}
-# XLA:CPU's grouped conv lost to a Python loop 4-12x in every measurement; never time it.
-_CANDIDATES = {"cpu": ("lax_unrolled", "shift_accumulate", "shift_concat")}
-_GFLOP_PER_CALL = {"cpu": 1.0}  # timed problems are shrunk to this size (others: 100)
+# XLA:CPU's grouped conv lost to a Python loop 4-14x in every measurement; never time it.
+_CANDIDATES = {"cpu": ("lax_map", "lax_unrolled", "shift_accumulate", "shift_concat")}
+_UNROLL_MAX_P = 8  # beyond this, lax_unrolled's compile time (grows with P) is not worth it
+_GFLOP_PER_CALL = {"cpu": 2.0}  # timed problems are shrunk to this size (others: 100)
 _MAX_PATCH_BYTES = 1 << 30  # skip shift_concat when its k*k patches would exceed this
 _WARMUP, _REPEATS, _BUDGET_S = 2, 5, 2.0
 
 
-def _measure(name: str, population: int, x_shape, w_shape, backend: str, budget_s: float) -> float:
-    """Best seconds of one ``jit(vmap(value_and_grad))`` call of impl ``name``."""
+def _measure(names, population: int, x_shape, w_shape, backend: str) -> dict[str, float]:
+    """Best seconds of one ``jit(vmap(value_and_grad))`` call per impl in ``names``.
+
+    All are compiled and warmed up first, then timed in interleaved rounds (so that load
+    from other processes hits them alike) until ``_REPEATS`` rounds or ``_BUDGET_S``.
+    """
     rng = np.random.default_rng(0)
     x = rng.standard_normal((population, *x_shape), dtype=np.float32)
     w = rng.standard_normal((population, *w_shape), dtype=np.float32)
     x, w = jax.device_put((x, w), jax.devices(backend)[0])
 
-    def loss(x, w):  # squared, so the cotangent is data, not a foldable constant
-        return jnp.sum(jnp.square(CONV_IMPLS[name](x, w)))
+    def step(name):
+        def loss(x, w):  # squared, so the cotangent is data, not a foldable constant
+            return jnp.sum(jnp.square(CONV_IMPLS[name](x, w)))
 
-    step = jax.jit(jax.vmap(jax.value_and_grad(loss, argnums=(0, 1))))
-    start = time.perf_counter()
+        return jax.jit(jax.vmap(jax.value_and_grad(loss, argnums=(0, 1))))
+
+    steps = {name: step(name) for name in names}
     for _ in range(_WARMUP):
-        jax.block_until_ready(step(x, w))
-    times: list[float] = []
-    while len(times) < _REPEATS and (not times or time.perf_counter() - start < budget_s):
-        t0 = time.perf_counter()
-        jax.block_until_ready(step(x, w))
-        times.append(time.perf_counter() - t0)
-    return min(times)
+        for f in steps.values():
+            jax.block_until_ready(f(x, w))
+    best = dict.fromkeys(names, math.inf)
+    start = time.perf_counter()
+    for _ in range(_REPEATS):
+        for name, f in steps.items():
+            t0 = time.perf_counter()
+            jax.block_until_ready(f(x, w))
+            best[name] = min(best[name], time.perf_counter() - t0)
+        if time.perf_counter() - start > _BUDGET_S:
+            break
+    return best
 
 
 def _measured_shapes(population: int, x_shape, w_shape, backend: str):
-    """Shrink P (to 2) then N so that one forward+backward stays near the flop budget."""
+    """P capped at 4 (keeps lax_unrolled's compile short), then shrunk to 2 and N cut so
+    that one forward+backward stays near the flop budget."""
     n, h, wd, cin = x_shape
     k, _, _, cout = w_shape
     per_sample = 3 * 2.0 * h * wd * k * k * cin * cout  # backward ~ 2x forward
     budget = _GFLOP_PER_CALL.get(backend, 100.0) * 1e9 / per_sample
-    p = max(min(population, 2), min(population, int(budget // n)))
+    p = max(min(population, 2), min(population, 4, int(budget // n)))
     n = max(1, min(n, int(budget // p)))
     return p, (n, h, wd, cin)
 
@@ -272,9 +321,12 @@ def choose_impl(
       impl: an explicit name wins and is returned as is; None or "auto" = choose.
 
     ``VLGA_CONV_IMPL`` wins next. Otherwise the candidates are timed once per
-    (backend, population, x_shape, w_shape): forward + backward on random data, a
-    problem shrunk to about 1 GFLOP per call on CPU, about 2 s in all plus compiles.
-    The winner is cached and returned on later calls without timing.
+    (backend, population, x_shape, w_shape): forward + backward on random data, the
+    problem shrunk (P to 2, then N) to about 2 GFLOP per call on CPU; at most ~2 s of
+    timed calls plus one compile per candidate. The winner is cached and returned on
+    later calls without timing. On CPU the grouped-conv "lax" is never a candidate,
+    "lax_unrolled" only for P <= 8 (its compile time grows with P), "shift_concat"
+    only while its patches fit in 1 GiB.
     """
     if impl not in (None, "auto"):
         return _check(impl)
@@ -290,10 +342,10 @@ def choose_impl(
         names = [
             n
             for n in _CANDIDATES.get(backend, tuple(CONV_IMPLS))
-            if n != "shift_concat" or patch_bytes <= _MAX_PATCH_BYTES
+            if (n != "shift_concat" or patch_bytes <= _MAX_PATCH_BYTES)
+            and (n != "lax_unrolled" or population <= _UNROLL_MAX_P)
         ]
         p, xs = _measured_shapes(population, x_shape, w_shape, backend)
-        budget = _BUDGET_S / len(names)
-        times = {n: _measure(n, p, xs, tuple(w_shape), backend, budget) for n in names}
+        times = _measure(names, p, xs, tuple(w_shape), backend)
         _CHOICES[key] = min(times, key=times.get)
     return _CHOICES[key]

@@ -253,25 +253,47 @@ class Trainer:
         self.devices = list(devices or jax.devices())
         self.mesh = Mesh(np.array(self.devices), ("pop",)) if len(self.devices) > 1 else None
         self._compiled: dict = {}
+        self._known_programs: dict = {}
         self.stats = TrainerStats()
 
     # grouping ------------------------------------------------------------------
     def assign_programs(self, members: Sequence[Member]) -> list[tuple[ShapeKey, list[int]]]:
-        """Group member indices by program: same topology and frozen prefix share one,
-        padded to the largest channels and kernels among them (``pad_shapes``)."""
+        """Group member indices by program.
+
+        Members of one topology and frozen prefix share a program padded to their largest
+        channels and kernels (``pad_shapes``). A program compiled earlier for that
+        topology is reused when everything fits; otherwise the new program also covers
+        the earlier ones, so program shapes only grow and later generations reuse them.
+        """
         groups: dict = {}
         for i, m in enumerate(members):
             key = m.arch.shape_key()
-            group = (key.topology(), m.frozen_blocks) if self.pad_shapes else (key, m.frozen_blocks)
             if m.program is not None:
-                group = (m.program, m.frozen_blocks)
+                group = ("given", m.program, m.frozen_blocks)
+            elif self.pad_shapes:
+                group = ("topology", key.topology(), m.frozen_blocks)
+            else:
+                group = ("exact", key, m.frozen_blocks)
             groups.setdefault(group, []).append(i)
         out = []
-        for (_, _), idx in groups.items():
-            given = members[idx[0]].program
-            program = given or pad_key([members[i].arch.shape_key() for i in idx])
+        for (kind, _, frozen), idx in groups.items():
+            keys = [members[i].arch.shape_key() for i in idx]
+            if kind == "given":
+                program = members[idx[0]].program
+            elif kind == "exact":
+                program = keys[0]
+            else:
+                program = self._padded_program(keys, frozen)
             out.append((program, idx))
         return out
+
+    def _padded_program(self, keys: list[ShapeKey], frozen: int) -> ShapeKey:
+        needed = pad_key(keys)
+        known = self._known_programs.get((needed.topology(), frozen), [])
+        fitting = [k for k in known if pad_key([needed, k]) == k]
+        if fitting:
+            return min(fitting, key=lambda k: k.train_flops_per_example)
+        return pad_key([needed, *known])
 
     # compilation -----------------------------------------------------------------
     def _program(self, program: ShapeKey, frozen_blocks: int, args):
@@ -293,6 +315,7 @@ class Trainer:
         self.stats.compile_seconds += time.perf_counter() - start
         self.stats.programs_compiled += 1
         self._compiled[cache_key] = compiled
+        self._known_programs.setdefault((program.topology(), frozen_blocks), []).append(program)
         return compiled
 
     def _init_opt(self, program: ShapeKey):

@@ -1,0 +1,275 @@
+"""Run configuration: frozen dataclasses with visible defaults, presets, JSON round-trip.
+
+``Config.preset("paper")``, then ``dataclasses.replace`` (or ``config.override``
+with dotted keys, as the command line does) to change any field. Every field is
+validated on construction; a bad value raises ValueError naming the field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from typing import Any
+
+from vlga_jax.space import ACTIVATIONS, CHANNELS, KERNELS, SearchSpace, xiao2020
+
+CROSSOVERS = ("uniform", "one_point")
+PARENT_SELECTIONS = ("uniform", "fitness", "softmax", "rank", "tournament")
+MUTATION_MODES = ("one", "per_gene")
+TRANSFERS = ("finetune", "freeze")
+
+
+def _check(cond: bool, field: str, allowed: str, value) -> None:
+    if not cond:
+        raise ValueError(f"{field} must be {allowed}, got {value!r}")
+
+
+def _rate(field: str, value) -> None:
+    _check(isinstance(value, int | float) and 0.0 <= value <= 1.0, field, "in [0, 1]", value)
+
+
+def _positive_int(field: str, value, minimum: int = 1) -> None:
+    _check(isinstance(value, int) and not isinstance(value, bool) and value >= minimum,
+           field, f"an integer >= {minimum}", value)
+
+
+@dataclasses.dataclass(frozen=True)
+class SpaceConfig:
+    """The Xiao et al. 2020 block space, optionally restricted to smaller tables."""
+
+    max_blocks: int = 3
+    channels: tuple[int, ...] = CHANNELS
+    kernels: tuple[int, ...] = KERNELS
+    activations: tuple[str, ...] = ACTIVATIONS
+    training_genes: bool = False
+
+    def __post_init__(self):
+        _positive_int("space.max_blocks", self.max_blocks)
+        for field in ("channels", "kernels", "activations"):
+            object.__setattr__(self, field, tuple(getattr(self, field)))
+            _check(len(getattr(self, field)) >= 1, f"space.{field}", "non-empty",
+                   getattr(self, field))
+        for c in self.channels:
+            _check(c in CHANNELS, "space.channels", f"values from {CHANNELS}", self.channels)
+        for k in self.kernels:
+            _check(k in KERNELS, "space.kernels", f"values from {KERNELS}", self.kernels)
+        for a in self.activations:
+            _check(a in ACTIVATIONS, "space.activations", f"values from {ACTIVATIONS}",
+                   self.activations)
+
+    def build(self) -> SearchSpace:
+        space = xiao2020(self.max_blocks, training_genes=self.training_genes)
+        return space.restrict(channels_a=self.channels, channels_b=self.channels,
+                              kernel_a=self.kernels, kernel_b=self.kernels,
+                              activation=self.activations)
+
+
+@dataclasses.dataclass(frozen=True)
+class GAConfig:
+    population: int = 20
+    generations: int = 5
+    fit_survival_rate: float = 0.5
+    unfit_survival_prob: float = 0.2
+    mutation_rate: float = 0.2
+    mutation_mode: str = "one"
+    crossover: str = "uniform"
+    parent_selection: str = "uniform"
+    tournament_size: int = 3
+    softmax_temperature: float = 1.0
+    max_phases: int = 3
+    stop_drop: float | None = 0.01
+
+    def __post_init__(self):
+        _positive_int("ga.population", self.population, 2)
+        _positive_int("ga.generations", self.generations)
+        _rate("ga.fit_survival_rate", self.fit_survival_rate)
+        _rate("ga.unfit_survival_prob", self.unfit_survival_prob)
+        _rate("ga.mutation_rate", self.mutation_rate)
+        _check(self.mutation_mode in MUTATION_MODES, "ga.mutation_mode",
+               f"one of {MUTATION_MODES}", self.mutation_mode)
+        _check(self.crossover in CROSSOVERS, "ga.crossover", f"one of {CROSSOVERS}",
+               self.crossover)
+        _check(self.parent_selection in PARENT_SELECTIONS, "ga.parent_selection",
+               f"one of {PARENT_SELECTIONS}", self.parent_selection)
+        _positive_int("ga.tournament_size", self.tournament_size)
+        _check(isinstance(self.softmax_temperature, int | float) and self.softmax_temperature > 0,
+               "ga.softmax_temperature", "> 0", self.softmax_temperature)
+        _positive_int("ga.max_phases", self.max_phases)
+        _check(self.stop_drop is None or (isinstance(self.stop_drop, int | float)
+                                          and self.stop_drop >= 0),
+               "ga.stop_drop", "None or >= 0", self.stop_drop)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 5
+    batch_size: int = 128
+    eval_batch_size: int = 256
+    optimizer: str = "adam"
+    learning_rate: float = 3e-3
+    weight_decay: float = 0.0
+    dropout: float = 0.0
+    transfer: str = "finetune"
+    final_epochs: int = 30
+    patience: int = 5
+    conv_impl: str | None = None
+    pad_shapes: bool = True
+
+    def __post_init__(self):
+        from vlga_jax.architecture import OPTIMIZERS
+
+        _positive_int("train.epochs", self.epochs)
+        _positive_int("train.batch_size", self.batch_size)
+        _positive_int("train.eval_batch_size", self.eval_batch_size)
+        _check(self.optimizer in OPTIMIZERS, "train.optimizer", f"one of {OPTIMIZERS}",
+               self.optimizer)
+        _check(isinstance(self.learning_rate, int | float) and self.learning_rate > 0,
+               "train.learning_rate", "> 0", self.learning_rate)
+        _check(isinstance(self.weight_decay, int | float) and self.weight_decay >= 0,
+               "train.weight_decay", ">= 0", self.weight_decay)
+        _check(isinstance(self.dropout, int | float) and 0 <= self.dropout < 1,
+               "train.dropout", "in [0, 1)", self.dropout)
+        _check(self.transfer in TRANSFERS, "train.transfer", f"one of {TRANSFERS}",
+               self.transfer)
+        _positive_int("train.final_epochs", self.final_epochs, 0)
+        _positive_int("train.patience", self.patience)
+
+    def defaults(self) -> dict:
+        """Training values for genes the search space does not search."""
+        return {"optimizer": self.optimizer, "learning_rate": self.learning_rate,
+                "weight_decay": self.weight_decay, "dropout": self.dropout}
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    name: str = "digits"
+    data_dir: str | None = None
+    val_fraction: float = 0.1
+    seed: int = 0
+    subset: int | None = None
+    resize: tuple[int, int] | None = None
+
+    def __post_init__(self):
+        _check(isinstance(self.name, str) and bool(self.name), "data.name",
+               "a dataset name", self.name)
+        _check(isinstance(self.val_fraction, int | float) and 0 < self.val_fraction < 1,
+               "data.val_fraction", "in (0, 1)", self.val_fraction)
+        if self.resize is not None:
+            object.__setattr__(self, "resize", tuple(self.resize))
+            _check(len(self.resize) == 2 and all(isinstance(s, int) and s > 0
+                                                 for s in self.resize),
+                   "data.resize", "None or (height, width)", self.resize)
+        if self.subset is not None:
+            _positive_int("data.subset", self.subset)
+
+
+def default_cache_dir() -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "vlga_jax", "xla")
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    compile_cache_dir: str | None = dataclasses.field(default_factory=default_cache_dir)
+    verbose: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    space: SpaceConfig = SpaceConfig()
+    ga: GAConfig = GAConfig()
+    train: TrainConfig = TrainConfig()
+    data: DataConfig = DataConfig()
+    run: RunConfig = RunConfig()
+
+    def __post_init__(self):
+        for field, kind in (("space", SpaceConfig), ("ga", GAConfig), ("train", TrainConfig),
+                            ("data", DataConfig), ("run", RunConfig)):
+            _check(isinstance(getattr(self, field), kind), field, kind.__name__,
+                   getattr(self, field))
+        _check(self.ga.max_phases <= self.space.max_blocks, "ga.max_phases",
+               f"<= space.max_blocks ({self.space.max_blocks})", self.ga.max_phases)
+
+    @staticmethod
+    def preset(name: str) -> Config:
+        if name not in PRESETS:
+            raise ValueError(f"preset must be one of {tuple(PRESETS)}, got {name!r}")
+        return PRESETS[name]()
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Config:
+        parts = {}
+        for field in dataclasses.fields(cls):
+            sub = d.get(field.name, {})
+            kind = field.type if isinstance(field.type, type) else _SUB[field.name]
+            known = {f.name for f in dataclasses.fields(kind)}
+            unknown = set(sub) - known
+            if unknown:
+                raise ValueError(f"{field.name}: unknown field(s) {sorted(unknown)}")
+            parts[field.name] = kind(**sub)
+        unknown = set(d) - set(_SUB)
+        if unknown:
+            raise ValueError(f"unknown config section(s) {sorted(unknown)}")
+        return cls(**parts)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Config:
+        return cls.from_dict(json.loads(text))
+
+    def override(self, **dotted: Any) -> Config:
+        """A copy with fields set by dotted name: ``override(**{"ga.population": 8})``."""
+        d = self.to_dict()
+        for key, value in dotted.items():
+            section, _, field = key.partition(".")
+            if section not in d or field not in d[section]:
+                raise ValueError(f"unknown config field {key!r}")
+            d[section][field] = value
+        return Config.from_dict(d)
+
+    def search_config(self) -> dict:
+        """The part of the config that changes a search's result (not run/output options)."""
+        d = self.to_dict()
+        d.pop("run")
+        return d
+
+
+_SUB = {"space": SpaceConfig, "ga": GAConfig, "train": TrainConfig, "data": DataConfig,
+        "run": RunConfig}
+
+
+def _quick() -> Config:
+    return Config(
+        space=SpaceConfig(max_blocks=2, channels=(8, 16, 32, 64), kernels=(1, 3, 5)),
+        ga=GAConfig(population=8, generations=3, max_phases=2),
+        train=TrainConfig(epochs=5, final_epochs=40, patience=8),
+    )
+
+
+def _paper() -> Config:
+    return Config(
+        space=SpaceConfig(max_blocks=5),
+        ga=GAConfig(population=20, generations=5, fit_survival_rate=0.5,
+                    unfit_survival_prob=0.2, mutation_rate=0.2, crossover="uniform",
+                    parent_selection="uniform", max_phases=5, stop_drop=0.01),
+        train=TrainConfig(epochs=5, transfer="finetune"),
+    )
+
+
+def _report() -> Config:
+    return Config(
+        space=SpaceConfig(max_blocks=5),
+        ga=GAConfig(population=10, generations=3, fit_survival_rate=0.5,
+                    unfit_survival_prob=0.2, mutation_rate=0.1, crossover="one_point",
+                    parent_selection="softmax", max_phases=5, stop_drop=None),
+        train=TrainConfig(epochs=3, batch_size=256, transfer="freeze"),
+    )
+
+
+PRESETS = {"quick": _quick, "paper": _paper, "report": _report}

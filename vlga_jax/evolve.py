@@ -1,0 +1,301 @@
+"""`evolve(key, config) -> Result`: the VLGA search loop on the batched trainer.
+
+init; loop ask -> evaluate (cache by genome hash, batched training) -> tell;
+then train the overall best for ``train.final_epochs`` with early stopping on
+validation and report validation and test accuracy. Fitness is validation accuracy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Sequence
+
+import jax
+import numpy as np
+
+from vlga_jax import genome as G
+from vlga_jax import params as P
+from vlga_jax.architecture import Architecture, from_description
+from vlga_jax.config import Config
+from vlga_jax.data import Dataset, load_dataset
+from vlga_jax.model import Network
+from vlga_jax.strategies.vlga import VLGA, SearchFailed, VLGAState
+from vlga_jax.trainer import DeviceData, Member, Outcome, Trainer, enable_compilation_cache
+
+__all__ = ["evolve", "Result", "CandidateRecord", "GenerationRecord", "SearchFailed"]
+
+
+@dataclasses.dataclass
+class CandidateRecord:
+    phase: int
+    generation: int
+    hash: str
+    genome: dict
+    fitness: float
+    epochs: int
+    seconds: float
+    failed: bool
+    reason: str
+    cache_hit: bool
+    param_count: int
+    flops: int
+
+
+@dataclasses.dataclass
+class GenerationRecord:
+    phase: int
+    generation: int
+    best: float
+    mean: float
+    median: float
+    evaluated: int
+    cache_hits: int
+    seconds: float
+
+
+@dataclasses.dataclass
+class Evaluation:
+    """A trained candidate, cached by genome hash."""
+
+    arch: Architecture
+    outcome: Outcome
+
+    @property
+    def fitness(self) -> float:
+        return self.outcome.val_acc
+
+
+@dataclasses.dataclass
+class Result:
+    """The best network found, trained, and the search's history."""
+
+    config: Config
+    best_genome: G.Genome
+    description: dict
+    architecture: Architecture
+    params: dict
+    batch_stats: dict
+    search_fitness: float
+    val_accuracy: float
+    test_accuracy: float
+    candidates: list[CandidateRecord]
+    generations: list[GenerationRecord]
+    phase_best: tuple[float, ...]
+    stop_reason: str
+    totals: dict
+
+    @property
+    def param_count(self) -> int:
+        return self.architecture.param_count
+
+    @property
+    def flops(self) -> int:
+        return self.architecture.flops_per_example
+
+    def model(self) -> Network:
+        """The Flax module for ``params`` (conv implementation: lax)."""
+        return Network(self.architecture.shape_key())
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        """Logits f32[N, classes] for NORMALISED images f32[N, H, W, C]."""
+        variables = {"params": self.params}
+        if self.batch_stats:
+            variables["batch_stats"] = self.batch_stats
+        return np.asarray(self.model().apply(variables, images, self.architecture.knobs()))
+
+    def summary(self) -> str:
+        lines = ["best architecture:"] + [f"  {s}" for s in self.architecture.describe()]
+        lines.append(f"  parameters {self.param_count:,}  training FLOPs/example "
+                     f"{self.flops:,}")
+        lines.append(f"search fitness (val) {self.search_fitness:.4f}  final val "
+                     f"{self.val_accuracy:.4f}  test {self.test_accuracy:.4f}")
+        t = self.totals
+        lines.append(f"candidates {t['candidates']} (trained {t['trained']}, cache hits "
+                     f"{t['cache_hits']}, failed {t['failed']}); programs compiled "
+                     f"{t['programs_compiled']}; compile {t['compile_seconds']:.1f}s, train "
+                     f"{t['train_seconds']:.1f}s, wall {t['wall_seconds']:.1f}s")
+        lines.append(f"phase bests {[round(b, 4) for b in self.phase_best]}; "
+                     f"stopped: {self.stop_reason}")
+        return "\n".join(lines)
+
+
+GenerationCallback = Callable[[GenerationRecord, list[CandidateRecord]], None]
+
+
+class _Search:
+    """Host-side orchestration of one run (state between generations lives here)."""
+
+    def __init__(self, key, config: Config, dataset: Dataset):
+        self.config = config
+        self.space = config.space.build()
+        self.strategy = VLGA(self.space, config.ga)
+        self.dataset = dataset
+        tc = config.train
+        self.trainer = Trainer(
+            DeviceData.create(dataset.train_x, dataset.train_y, dataset.val_x, dataset.val_y,
+                              tc.eval_batch_size),
+            batch_size=tc.batch_size, eval_batch=tc.eval_batch_size, conv_impl=tc.conv_impl,
+            pad_shapes=tc.pad_shapes)
+        self.key_strategy, self.key_train, self.key_final = jax.random.split(key, 3)
+        self.cache: dict[str, Evaluation] = {}
+        self.candidates: list[CandidateRecord] = []
+        self.generations: list[GenerationRecord] = []
+        self.trained = 0
+
+    def arch(self, genome: G.Genome) -> Architecture:
+        return from_description(G.decode(genome, self.space),
+                                input_shape=self.dataset.image_shape,
+                                num_classes=self.dataset.num_classes,
+                                defaults=self.config.train.defaults())
+
+    def _member(self, genome, arch: Architecture, parent: Evaluation | None, phase: int):
+        key = jax.random.fold_in(self.key_train, self.trained)
+        self.trained += 1
+        if parent is None:
+            return Member(arch, key)
+        fresh_params, fresh_stats = P.init_params(jax.random.fold_in(key, 7), arch.shape_key())
+        params = P.inherit(parent.outcome.params, fresh_params, phase)
+        stats = P.inherit(parent.outcome.stats, fresh_stats, phase)
+        frozen = phase if self.config.train.transfer == "freeze" else 0
+        return Member(arch, key, params=params, stats=stats, frozen_blocks=frozen)
+
+    def evaluate(self, state: VLGAState, population, needs_eval, parent) -> np.ndarray:
+        genomes = G.unstack(population)
+        needs = np.asarray(needs_eval)
+        fitness = np.full(len(genomes), np.nan, np.float32)
+        todo: dict[str, tuple[G.Genome, Architecture]] = {}
+        hashes = [G.genome_hash(g, self.space) for g in genomes]
+        for i in np.flatnonzero(needs):
+            if hashes[i] not in self.cache and hashes[i] not in todo:
+                todo[hashes[i]] = (genomes[i], self.arch(genomes[i]))
+        members = [self._member(g, a, parent, state.phase) for g, a in todo.values()]
+        outcomes = self.trainer.train(members, self.config.train.epochs) if members else []
+        for h, (_, arch), outcome in zip(todo, todo.values(), outcomes, strict=True):
+            self.cache[h] = Evaluation(arch, outcome)
+        trained_now = set(todo)
+        for i in np.flatnonzero(needs):
+            ev = self.cache[hashes[i]]
+            fitness[i] = ev.fitness
+            hit = hashes[i] not in trained_now
+            trained_now.discard(hashes[i])
+            self.candidates.append(CandidateRecord(
+                phase=state.phase, generation=state.generation, hash=hashes[i],
+                genome=G.decode(genomes[i], self.space), fitness=float(ev.fitness),
+                epochs=0 if hit else self.config.train.epochs,
+                seconds=0.0 if hit else ev.outcome.seconds, failed=ev.outcome.failed,
+                reason=ev.outcome.reason, cache_hit=hit, param_count=ev.arch.param_count,
+                flops=ev.arch.flops_per_example))
+        return fitness
+
+    def best(self) -> tuple[str, Evaluation]:
+        ok = [(ev.fitness, -i, h) for i, (h, ev) in enumerate(self.cache.items())
+              if not ev.outcome.failed]
+        if not ok:
+            raise SearchFailed("no candidate trained successfully")
+        _, _, h = max(ok)
+        return h, self.cache[h]
+
+    def final_training(self, ev: Evaluation) -> tuple[Outcome, float, float]:
+        """Train ``ev`` for up to final_epochs with early stopping; (best outcome, val, test)."""
+        tc = self.config.train
+        best, best_acc, waited, opt_state = ev.outcome, ev.fitness, 0, None
+        current = ev.outcome
+        for epoch in range(tc.final_epochs):
+            member = Member(ev.arch, jax.random.fold_in(self.key_final, epoch),
+                            params=current.params, stats=current.stats,
+                            opt_state=opt_state, program=current.program)
+            current = self.trainer.train([member], 1)[0]
+            if current.failed:
+                break
+            opt_state = current.opt_state
+            if current.val_acc > best_acc:
+                best, best_acc, waited = current, current.val_acc, 0
+            else:
+                waited += 1
+                if waited >= tc.patience:
+                    break
+        d = self.dataset
+        test_trainer = Trainer(
+            DeviceData.create(d.train_x, d.train_y, d.test_x, d.test_y, tc.eval_batch_size),
+            batch_size=tc.batch_size, eval_batch=tc.eval_batch_size,
+            conv_impl=self.trainer.conv_impl)
+        tested = test_trainer.train([Member(ev.arch, self.key_final, params=best.params,
+                                            stats=best.stats, program=best.program)], 0)[0]
+        self.trainer.stats.compile_seconds += test_trainer.stats.compile_seconds
+        self.trainer.stats.programs_compiled += test_trainer.stats.programs_compiled
+        return best, best_acc, tested.val_acc
+
+
+def evolve(key: jax.Array, config: Config | None = None, *,
+           callbacks: Sequence[GenerationCallback] = (),
+           dataset: Dataset | None = None) -> Result:
+    """Run the VLGA search of ``config`` (default: the "quick" preset) from ``key``.
+
+    ``dataset`` overrides ``config.data`` (e.g. a `Dataset.from_arrays`). Each callback
+    is called with every finished generation's record and its candidates.
+    """
+    start = time.perf_counter()
+    config = config or Config.preset("quick")
+    if not isinstance(config, Config):
+        raise ValueError(f"config must be a vlga_jax.Config, got {type(config).__name__}")
+    enable_compilation_cache(config.run.compile_cache_dir)
+    if dataset is None:
+        dc = config.data
+        dataset = load_dataset(dc.name, data_dir=dc.data_dir, val_fraction=dc.val_fraction,
+                               seed=dc.seed, subset=dc.subset, resize=dc.resize)
+    search = _Search(key, config, dataset)
+    strategy = search.strategy
+    state = strategy.init(search.key_strategy)
+    parent: Evaluation | None = None
+    step = 0
+    while True:
+        phase = state.phase
+        population, needs_eval, state = strategy.ask(
+            jax.random.fold_in(search.key_strategy, step), state)
+        step += 1
+        if state.done:
+            break
+        if state.phase != phase or (state.phase > 0 and parent is None):
+            winner = G.genome_hash(state.phase_best_genome, search.space)
+            parent = search.cache[winner]
+        gen_start = time.perf_counter()
+        n_before = len(search.candidates)
+        fitness = search.evaluate(state, population, needs_eval, parent)
+        state = strategy.tell(state, fitness)
+        new = search.candidates[n_before:]
+        f = np.asarray(state.fitness)
+        finite = f[np.isfinite(f)]
+        record = GenerationRecord(
+            phase=state.phase, generation=state.generation, best=float(finite.max()),
+            mean=float(finite.mean()), median=float(np.median(finite)),
+            evaluated=sum(not c.cache_hit for c in new),
+            cache_hits=sum(c.cache_hit for c in new),
+            seconds=time.perf_counter() - gen_start)
+        search.generations.append(record)
+        for callback in callbacks:
+            callback(record, new)
+    best_hash, best_eval = search.best()
+    final, val_acc, test_acc = search.final_training(best_eval)
+    best_record = next(c for c in search.candidates if c.hash == best_hash)
+    best_genome = G.encode(best_record.genome, search.space)
+    stats = search.trainer.stats
+    totals = {
+        "candidates": len(search.candidates),
+        "trained": sum(not c.cache_hit for c in search.candidates),
+        "cache_hits": sum(c.cache_hit for c in search.candidates),
+        "failed": sum(c.failed for c in search.candidates),
+        "programs_compiled": stats.programs_compiled,
+        "compile_seconds": stats.compile_seconds,
+        "train_seconds": stats.train_seconds,
+        "buckets": stats.buckets,
+        "padded_flop_overhead": stats.padded_overhead,
+        "wall_seconds": time.perf_counter() - start,
+    }
+    return Result(
+        config=config, best_genome=best_genome,
+        description=G.decode(best_genome, search.space), architecture=best_eval.arch,
+        params=final.params, batch_stats=final.stats, search_fitness=best_eval.fitness,
+        val_accuracy=float(val_acc), test_accuracy=float(test_acc),
+        candidates=search.candidates, generations=search.generations,
+        phase_best=state.phase_best, stop_reason=state.stop_reason, totals=totals)

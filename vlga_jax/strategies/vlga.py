@@ -1,0 +1,185 @@
+"""The variable-length genetic algorithm of Xiao et al. 2020 as an ask/tell strategy.
+
+State lives in `VLGAState` (a pytree); the strategy is a stateless set of functions of
+a `GAConfig` and a `SearchSpace`:
+
+    state = strategy.init(key)
+    while not state.done:
+        population, needs_eval, state = strategy.ask(key, state)
+        state = strategy.tell(state, fitness)   # f32[P]; only needs_eval entries are read
+
+Phase p evolves block p of genomes whose blocks 0..p-1 are the previous phase's best;
+only block p's genes are mutable (in phase 0 also the global genes). Fitness is
+"higher is better"; NaN or -inf marks a failed candidate.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from vlga_jax import operators as ops
+from vlga_jax.config import GAConfig
+from vlga_jax.genome import GeneMask, Genome, block_mutable_mask, random_population, set_gene
+from vlga_jax.space import SearchSpace
+
+
+class SearchFailed(RuntimeError):
+    """Every candidate of a generation failed: there is nothing to select from."""
+
+
+@flax.struct.dataclass
+class VLGAState:
+    """population: Genome [P, ...]; fitness: f32[P] (NaN = not evaluated yet)."""
+
+    population: Genome
+    fitness: jax.Array
+    needs_eval: jax.Array
+    mutable: GeneMask
+    phase: int = flax.struct.field(pytree_node=False, default=0)
+    generation: int = flax.struct.field(pytree_node=False, default=0)
+    told: bool = flax.struct.field(pytree_node=False, default=False)
+    done: bool = flax.struct.field(pytree_node=False, default=False)
+    phase_best: tuple = flax.struct.field(pytree_node=False, default=())
+    phase_best_genome: Genome | None = None
+    stop_reason: str = flax.struct.field(pytree_node=False, default="")
+
+
+def _finite_argmax(fitness: np.ndarray) -> int:
+    f = np.where(np.isfinite(fitness), fitness, -np.inf)
+    return int(np.argmax(f))
+
+
+@dataclasses.dataclass(frozen=True)
+class VLGA:
+    """Init/ask/tell for the VLGA (see module docstring)."""
+
+    space: SearchSpace
+    ga: GAConfig
+
+    def phase_mask(self, phase: int) -> GeneMask:
+        frozen = ("include_b",) if phase == 0 and self.space.has("include_b") else ()
+        return block_mutable_mask(self.space, phase, globals_mutable=phase == 0,
+                                  frozen_genes=frozen)
+
+    @functools.partial(jax.jit, static_argnums=(0, 2))
+    def _phase_population(self, key, phase: int, parent: Genome | None) -> Genome:
+        pop = random_population(key, self.space, self.ga.population, phase + 1)
+        if phase == 0:
+            if self.space.has("include_b"):
+                pop = set_gene(pop, self.space, "include_b", True, block=0)
+            return pop
+        keep = jnp.arange(self.space.max_blocks) < phase
+        blocks = jnp.where(keep[None, :, None], parent.blocks[None], pop.blocks)
+        globals_ = jnp.broadcast_to(parent.globals, pop.globals.shape)
+        return pop.replace(blocks=blocks, globals=globals_)
+
+    def _fresh_state(self, key, phase, parent, phase_best) -> VLGAState:
+        pop = self._phase_population(key, phase, parent)
+        p = self.ga.population
+        return VLGAState(population=pop, fitness=jnp.full(p, jnp.nan),
+                         needs_eval=jnp.ones(p, bool), mutable=self.phase_mask(phase),
+                         phase=phase, generation=0, phase_best=phase_best,
+                         phase_best_genome=parent)
+
+    def init(self, key: jax.Array) -> VLGAState:
+        return self._fresh_state(key, 0, None, ())
+
+    def ask(self, key: jax.Array, state: VLGAState) -> tuple[Genome, jax.Array, VLGAState]:
+        """The population to evaluate next and which members need an evaluation."""
+        if state.done:
+            raise ValueError("ask: the search is done (state.done is True)")
+        if not state.told:
+            return state.population, state.needs_eval, state
+        if state.generation + 1 < self.ga.generations:
+            state = self._next_generation(key, state)
+        else:
+            state = self._next_phase(key, state)
+            if state.done:
+                return state.population, jnp.zeros_like(state.needs_eval), state
+        return state.population, state.needs_eval, state
+
+    def tell(self, state: VLGAState, fitness) -> VLGAState:
+        """Record fitness (f32[P]) for the members that needed an evaluation."""
+        fitness = jnp.asarray(fitness, jnp.float32)
+        if fitness.shape != state.fitness.shape:
+            raise ValueError(f"tell: fitness must have shape {state.fitness.shape}, "
+                             f"got {fitness.shape}")
+        merged = jnp.where(state.needs_eval, fitness, state.fitness)
+        merged = jnp.where(jnp.isnan(merged), -jnp.inf, merged)
+        if not bool(jnp.any(jnp.isfinite(merged))):
+            raise SearchFailed(
+                f"every candidate of phase {state.phase}, generation {state.generation} "
+                "failed (loss NaN/inf): lower the learning rate or check the data")
+        return state.replace(fitness=merged, needs_eval=jnp.zeros_like(state.needs_eval),
+                             told=True)
+
+    def _next_generation(self, key, state: VLGAState) -> VLGAState:
+        pop, fit, needs = _breed(self, key, state.population, state.fitness, state.mutable)
+        return state.replace(population=pop, fitness=fit, needs_eval=needs,
+                             generation=state.generation + 1, told=False)
+
+    def phase_winner(self, state: VLGAState) -> tuple[Genome, float]:
+        i = _finite_argmax(np.asarray(state.fitness))
+        return jax.tree.map(lambda a: a[i], state.population), float(state.fitness[i])
+
+    def _next_phase(self, key, state: VLGAState) -> VLGAState:
+        winner, best = self.phase_winner(state)
+        history = (*state.phase_best, best)
+        earlier = max(state.phase_best) if state.phase_best else -math.inf
+        stop = ""
+        if self.ga.stop_drop is not None and best < earlier - self.ga.stop_drop:
+            stop = (f"phase {state.phase} best {best:.4f} fell more than "
+                    f"{self.ga.stop_drop} below earlier best {earlier:.4f}")
+        elif state.phase + 1 >= self.ga.max_phases:
+            stop = f"reached max_phases={self.ga.max_phases}"
+        if stop:
+            return state.replace(done=True, phase_best=history, stop_reason=stop,
+                                 phase_best_genome=winner)
+        return self._fresh_state(key, state.phase + 1, winner, history)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _breed(strategy: VLGA, key, population: Genome, fitness, mutable: GeneMask):
+    """One generation step at fixed shapes (P stays P).
+
+    Survivors (paper steps 4-5) are mutated with probability ``mutation_rate`` and kept
+    first; the free slots are filled with children of parents drawn among the
+    survivors. Returns (population, fitness with NaN where re-evaluation is needed,
+    needs_eval bool[P]).
+    """
+    ga = strategy.ga
+    p = fitness.shape[0]
+    k_surv, k_mut, k_par, k_cross = jax.random.split(key, 4)
+    survive = ops.select_survivors(k_surv, fitness, ga.fit_survival_rate,
+                                   ga.unfit_survival_prob)
+    mutated_pop, mutated = ops.mutate_population(
+        k_mut, population, strategy.space, mutable, ga.mutation_rate, mode=ga.mutation_mode)
+    mutated = mutated & survive
+    pairs = ops.select_parents(k_par, fitness, p, ga.parent_selection, eligible=survive,
+                               tournament_size=ga.tournament_size,
+                               temperature=ga.softmax_temperature)
+    kept = jax.tree.map(lambda m, o: jnp.where(
+        mutated.reshape(-1, *([1] * (m.ndim - 1))), m, o), mutated_pop, population)
+    children = ops.crossover_population(k_cross, kept, pairs, mutable, ga.crossover)
+    order = jnp.argsort(~survive, stable=True)  # survivors first, in index order
+    n_survivors = jnp.sum(survive)
+    slot = jnp.arange(p)
+    is_survivor = slot < n_survivors
+    child = jnp.clip(slot - n_survivors, 0, p - 1)
+
+    def pick(k, c):
+        cond = is_survivor.reshape(-1, *([1] * (k.ndim - 1)))
+        return jnp.where(cond, k[order], c[child])
+
+    new_pop = jax.tree.map(pick, kept, children)
+    was_mutated = mutated[order]
+    new_fitness = jnp.where(is_survivor & ~was_mutated, fitness[order], jnp.nan)
+    needs = ~is_survivor | was_mutated
+    return new_pop, new_fitness, needs
