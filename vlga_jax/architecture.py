@@ -105,18 +105,21 @@ class Architecture:
         n = len(self.blocks)
         bn = np.zeros((n, MAX_CONVS), bool)
         pool_max = np.zeros(n, bool)
+        use_b = np.zeros(n, bool)
         dropout = np.zeros(n, np.float32)
         for i, b in enumerate(self.blocks):
             if isinstance(b, ConvBlock):
                 for j, c in enumerate(b.convs):
                     bn[i, j] = c.batchnorm
                 pool_max[i] = b.pool == "max"
+                use_b[i] = len(b.convs) == 2
             else:
                 dropout[i] = b.dropout
         return Knobs(
             activation=np.full(n, ACTIVATIONS.index(self.activation), np.int32),
             batchnorm=bn,
             pool_max=pool_max,
+            use_b=use_b,
             block_dropout=dropout,
             head_dropout=np.float32(self.dropout),
             learning_rate=np.float32(self.learning_rate),
@@ -179,9 +182,13 @@ class ShapeKey:
         return isinstance(self.layers[0], ConvKey)
 
     def topology(self) -> tuple:
-        """The key without channel, kernel and unit sizes: what padding cannot bridge."""
+        """What padding cannot bridge: block count, pooling (spatial shapes), optimizer.
+
+        Channels, kernels and units are padded with zeros; a missing skip projection is
+        an all-zero one; a missing conv b is computed and discarded (knob ``use_b``).
+        """
         if self.is_conv:
-            layers = tuple((len(b.convs), b.pool, b.skip) for b in self.layers)
+            layers = tuple(b.pool for b in self.layers)
         else:
             layers = (len(self.layers),)
         return (self.input_shape, self.num_classes, layers, self.optimizer)
@@ -266,21 +273,35 @@ class ShapeKey:
 
 
 def pad_key(keys: list[ShapeKey]) -> ShapeKey:
-    """The smallest key that every one of ``keys`` (same topology) fits into."""
+    """The smallest key that every one of ``keys`` (same topology) fits into.
+
+    A block where some keys have conv b and others do not gets both convs with equal
+    channels, so that a skipped conv b can pass conv a's output through unchanged.
+    """
     first = keys[0]
     if any(k.topology() != first.topology() for k in keys):
         raise ValueError("pad_key: keys of different topologies cannot share a program")
     layers = []
     for i, layer in enumerate(first.layers):
         if isinstance(layer, ConvKey):
-            convs = tuple(
-                (max(k.layers[i].convs[j][0] for k in keys),
-                 max(k.layers[i].convs[j][1] for k in keys))
-                for j in range(len(layer.convs)))
-            layers.append(ConvKey(convs, layer.pool, layer.skip))
+            blocks = [k.layers[i] for k in keys]
+            n_convs = max(len(b.convs) for b in blocks)
+            convs = [(max(b.convs[j][0] for b in blocks if len(b.convs) > j),
+                      max(b.convs[j][1] for b in blocks if len(b.convs) > j))
+                     for j in range(n_convs)]
+            if n_convs == 2 and any(len(b.convs) == 1 for b in blocks):
+                width = max(convs[0][0], convs[1][0])
+                convs = [(width, convs[0][1]), (width, convs[1][1])]
+            layers.append(ConvKey(tuple(convs), any(b.pool for b in blocks),
+                                  any(b.skip for b in blocks)))
         else:
             layers.append(DenseKey(max(k.layers[i].units for k in keys)))
     return dataclasses.replace(first, layers=tuple(layers))
+
+
+def fits(key: ShapeKey, program: ShapeKey) -> bool:
+    """Whether ``key`` can train inside ``program`` (see `pad_key`)."""
+    return key.topology() == program.topology() and pad_key([key, program]) == program
 
 
 @flax.struct.dataclass
@@ -288,13 +309,15 @@ class Knobs:
     """Per-candidate arrays that do not change shapes (n = number of blocks).
 
     activation: int32[n] index into ACTIVATIONS; batchnorm: bool[n, 2] per conv;
-    pool_max: bool[n] (else average pool); block_dropout: f32[n] (dense blocks);
+    pool_max: bool[n] (else average pool); use_b: bool[n] (conv b present);
+    block_dropout: f32[n] (dense blocks);
     head_dropout, learning_rate, weight_decay: f32[].
     """
 
     activation: jax.Array
     batchnorm: jax.Array
     pool_max: jax.Array
+    use_b: jax.Array
     block_dropout: jax.Array
     head_dropout: jax.Array
     learning_rate: jax.Array

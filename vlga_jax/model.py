@@ -99,13 +99,15 @@ class ConvBlockModule(nn.Module):
     frozen: bool = False
 
     @nn.compact
-    def __call__(self, x, act, batchnorm, pool_max, train: bool):
+    def __call__(self, x, act, batchnorm, pool_max, use_b, train: bool):
         y = x
         for j, (channels, kernel) in enumerate(self.layer.convs):
             name = "ab"[j]
-            y = Conv(channels, kernel, self.impl, name=f"conv_{name}")(y)
-            y = SwitchableBatchNorm(self.frozen, name=f"bn_{name}")(y, batchnorm[j], train)
-            y = activate(y, act)
+            z = Conv(channels, kernel, self.impl, name=f"conv_{name}")(y)
+            z = SwitchableBatchNorm(self.frozen, name=f"bn_{name}")(z, batchnorm[j], train)
+            z = activate(z, act)
+            # A program shared with candidates that lack conv b passes conv a through.
+            y = jnp.where(use_b, z, y) if j == 1 and z.shape == y.shape else z
         if self.layer.skip:
             y = y + Conv(y.shape[-1], 1, self.impl, name="skip")(x)
         if self.layer.pool:
@@ -129,7 +131,8 @@ class Network(nn.Module):
             name = f"block_{i}"
             if isinstance(layer, ConvKey):
                 x = ConvBlockModule(layer, self.impl, i < self.frozen_blocks, name=name)(
-                    x, knobs.activation[i], knobs.batchnorm[i], knobs.pool_max[i], train)
+                    x, knobs.activation[i], knobs.batchnorm[i], knobs.pool_max[i],
+                    knobs.use_b[i], train)
             else:
                 x = x.reshape(x.shape[0], -1)
                 x = _Dense(layer.units, name=name)(x)

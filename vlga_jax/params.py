@@ -60,8 +60,8 @@ def init_params(key: jax.Array, shape_key: ShapeKey) -> tuple[Params, Params]:
     return params, stats
 
 
-def _pad_widths(path, real: tuple, target: tuple) -> list[tuple[int, int]]:
-    if len(real) == 4 and path[-1].key == "kernel":  # conv kernel: centre the taps
+def _pad_widths(path: tuple[str, ...], real: tuple, target: tuple) -> list[tuple[int, int]]:
+    if len(real) == 4 and path[-1] == "kernel":  # conv kernel: centre the taps
         widths = []
         for axis, (r, t) in enumerate(zip(real, target, strict=True)):
             extra = t - r
@@ -71,31 +71,41 @@ def _pad_widths(path, real: tuple, target: tuple) -> list[tuple[int, int]]:
 
 
 def pad_tree(tree: Params, target_shapes: dict, fill: float = 0.0) -> Params:
-    """Zero-pad every leaf of ``tree`` to ``target_shapes`` (same structure)."""
-    def pad(path, x, target):
-        x = np.asarray(x)
-        widths = _pad_widths(path, x.shape, target)
-        if any(w < 0 for pair in widths for w in pair):
-            raise ValueError(f"{jax.tree_util.keystr(path)}: {x.shape} does not fit {target}")
-        return np.pad(x, widths, constant_values=fill)
+    """Pad every leaf of ``tree`` to ``target_shapes`` with ``fill``.
 
-    return _map_with_shapes(pad, tree, target_shapes)
+    Leaves of ``target_shapes`` that ``tree`` lacks (a conv b or skip projection the
+    candidate does not have) are filled entirely.
+    """
+    def walk(node, shapes, path):
+        if _is_shape(shapes):
+            if node is None:
+                return np.full(shapes, fill, np.float32 if fill is not False else bool)
+            x = np.asarray(node)
+            widths = _pad_widths(path, x.shape, shapes)
+            if any(w < 0 for pair in widths for w in pair):
+                raise ValueError(f"{'/'.join(path)}: {x.shape} does not fit {shapes}")
+            return np.pad(x, widths, constant_values=fill)
+        node = node or {}
+        extra = set(node) - set(shapes)
+        if extra:
+            raise ValueError(f"{'/'.join(path) or 'params'}: {sorted(extra)} not in program")
+        return {k: walk(node.get(k), v, (*path, k)) for k, v in shapes.items()}
 
-
-def _map_with_shapes(fn, tree, shapes):
-    return jax.tree_util.tree_map_with_path(
-        lambda path, s, x: fn(path, x, s), shapes, tree, is_leaf=_is_shape)
+    return walk(tree, target_shapes, ())
 
 
 def unpad_tree(tree: Params, real_shapes: dict) -> Params:
-    """Slice the real region (inverse of `pad_tree`) out of every leaf."""
-    def cut(path, x, real):
-        x = np.asarray(x)
-        widths = _pad_widths(path, real, x.shape)
-        index = tuple(slice(lo, dim - hi) for (lo, hi), dim in zip(widths, x.shape, strict=True))
-        return x[index]
+    """Slice the real region (inverse of `pad_tree`) out of every leaf of ``real_shapes``."""
+    def walk(node, shapes, path):
+        if _is_shape(shapes):
+            x = np.asarray(node)
+            widths = _pad_widths(path, shapes, x.shape)
+            index = tuple(slice(lo, dim - hi)
+                          for (lo, hi), dim in zip(widths, x.shape, strict=True))
+            return x[index]
+        return {k: walk(node[k], v, (*path, k)) for k, v in shapes.items()}
 
-    return _map_with_shapes(cut, tree, real_shapes)
+    return walk(tree, real_shapes, ())
 
 
 def update_mask(real_key: ShapeKey, program_key: ShapeKey, frozen_blocks: int = 0) -> Params:
