@@ -24,7 +24,7 @@ import optax
 from jax.sharding import Mesh, PartitionSpec
 
 from vlga_jax import params as P
-from vlga_jax.architecture import Architecture, Knobs, ShapeKey, pad_key
+from vlga_jax.architecture import Architecture, Knobs, ShapeKey, fits, pad_key
 from vlga_jax.conv import default_impl
 from vlga_jax.model import Network
 
@@ -254,16 +254,20 @@ class Trainer:
         self.mesh = Mesh(np.array(self.devices), ("pop",)) if len(self.devices) > 1 else None
         self._compiled: dict = {}
         self._known_programs: dict = {}
+        self.flop_rate = 2e10  # FLOP/s, refined after every bucket
         self.stats = TrainerStats()
 
     # grouping ------------------------------------------------------------------
-    def assign_programs(self, members: Sequence[Member]) -> list[tuple[ShapeKey, list[int]]]:
-        """Group member indices by program.
+    def assign_programs(self, members: Sequence[Member],
+                        n_epochs: int = 1) -> list[tuple[ShapeKey, int, list[int]]]:
+        """Group member indices into (program, bucket size, member indices).
 
         Members of one topology and frozen prefix share a program padded to their largest
-        channels and kernels (``pad_shapes``). A program compiled earlier for that
-        topology is reused when everything fits; otherwise the new program also covers
-        the earlier ones, so program shapes only grow and later generations reuse them.
+        channels and kernels (``pad_shapes``). A cost model picks, per group, the cheapest
+        of: an already compiled program (and bucket size) that fits, or a new program
+        (exactly the group's shapes, or also covering earlier programs of the topology so
+        that later generations fit). Estimated seconds = compile seconds of a new program
+        + padded training FLOPs / measured FLOP rate; both rates are measured as it runs.
         """
         groups: dict = {}
         for i, m in enumerate(members):
@@ -279,21 +283,45 @@ class Trainer:
         for (kind, _, frozen), idx in groups.items():
             keys = [members[i].arch.shape_key() for i in idx]
             if kind == "given":
-                program = members[idx[0]].program
+                program, size = self._cheapest([members[idx[0]].program], len(idx), frozen,
+                                               n_epochs)
             elif kind == "exact":
-                program = keys[0]
+                program, size = self._cheapest([keys[0]], len(idx), frozen, n_epochs)
             else:
-                program = self._padded_program(keys, frozen)
-            out.append((program, idx))
+                needed = pad_key(keys)
+                known = [k for k, _ in self._known_programs.get((needed.topology(), frozen),
+                                                                ())]
+                candidates = [needed, pad_key([needed, *known]) if known else needed]
+                candidates += [k for k in known if fits(needed, k)]
+                program, size = self._cheapest(candidates, len(idx), frozen, n_epochs)
+            out.append((program, size, idx))
         return out
 
-    def _padded_program(self, keys: list[ShapeKey], frozen: int) -> ShapeKey:
-        needed = pad_key(keys)
-        known = self._known_programs.get((needed.topology(), frozen), [])
-        fitting = [k for k in known if pad_key([needed, k]) == k]
-        if fitting:
-            return min(fitting, key=lambda k: k.train_flops_per_example)
-        return pad_key([needed, *known])
+    def _train_seconds(self, program: ShapeKey, size: int, n_epochs: int) -> float:
+        n = self.data.train_x.shape[0] * max(n_epochs, 1) + self.data.n_eval / 3
+        return size * program.train_flops_per_example * n / self.flop_rate
+
+    def _cheapest(self, programs, n: int, frozen: int, n_epochs: int) -> tuple[ShapeKey, int]:
+        """The (program, bucket size) of least estimated seconds for ``n`` members."""
+        compiled = self._known_programs
+        options = []
+        for program in dict.fromkeys(programs):
+            sizes = {self._bucket_size(n)}
+            sizes |= {s for k, s in compiled.get((program.topology(), frozen), ())
+                      if k == program and s >= n}
+            for size in sizes:
+                is_new = (program, size) not in compiled.get((program.topology(), frozen), ())
+                cost = self._train_seconds(program, size, n_epochs)
+                cost += self.compile_estimate if is_new else 0.0
+                options.append((cost, program.train_flops_per_example, size, program))
+        _, _, size, program = min(options, key=lambda o: o[:3])
+        return program, size
+
+    @property
+    def compile_estimate(self) -> float:
+        """Mean measured compile seconds per program (5 s before the first compile)."""
+        s = self.stats
+        return s.compile_seconds / s.programs_compiled if s.programs_compiled else 5.0
 
     # compilation -----------------------------------------------------------------
     def _program(self, program: ShapeKey, frozen_blocks: int, args):
@@ -315,7 +343,8 @@ class Trainer:
         self.stats.compile_seconds += time.perf_counter() - start
         self.stats.programs_compiled += 1
         self._compiled[cache_key] = compiled
-        self._known_programs.setdefault((program.topology(), frozen_blocks), []).append(program)
+        entry = (program, int(args[5].shape[0]))
+        self._known_programs.setdefault((program.topology(), frozen_blocks), []).append(entry)
         return compiled
 
     def _init_opt(self, program: ShapeKey):
@@ -330,9 +359,10 @@ class Trainer:
         if n_epochs < 0:
             raise ValueError(f"n_epochs must be >= 0, got {n_epochs}")
         outcomes: list[Outcome | None] = [None] * len(members)
-        for program, idx in self.assign_programs(members):
-            for i, outcome in zip(idx, self._train_bucket(program, [members[i] for i in idx],
-                                                          n_epochs), strict=True):
+        for program, size, idx in self.assign_programs(members, n_epochs):
+            bucket = [members[i] for i in idx]
+            for i, outcome in zip(idx, self._train_bucket(program, size, bucket, n_epochs),
+                                  strict=True):
                 outcomes[i] = outcome
         return outcomes
 
@@ -341,7 +371,7 @@ class Trainer:
         d = len(self.devices)
         return max(size, d) if d > 1 else size
 
-    def _train_bucket(self, program: ShapeKey, members: list[Member], n_epochs: int):
+    def _train_bucket(self, program: ShapeKey, size: int, members: list[Member], n_epochs: int):
         frozen = members[0].frozen_blocks
         shapes = program.param_shapes()
         stats_shapes = program.stats_shapes()
@@ -357,7 +387,6 @@ class Trainer:
             masks.append(P.update_mask(real, program, frozen))
             knobs.append(m.arch.knobs())
         n_real = len(members)
-        size = self._bucket_size(n_real)
         fill = [0] * (size - n_real)  # dummy members: copies of the first, results dropped
         order = list(range(n_real)) + fill
         keys = jnp.stack([jax.random.fold_in(members[i].key, 1) for i in order])
@@ -382,7 +411,10 @@ class Trainer:
         self.stats.buckets += 1
         n_train = data.train_x.shape[0]
         work = n_epochs * n_train
-        self.stats.padded_flops += size * program.train_flops_per_example * work
+        bucket_flops = size * program.train_flops_per_example * work
+        self.stats.padded_flops += bucket_flops
+        if work and seconds > 0:  # refine the FLOP rate the cost model uses
+            self.flop_rate = 0.5 * self.flop_rate + 0.5 * bucket_flops / seconds
         self.stats.real_flops += sum(r.train_flops_per_example for r in real_keys) * work
         outcomes = []
         for i, real in enumerate(real_keys):
