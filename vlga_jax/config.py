@@ -246,9 +246,9 @@ _SUB = {"space": SpaceConfig, "ga": GAConfig, "train": TrainConfig, "data": Data
 
 def _quick() -> Config:
     return Config(
-        space=SpaceConfig(max_blocks=2, channels=(8, 16, 32, 64), kernels=(1, 3, 5)),
+        space=SpaceConfig(max_blocks=2, channels=(8, 16, 32), kernels=(1, 3)),
         ga=GAConfig(population=8, generations=3, max_phases=2),
-        train=TrainConfig(epochs=5, final_epochs=40, patience=8),
+        train=TrainConfig(epochs=4, final_epochs=40, patience=8),
     )
 
 
