@@ -134,6 +134,11 @@ class TrainConfig:
                self.transfer)
         _positive_int("train.final_epochs", self.final_epochs, 0)
         _positive_int("train.patience", self.patience)
+        from vlga_jax.conv import CONV_IMPLS
+
+        allowed = (None, "auto", *CONV_IMPLS)
+        _check(self.conv_impl in allowed, "train.conv_impl", f"one of {allowed}",
+               self.conv_impl)
 
     def defaults(self) -> dict:
         """Training values for genes the search space does not search."""

@@ -25,7 +25,7 @@ from jax.sharding import Mesh, PartitionSpec
 
 from vlga_jax import params as P
 from vlga_jax.architecture import Architecture, Knobs, ShapeKey, fits, pad_key
-from vlga_jax.conv import default_impl
+from vlga_jax.conv import CONV_IMPLS, choose_impl, default_impl
 from vlga_jax.model import Network
 
 # -- optimizers ---------------------------------------------------------------------------
@@ -248,6 +248,9 @@ class Trainer:
         n_train = data.train_x.shape[0]
         self.batch_size = max(1, min(int(batch_size), n_train))
         self.eval_batch = int(eval_batch)
+        if conv_impl not in (None, "auto") and conv_impl not in CONV_IMPLS:
+            raise ValueError(f"conv_impl must be None, 'auto' or one of {tuple(CONV_IMPLS)}, "
+                             f"got {conv_impl!r}")
         self.conv_impl = conv_impl or default_impl(jax.default_backend())
         self.pad_shapes = pad_shapes
         self.devices = list(devices or jax.devices())
@@ -330,7 +333,8 @@ class Trainer:
         if cache_key in self._compiled:
             return self._compiled[cache_key]
         fn = build_train_fn(program, batch_size=self.batch_size, eval_batch=self.eval_batch,
-                            impl=self.conv_impl, frozen_blocks=frozen_blocks)
+                            impl=self._impl_for(program, int(args[5].shape[0])),
+                            frozen_blocks=frozen_blocks)
         in_axes = (0, 0, 0, 0, 0, 0, None, None, None, None, None, None)
         batched = jax.vmap(fn, in_axes=in_axes)
         if self.mesh is not None:
@@ -346,6 +350,24 @@ class Trainer:
         entry = (program, int(args[5].shape[0]))
         self._known_programs.setdefault((program.topology(), frozen_blocks), []).append(entry)
         return compiled
+
+    def _impl_for(self, program: ShapeKey, size: int) -> str:
+        """The conv implementation of a program; "auto" measures its costliest conv once."""
+        if self.conv_impl != "auto" or not program.is_conv:
+            return self.conv_impl if self.conv_impl != "auto" else default_impl()
+        h, w, c = program.input_shape
+        best, shapes = -1, None
+        for layer in program.layers:
+            cin = c
+            for ch, k in layer.convs:
+                flops = h * w * k * k * cin * ch
+                if flops > best:
+                    best, shapes = flops, ((self.batch_size, h, w, cin), (k, k, cin, ch))
+                cin = ch
+            c = cin
+            if layer.pool:
+                h, w = -(-h // 2), -(-w // 2)
+        return choose_impl(size, *shapes)
 
     def _init_opt(self, program: ShapeKey):
         key = ("init_opt", program)
