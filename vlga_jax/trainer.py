@@ -224,6 +224,18 @@ class TrainerStats:
         return self.padded_flops / self.real_flops - 1.0 if self.real_flops else 0.0
 
 
+def _freeze_bias_before_batchnorm(mask: dict, arch: Architecture) -> dict:
+    """A conv bias followed by batch norm has a zero gradient up to rounding noise, which
+    Adam would scale up to full-size steps: keep it at its initial zero instead."""
+    knobs = arch.knobs()
+    for i, row in enumerate(knobs.batchnorm):
+        for j, enabled in enumerate(row):
+            conv = mask.get(f"block_{i}", {}).get(f"conv_{'ab'[j]}")
+            if enabled and conv is not None:
+                conv["bias"] = np.zeros_like(conv["bias"])
+    return mask
+
+
 def _next_pow2(n: int) -> int:
     return 1 << max(0, (n - 1).bit_length())
 
@@ -406,7 +418,8 @@ class Trainer:
                 fresh_params, fresh_stats = m.params, m.stats or {}
             padded_params.append(P.pad_tree(fresh_params, shapes))
             padded_stats.append(P.pad_tree(fresh_stats, stats_shapes, fill=1.0))
-            masks.append(P.update_mask(real, program, frozen))
+            masks.append(_freeze_bias_before_batchnorm(P.update_mask(real, program, frozen),
+                                                       m.arch))
             knobs.append(m.arch.knobs())
         n_real = len(members)
         fill = [0] * (size - n_real)  # dummy members: copies of the first, results dropped

@@ -1,0 +1,36 @@
+"""Shared fixtures: a tiny, fixed digits dataset and its device-resident arrays.
+
+Everything is small on purpose (8x8 images, a few hundred examples): XLA compiles on a
+loaded 2-core CPU take seconds per training program, so tests share data and programs.
+"""
+
+import numpy as np
+import pytest
+
+TINY_TRAIN = 96  # training images on the device for trainer tests (3 batches of 32)
+TINY_EVAL = 32  # validation images (one evaluation batch of 32)
+BATCH = 32
+
+
+@pytest.fixture(scope="session")
+def digits_dataset():
+    """`Dataset.from_arrays` on the first 500 scikit-learn digits (train 320/val 80/test 100)."""
+    from sklearn.datasets import load_digits
+
+    from vlga_jax.data import Dataset
+
+    digits = load_digits()
+    x = digits.images[:500].astype(np.uint8)[..., None]
+    y = digits.target[:500].astype(np.int64)
+    return Dataset.from_arrays(x, y, name="digits-tiny", val_fraction=0.2, test_fraction=0.2,
+                               seed=0)
+
+
+@pytest.fixture(scope="session")
+def device_data(digits_dataset):
+    """`DeviceData` with 96 training and 32 validation images, evaluation batch 32."""
+    from vlga_jax.trainer import DeviceData
+
+    ds = digits_dataset
+    return DeviceData.create(ds.train_x[:TINY_TRAIN], ds.train_y[:TINY_TRAIN],
+                             ds.val_x[:TINY_EVAL], ds.val_y[:TINY_EVAL], eval_batch=BATCH)

@@ -1,0 +1,306 @@
+"""The batched trainer: batching, padding and freezing change nothing but speed.
+
+Compiles are the cost here (seconds each on a loaded CPU), so one module-scoped Trainer
+serves most tests and results are computed once per module (``runs`` fixture).
+"""
+
+import dataclasses
+
+import jax
+import numpy as np
+import pytest
+
+from vlga_jax import params as P
+from vlga_jax.architecture import Architecture, ConvBlock, ConvLayer, pad_key
+from vlga_jax.conv import CONV_IMPLS
+from vlga_jax.trainer import Member, Trainer
+
+RTOL, ATOL = 1e-4, 1e-5
+EPOCHS = 1
+
+
+def conv_arch(c0=4, k0=3, c1a=8, k1a=3, c1b=8, k1b=3, *, bn=(False, False, False),
+              activation="relu", pool="max", lr=1e-2, wd=0.0):
+    """Two blocks: conv [+pool]; conv, conv + 1x1 skip. Only sizes change the ShapeKey."""
+    return Architecture(
+        input_shape=(8, 8, 1), num_classes=10,
+        blocks=(ConvBlock((ConvLayer(c0, k0, bn[0]),), pool=pool),
+                ConvBlock((ConvLayer(c1a, k1a, bn[1]), ConvLayer(c1b, k1b, bn[2])), skip=True)),
+        activation=activation, learning_rate=lr, weight_decay=wd)
+
+
+# Four candidates with one ShapeKey that differ in every knob and in their keys.
+ARCHS = {
+    "a": conv_arch(bn=(True, True, False), activation="relu", pool="max", lr=1e-2),
+    "b": conv_arch(bn=(False, True, True), activation="tanh", pool="avg", lr=3e-3, wd=1e-4),
+    "c": conv_arch(bn=(True, False, True), activation="elu", pool="max", lr=1e-2),
+    "d": conv_arch(bn=(False, False, False), activation="sigmoid", pool="avg", lr=5e-3),
+}
+SEEDS = {"a": 1, "b": 2, "c": 3, "d": 4}
+
+
+def member(name, **kw):
+    return Member(ARCHS[name], jax.random.key(SEEDS[name]), **kw)
+
+
+def assert_trees_close(x, y, rtol=RTOL, atol=ATOL, exact=False):
+    assert jax.tree.structure(x) == jax.tree.structure(y)
+    for (path, u), v in zip(jax.tree_util.tree_leaves_with_path(x), jax.tree.leaves(y),
+                            strict=True):
+        u, v = np.asarray(u), np.asarray(v)
+        assert u.shape == v.shape, jax.tree_util.keystr(path)
+        if exact:
+            assert np.array_equal(u, v), jax.tree_util.keystr(path)
+        else:
+            np.testing.assert_allclose(u, v, rtol=rtol, atol=atol,
+                                       err_msg=jax.tree_util.keystr(path))
+
+
+def assert_outcomes_close(o1, o2, rtol=RTOL, atol=ATOL):
+    assert o1.failed == o2.failed
+    np.testing.assert_allclose(o1.val_acc, o2.val_acc, rtol=rtol, atol=atol)
+    np.testing.assert_allclose(o1.val_loss, o2.val_loss, rtol=rtol, atol=atol)
+    np.testing.assert_allclose(o1.train_loss, o2.train_loss, rtol=rtol, atol=atol)
+    assert_trees_close(o1.params, o2.params, rtol, atol)
+    assert_trees_close(o1.stats, o2.stats, rtol, atol)
+
+
+def trees_differ(x, y) -> bool:
+    return any(not np.array_equal(u, v) for u, v in zip(jax.tree.leaves(x), jax.tree.leaves(y),
+                                                        strict=True))
+
+
+@pytest.fixture(scope="module")
+def trainer(device_data):
+    return Trainer(device_data, batch_size=32, eval_batch=32)
+
+
+@pytest.fixture(scope="module")
+def runs(trainer, device_data):
+    """Outcomes of [a, b, c] together and of a, b, c each alone.
+
+    The alone runs use their own Trainer: ``trainer`` would (rightly) reuse its compiled
+    4-member program for one member, which would not test a population of one.
+    """
+    together = trainer.train([member("a"), member("b"), member("c")], EPOCHS)
+    solo = Trainer(device_data, batch_size=32, eval_batch=32)
+    alone = [solo.train([member(n)], EPOCHS)[0] for n in "abc"]
+    return {"together": dict(zip("abc", together, strict=True)),
+            "alone": dict(zip("abc", alone, strict=True)),
+            "compiled_batched": trainer.stats.programs_compiled,
+            "compiled_alone": solo.stats.programs_compiled}
+
+
+def test_training_changes_parameters_and_members_differ(runs):
+    out = runs["together"]
+    for name in "abc":
+        fresh, _ = P.init_params(jax.random.key(SEEDS[name]), ARCHS[name].shape_key())
+        assert trees_differ(fresh, out[name].params), name
+        assert not out[name].failed and np.isfinite(out[name].val_loss)
+        assert 0.0 <= out[name].val_acc <= 1.0
+    # Different knobs and keys give different results: a mix-up of members would show.
+    assert trees_differ(out["a"].params, out["b"].params)
+    assert out["a"].val_loss != out["b"].val_loss != out["c"].val_loss
+
+
+def test_batched_equals_unbatched(runs):
+    for name in "abc":
+        assert_outcomes_close(runs["together"][name], runs["alone"][name])
+
+
+def test_bias_before_batchnorm_stays_put(runs):
+    """A conv bias followed by an enabled batch norm has no effect on the training loss.
+
+    Its exact gradient is zero, so it must not move: otherwise Adam, which divides by
+    sqrt(v) + 1e-8, turns float noise of ~1e-9 into steps of ~learning_rate, and the
+    drifting bias leaks into evaluation through the lagging running mean. Results then
+    depend on the order of float operations (batched or not, padded or not, conv impl).
+    """
+    out = runs["together"]
+    for name in "abc":
+        bn = ARCHS[name].knobs().batchnorm
+        for i, j, conv in ((0, 0, "conv_a"), (1, 0, "conv_a"), (1, 1, "conv_b")):
+            bias = out[name].params[f"block_{i}"][conv]["bias"]
+            if bn[i, j]:
+                assert np.array_equal(bias, np.zeros_like(bias)), (name, i, conv, bias)
+            else:
+                assert np.any(bias != 0), (name, i, conv)
+
+
+def test_outcomes_report_real_shapes_and_program(runs):
+    for name in "abc":
+        o = runs["together"][name]
+        shapes = jax.tree.map(lambda a: a.shape, o.params)
+        want = ARCHS[name].shape_key().param_shapes()
+        assert jax.tree.leaves(shapes, is_leaf=lambda s: isinstance(s, tuple)) == \
+            jax.tree.leaves(want, is_leaf=lambda s: isinstance(s, tuple))
+        assert o.program == ARCHS[name].shape_key()
+
+
+def test_padding_members_change_nothing_and_programs_are_cached(trainer, runs):
+    # [a, b, c] ran padded to 4 with a dummy member; [a, b, c, d] fills the 4 slots.
+    before = trainer.stats.programs_compiled
+    full = trainer.train([member("a"), member("b"), member("c"), member("d")], EPOCHS)
+    assert trainer.stats.programs_compiled == before, "same shapes must reuse the program"
+    for name, o in zip("abc", full, strict=False):
+        assert_outcomes_close(o, runs["together"][name])
+    assert not full[3].failed
+    # A repeat call compiles nothing either.
+    again = trainer.train([member("a"), member("b"), member("c")], EPOCHS)
+    assert trainer.stats.programs_compiled == before
+    for name, o in zip("abc", again, strict=True):
+        assert_outcomes_close(o, runs["together"][name])
+
+
+def test_one_program_per_shape(runs):
+    # [a, b, c] (padded to 4) needs one program; three single-member calls share one.
+    assert runs["compiled_batched"] == 1
+    assert runs["compiled_alone"] == 1
+
+
+def test_nan_candidate_fails_alone(trainer, runs):
+    key = ARCHS["c"].shape_key()
+    params, stats = P.init_params(jax.random.key(SEEDS["c"]), key)
+    params["head"]["bias"] = np.full_like(params["head"]["bias"], np.nan)
+    poisoned = Member(ARCHS["c"], jax.random.key(SEEDS["c"]), params=params, stats=stats)
+    before = trainer.stats.programs_compiled
+    out = trainer.train([member("a"), member("b"), poisoned], EPOCHS)
+    assert trainer.stats.programs_compiled == before
+    assert out[2].failed
+    assert out[2].val_acc == -np.inf
+    assert isinstance(out[2].reason, str) and out[2].reason
+    for name, o in zip("ab", out, strict=False):
+        assert not o.failed
+        assert_outcomes_close(o, runs["together"][name])
+
+
+def test_frozen_blocks_stay_bit_identical(trainer, runs):
+    start = runs["together"]["a"]  # trained parameters and (non-trivial) BN statistics
+    frozen = trainer.train([member("a", params=start.params, stats=start.stats,
+                                   frozen_blocks=1)], EPOCHS)[0]
+    assert not frozen.failed
+    assert_trees_close(frozen.params["block_0"], start.params["block_0"], exact=True)
+    assert_trees_close(frozen.stats["block_0"], start.stats["block_0"], exact=True)
+    assert trees_differ(frozen.params["block_1"], start.params["block_1"])
+    assert trees_differ(frozen.params["head"], start.params["head"])
+    assert trees_differ(frozen.stats["block_1"], start.stats["block_1"])
+    # Without freezing, the same fine-tuning does move block_0 (the test can fail).
+    free = trainer.train([member("a", params=start.params, stats=start.stats)], EPOCHS)[0]
+    assert trees_differ(free.params["block_0"], start.params["block_0"])
+    assert trees_differ(free.stats["block_0"], start.stats["block_0"])
+
+
+# -- padded shapes are exact ------------------------------------------------------------------
+
+# Smaller than ARCHS' key in every way padding must bridge: block_0 conv 2x3x3 (channels),
+# block_1 conv_a 6x1x1 (channels and kernel), conv_b 6x3x3 (channels), no skip projection.
+# (Not 1x1 on the single input channel with batch norm: that kernel has a zero gradient,
+# and Adam turns float noise in a zero gradient into steps of size ~learning_rate.)
+SMALL = dict(c0=2, k0=3, c1a=6, k1a=1, c1b=6, k1b=3)
+
+
+def small_arch(bn, activation, pool):
+    arch = conv_arch(**SMALL, bn=bn, activation=activation, pool=pool, lr=1e-2)
+    no_skip = dataclasses.replace(arch.blocks[1], skip=False)
+    return dataclasses.replace(arch, blocks=(arch.blocks[0], no_skip))
+
+
+PADDED_ARCHS = {
+    "bn_off": small_arch((False, False, False), "relu", "max"),
+    # sigmoid(0) = 0.5: padded channels are not zero after the activation.
+    "bn_on": small_arch((True, True, True), "sigmoid", "avg"),
+}
+
+
+@pytest.fixture(scope="module")
+def padded_runs(trainer, device_data, runs):
+    program = ARCHS["a"].shape_key()
+    names = list(PADDED_ARCHS)
+    for n in names:
+        small = PADDED_ARCHS[n].shape_key()
+        assert pad_key([small, program]) == program and small != program, n
+    members = [Member(PADDED_ARCHS[n], jax.random.key(10 + i)) for i, n in enumerate(names)]
+    before = trainer.stats.programs_compiled
+    # Inside the big program that [a, b, c] compiled (padded to 4 members: no compile).
+    padded = trainer.train([dataclasses.replace(m, program=program) for m in members], EPOCHS)
+    compiled = trainer.stats.programs_compiled - before
+    # In their exact program.
+    exact_trainer = Trainer(device_data, batch_size=32, eval_batch=32, pad_shapes=False)
+    exact = exact_trainer.train(members, EPOCHS)
+    return {"names": names, "padded": padded, "exact": exact, "compiled": compiled,
+            "program": program, "exact_compiled": exact_trainer.stats.programs_compiled}
+
+
+def test_member_program_is_used(padded_runs):
+    assert padded_runs["compiled"] == 0
+    assert padded_runs["exact_compiled"] == 1  # bn_off and bn_on share one ShapeKey
+    for o in padded_runs["padded"]:
+        assert o.program == padded_runs["program"]
+    for name, o in zip(padded_runs["names"], padded_runs["exact"], strict=True):
+        assert o.program == PADDED_ARCHS[name].shape_key()
+
+
+@pytest.mark.parametrize("name", list(PADDED_ARCHS))
+def test_padded_program_trains_like_exact_program(padded_runs, name):
+    i = padded_runs["names"].index(name)
+    padded, exact = padded_runs["padded"][i], padded_runs["exact"][i]
+    assert not exact.failed
+    fresh, _ = P.init_params(jax.random.key(10 + i), PADDED_ARCHS[name].shape_key())
+    assert trees_differ(fresh, exact.params)
+    # atol 1e-4 (not 1e-5): a padded program sums in another order (3x3 convs with zero
+    # taps instead of 1x1 matmuls, zero channels), and Adam's per-element normalisation
+    # magnifies the float noise of tiny gradients; a padding error moves parameters by
+    # ~learning_rate (1e-2) per step.
+    assert_outcomes_close(padded, exact, atol=1e-4)
+
+
+def test_pad_shapes_groups_one_topology_into_one_bucket(device_data):
+    t = Trainer(device_data, batch_size=32, eval_batch=32)
+    one_conv = Architecture((8, 8, 1), 10, (ConvBlock((ConvLayer(4, 1),), pool="max"),
+                                            ConvBlock((ConvLayer(8, 3),))))
+    members = [member("a"), Member(PADDED_ARCHS["bn_off"], jax.random.key(0)),
+               Member(one_conv, jax.random.key(1))]
+    groups = t.assign_programs(members)
+    assert len(groups) == 1
+    assert groups[0][0] == ARCHS["a"].shape_key()
+    assert groups[0][-1] == [0, 1, 2]
+    exact = Trainer(device_data, batch_size=32, eval_batch=32, pad_shapes=False)
+    assert len(exact.assign_programs(members)) == 3
+
+
+def test_negative_epochs_rejected(trainer):
+    with pytest.raises(ValueError, match="n_epochs"):
+        trainer.train([member("a")], -1)
+
+
+# -- conv implementations ---------------------------------------------------------------------
+
+# No batch norm: this compares convolutions, not test_bias_before_batchnorm_stays_put.
+IMPL_ARCHS = {
+    "d": ARCHS["d"],
+    "e": conv_arch(bn=(False, False, False), activation="selu", pool="max", lr=3e-3),
+}
+
+
+def impl_members():
+    return [Member(arch, jax.random.key(20 + i)) for i, arch in enumerate(IMPL_ARCHS.values())]
+
+
+@pytest.fixture(scope="module")
+def impl_reference(device_data):
+    return Trainer(device_data, batch_size=32, eval_batch=32, conv_impl="lax").train(
+        impl_members(), EPOCHS)
+
+
+@pytest.mark.parametrize("impl", sorted(set(CONV_IMPLS) - {"lax"}))
+def test_conv_impl_trains_like_lax(device_data, trainer, runs, impl_reference, impl):
+    if impl == trainer.conv_impl:  # the shared trainer has this program compiled already
+        t = trainer
+    else:
+        t = Trainer(device_data, batch_size=32, eval_batch=32, conv_impl=impl)
+    assert t.conv_impl == impl
+    out = t.train(impl_members(), EPOCHS)
+    for o, ref in zip(out, impl_reference, strict=True):
+        assert not ref.failed
+        assert ref.program == ARCHS["a"].shape_key()
+        assert_outcomes_close(o, ref, rtol=1e-4, atol=2e-5)
