@@ -45,6 +45,7 @@ import json
 import math
 import os
 import platform
+import resource
 import subprocess
 import sys
 import tempfile
@@ -148,6 +149,15 @@ def _compile_with_phases(batched: Batched) -> dict:
             "cache_hits": _events.get(hits, 0) - h0, "cache_misses": _events.get(misses, 0) - m0}
 
 
+def _next_pow2(n: int) -> int:
+    return 1 << max(0, (n - 1).bit_length())
+
+
+def peak_rss_gb() -> float:
+    """Peak resident memory of this process so far (Linux ru_maxrss is in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
 def load() -> list[float]:
     return [round(v, 2) for v in os.getloadavg()]
 
@@ -196,6 +206,16 @@ class Batched:
                                conv_impl=impl)
         self.impl = self.trainer.conv_impl
         self.calls = 0
+
+    def resolved_impl(self) -> str:
+        """The impl the compiled program uses ("auto" resolved, after compile())."""
+        if self.impl != "auto":
+            return self.impl
+        try:  # private, but cached: no new measurement
+            program = self.trainer.assign_programs(self.members(), 1)[0][0]
+            return f"auto:{self.trainer._impl_for(program, _next_pow2(self.population))}"
+        except Exception:  # noqa: BLE001 - a label only
+            return "auto"
 
     def members(self) -> list[Member]:
         self.calls += 1
@@ -338,7 +358,8 @@ def parse_args(argv=None):
     p.add_argument("--repeat-under", type=float, default=20.0,
                    help="only repeat a round that took less than this many seconds")
     p.add_argument("--conv-impl", nargs="+", default=[None],
-                   help="trainer conv impl(s) (default: conv.default_impl)")
+                   help="trainer conv impl(s): 'default' (conv.default_impl), 'auto' "
+                        "(Trainer times candidates per program) or a conv.CONV_IMPLS name")
     p.add_argument("--skip", nargs="*", default=[],
                    help="skip config:P pairs, e.g. cifar:32")
     p.add_argument("--no-naive", action="store_true", help="skip the naive loop")
@@ -353,7 +374,7 @@ def parse_args(argv=None):
     p.add_argument("--_cached-compile", dest="cached_compile", default=None,
                    help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    args.conv_impl = [None if i in (None, "default", "auto") else i for i in args.conv_impl]
+    args.conv_impl = [None if i in (None, "default") else i for i in args.conv_impl]
     if args.quick:
         args.populations = [q for q in args.populations if q <= 8] or [1]
         args.images = args.images or 256
@@ -395,30 +416,32 @@ def main(argv=None) -> None:
             images = population * n * args.epochs
             batched = [Batched(arch, population, data, args, impl) for impl in args.conv_impl]
             compiles = [_compile_with_phases(b) for b in batched]
+            labels = [b.resolved_impl() for b in batched]
             naive = None if args.no_naive else Naive(arch, population, data, args)
             naive_first = naive.compile() if naive else None
-            times = {"naive": [], **{b.impl: [] for b in batched}}
-            device = {b.impl: [] for b in batched}
+            times = {"naive": [], **{i: [] for i in range(len(batched))}}
+            device = {i: [] for i in range(len(batched))}
             for rep in range(args.repeats):  # alternate (a) and (b)
-                if rep and sum(v[-1] for v in times.values()) > args.repeat_under:
+                if rep and sum(v[-1] for v in times.values() if v) > args.repeat_under:
                     break  # a slow round is measurement enough; keep the run short
                 if naive:
                     times["naive"].append(naive.run(args.epochs))
-                for b in batched:
+                for i, b in enumerate(batched):
                     wall, dev = b.run(args.epochs)
-                    times[b.impl].append(wall)
-                    device[b.impl].append(dev)
+                    times[i].append(wall)
+                    device[i].append(dev)
             naive_s = min(times["naive"]) if naive else None
-            for b, cold in zip(batched, compiles, strict=True):
-                s = min(times[b.impl])
+            for i, (b, cold, label) in enumerate(zip(batched, compiles, labels, strict=True)):
+                s = min(times[i])
                 compile_s = cold["compile_s"]
                 row = {
-                    "config": name, "population": population, "impl": b.impl,
+                    "config": name, "population": population, "impl": label,
+                    "trainer_conv_impl": b.impl,
                     "images_per_candidate": n, "epochs": args.epochs,
                     "batch_size": args.batch_size, "steps_per_epoch": n // args.batch_size,
                     "eval_images": args.eval_images, "train_flops_per_example": flops,
-                    "batched_s": s, "batched_s_all": times[b.impl],
-                    "batched_device_s": min(device[b.impl]),
+                    "batched_s": s, "batched_s_all": times[i],
+                    "batched_device_s": min(device[i]),
                     "batched_images_per_s": images / s,
                     "batched_gflops": flops * images / s / 1e9,
                     "naive_s": naive_s, "naive_s_all": times["naive"],
@@ -428,17 +451,19 @@ def main(argv=None) -> None:
                     "ratio": naive_s / s if naive else None,
                     "compile_cold_s": compile_s, "compile_cold": cold,
                     "compile_cached_s": None, "compile_cached": None,
-                    "load": load(),
+                    "load": load(), "peak_rss_gb_so_far": round(peak_rss_gb(), 2),
                 }
                 rows.append(row)
-                print(f"  P={population:<3} {b.impl:<16} {n:>5} img/cand  "
+                print(f"  P={population:<3} {label:<18} {n:>5} img/cand  "
                       f"batched {row['batched_images_per_s']:8.1f} img/s  "
                       f"naive {fmt(row['naive_images_per_s'], '8.1f')} img/s  "
                       f"ratio {fmt(row['ratio'], '5.2f')}  compile {compile_s:5.2f} s  "
-                      f"(load {row['load'][0]})", flush=True)
+                      f"(load {row['load'][0]}, peak RSS {row['peak_rss_gb_so_far']:.1f} GB)",
+                      flush=True)
 
     if rows and not args.no_cache_check:
-        buckets = [{"config": r["config"], "population": r["population"], "impl": r["impl"],
+        buckets = [{"config": r["config"], "population": r["population"],
+                    "impl": r["trainer_conv_impl"],
                     "n_train": r["images_per_candidate"]} for r in rows]
         print("\ncompiling the same buckets in a fresh process from the persistent cache...",
               flush=True)
@@ -455,17 +480,18 @@ def main(argv=None) -> None:
     # table
     print(f"\n{header}")
     print(f"f32 matmul {args.matmul_size}^3: start {mm_start:.1f}, end {mm_end:.1f} GFLOP/s "
-          f"(reference {mm:.1f}); load average at the end {loads['end']}")
+          f"(reference {mm:.1f}); load average at the end {loads['end']}; "
+          f"peak RSS {peak_rss_gb():.1f} GB")
     print(f"batch {args.batch_size}, {args.epochs} epoch(s) per timed call, best of "
           f"{args.repeats}; eval split {args.eval_images} images (both); images/s summed "
           f"over candidates; batched = Trainer.train wall time incl. host work")
-    cols = (f"{'config':<7}{'P':>4} {'impl':<16}{'img/cand':>9}{'batched img/s':>14}"
+    cols = (f"{'config':<7}{'P':>4} {'impl':<18}{'img/cand':>9}{'batched img/s':>14}"
             f"{'naive img/s':>12}{'ratio':>7}{'batched GFLOP/s':>17}{'naive GFLOP/s':>15}"
             f"{'compile cold s':>15}{'cached s':>9}")
     print(cols)
     print("-" * len(cols))
     for r in rows:
-        print(f"{r['config']:<7}{r['population']:>4} {r['impl']:<16}"
+        print(f"{r['config']:<7}{r['population']:>4} {r['impl']:<18}"
               f"{r['images_per_candidate']:>9}{r['batched_images_per_s']:>14.1f}"
               f"{fmt(r['naive_images_per_s'], '.1f'):>12}{fmt(r['ratio'], '.2f'):>7}"
               f"{r['batched_gflops']:>8.1f} ({r['batched_matmul_fraction']:>4.0%}) "
@@ -483,7 +509,7 @@ def main(argv=None) -> None:
                              f"lower {ph.get('lower', 0):.2f} / backend {ph.get('backend', 0):.2f}"
                              f" (read {ph.get('cache_read', 0):.2f}, hits {c['cache_hits']}, "
                              f"misses {c['cache_misses']})")
-        print(f"  {r['config']:<7}P={r['population']:<3} {r['impl']:<16} " + "; ".join(parts))
+        print(f"  {r['config']:<7}P={r['population']:<3} {r['impl']:<18} " + "; ".join(parts))
 
     # targets (reported, not asserted)
     targets = []
@@ -522,7 +548,7 @@ def main(argv=None) -> None:
         "processor": platform.processor() or platform.machine(),
         "argv": sys.argv[1:], "args": {k: v for k, v in vars(args).items()
                                        if k != "cached_compile"},
-        "cache_dir": cache_dir, "load_average": loads,
+        "cache_dir": cache_dir, "load_average": loads, "peak_rss_gb": round(peak_rss_gb(), 2),
         "matmul": {"size": args.matmul_size, "gflops_start": mm_start,
                    "gflops_end": mm_end, "gflops_reference": mm},
         "configs": {name: architecture(name).describe() for name in args.configs},
