@@ -91,8 +91,9 @@ def _per_member(
     single: Callable, mode: str, fold_batch: bool, mapped: Callable | None = None
 ) -> Callable:
     """``single(a, b)`` whose vmap rule runs it once per member: a Python loop unrolled
-    into the program (``mode="unroll"``) or a ``lax.map`` (``mode="map"``) whose body
-    calls ``mapped`` (default: ``single``) for a function slow inside a while loop.
+    into the program (``mode="unroll"``) or a ``lax.map`` (``mode="map"``). Under vmap
+    each member calls ``mapped`` (default: ``single``): the trainer runs every step
+    inside a while loop, where some functions (the lax weight gradient) are slow.
 
     With ``fold_batch`` and only ``a`` batched, the members are folded into a's batch
     axis N instead (valid when ``single`` maps each row of ``a`` independently).
@@ -108,14 +109,15 @@ def _per_member(
         if fold_batch and not b_batched:
             y = f(a.reshape(-1, *a.shape[2:]), b)
             return y.reshape(axis_size, -1, *y.shape[1:]), True
+        body = mapped or f
         if mode == "map" and axis_size > 1:
-            body = mapped or f
             if a_batched and b_batched:
                 return lax.map(lambda ab: body(*ab), (a, b)), True
             if a_batched:
                 return lax.map(lambda a: body(a, b), a), True
             return lax.map(lambda b: body(a, b), b), True
-        ys = [f(a[p] if a_batched else a, b[p] if b_batched else b) for p in range(axis_size)]
+        ys = [body(a[p] if a_batched else a, b[p] if b_batched else b)
+              for p in range(axis_size)]
         return jnp.stack(ys), True
 
     return f
