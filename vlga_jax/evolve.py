@@ -15,10 +15,12 @@ import jax
 import numpy as np
 
 from vlga_jax import genome as G
+from vlga_jax import growth
 from vlga_jax import params as P
 from vlga_jax.architecture import Architecture, from_description
 from vlga_jax.config import Config
 from vlga_jax.data import Dataset, load_dataset
+from vlga_jax.growth import FrozenPrefix
 from vlga_jax.model import Network
 from vlga_jax.strategies.vlga import VLGA, SearchFailed, VLGAState
 from vlga_jax.trainer import DeviceData, Member, Outcome, Trainer, enable_compilation_cache
@@ -132,11 +134,16 @@ class _Search:
         self.strategy = VLGA(self.space, config.ga)
         self.dataset = dataset
         tc = config.train
-        self.trainer = Trainer(
-            DeviceData.create(dataset.train_x, dataset.train_y, dataset.val_x, dataset.val_y,
-                              tc.eval_batch_size),
-            batch_size=tc.batch_size, eval_batch=tc.eval_batch_size, conv_impl=tc.conv_impl,
-            pad_shapes=tc.pad_shapes)
+        d = dataset
+        rows = max(len(d.val_y), len(d.test_y))  # equal shapes: one program evaluates both
+        self.val_data = DeviceData.create(d.train_x, d.train_y, d.val_x, d.val_y,
+                                          tc.eval_batch_size, eval_rows=rows)
+        self.test_data = DeviceData.create(d.train_x, d.train_y, d.test_x, d.test_y,
+                                           tc.eval_batch_size, eval_rows=rows)
+        self.trainer = Trainer(self.val_data, batch_size=tc.batch_size,
+                               eval_batch=tc.eval_batch_size, conv_impl=tc.conv_impl,
+                               pad_shapes=tc.pad_shapes)
+        self.prefixes: dict[tuple, tuple[FrozenPrefix, DeviceData]] = {}
         self.key_strategy, self.key_train, self.key_final = jax.random.split(key, 3)
         self.cache: dict[str, Evaluation] = {}
         self.candidates: list[CandidateRecord] = []
@@ -149,7 +156,7 @@ class _Search:
                                 num_classes=self.dataset.num_classes,
                                 defaults=self.config.train.defaults())
 
-    def _member(self, genome, arch: Architecture, parent: Evaluation | None, phase: int):
+    def _member(self, arch: Architecture, parent: Evaluation | None, phase: int):
         key = jax.random.fold_in(self.key_train, self.trained)
         self.trained += 1
         if parent is None:
@@ -160,6 +167,35 @@ class _Search:
         frozen = phase if self.config.train.transfer == "freeze" else 0
         return Member(arch, key, params=params, stats=stats, frozen_blocks=frozen)
 
+    def _prefix(self, parent: Evaluation, phase: int) -> tuple[FrozenPrefix, DeviceData] | None:
+        """The parent's frozen blocks as cached features (None: too large to cache)."""
+        key = (phase, parent.arch)
+        if key not in self.prefixes:
+            prefix = FrozenPrefix(parent.arch, phase, parent.outcome.params,
+                                  parent.outcome.stats)
+            self.prefixes = {}  # one phase at a time
+            self.prefixes[key] = ((prefix, prefix.device_data(self.val_data))
+                                  if prefix.fits_memory(self.val_data) else None)
+        return self.prefixes[key]
+
+    def _train(self, archs: list[Architecture], parent: Evaluation | None,
+               phase: int) -> list[Outcome]:
+        if not archs:
+            return []
+        epochs = self.config.train.epochs
+        frozen = parent is not None and self.config.train.transfer == "freeze"
+        cached = self._prefix(parent, phase) if frozen else None
+        if cached is None:
+            members = [self._member(a, parent, phase) for a in archs]
+            return self.trainer.train(members, epochs)
+        prefix, data = cached
+        members = []
+        for arch in archs:
+            key = jax.random.fold_in(self.key_train, self.trained)
+            self.trained += 1
+            members.append(Member(growth.suffix(arch, phase, prefix.feature_shape), key))
+        return [prefix.whole(o, phase) for o in self.trainer.train(members, epochs, data=data)]
+
     def evaluate(self, state: VLGAState, population, needs_eval, parent) -> np.ndarray:
         genomes = G.unstack(population)
         needs = np.asarray(needs_eval)
@@ -169,8 +205,7 @@ class _Search:
         for i in np.flatnonzero(needs):
             if hashes[i] not in self.cache and hashes[i] not in todo:
                 todo[hashes[i]] = (genomes[i], self.arch(genomes[i]))
-        members = [self._member(g, a, parent, state.phase) for g, a in todo.values()]
-        outcomes = self.trainer.train(members, self.config.train.epochs) if members else []
+        outcomes = self._train([a for _, a in todo.values()], parent, state.phase)
         for h, (_, arch), outcome in zip(todo, todo.values(), outcomes, strict=True):
             self.cache[h] = Evaluation(arch, outcome)
         trained_now = set(todo)
@@ -215,15 +250,9 @@ class _Search:
                 waited += 1
                 if waited >= tc.patience:
                     break
-        d = self.dataset
-        test_trainer = Trainer(
-            DeviceData.create(d.train_x, d.train_y, d.test_x, d.test_y, tc.eval_batch_size),
-            batch_size=tc.batch_size, eval_batch=tc.eval_batch_size,
-            conv_impl=self.trainer.conv_impl)
-        tested = test_trainer.train([Member(ev.arch, self.key_final, params=best.params,
-                                            stats=best.stats, program=best.program)], 0)[0]
-        self.trainer.stats.compile_seconds += test_trainer.stats.compile_seconds
-        self.trainer.stats.programs_compiled += test_trainer.stats.programs_compiled
+        tested = self.trainer.train([Member(ev.arch, self.key_final, params=best.params,
+                                            stats=best.stats, program=best.program)], 0,
+                                    data=self.test_data)[0]
         return best, best_acc, tested.val_acc
 
 

@@ -118,12 +118,14 @@ class ConvBlockModule(nn.Module):
 class Network(nn.Module):
     """The network of one `ShapeKey`; ``frozen_blocks`` leading blocks use running BN stats.
 
-    __call__(x: f32[N, H, W, C], knobs: Knobs, train) -> logits f32[N, num_classes].
+    __call__(x: f32[N, H, W, C], knobs: Knobs, train) -> logits f32[N, num_classes]; with
+    ``features`` the last block's output instead (no head, no head parameters).
     """
 
     key: ShapeKey
     impl: str = "lax"
     frozen_blocks: int = 0
+    features: bool = False
 
     @nn.compact
     def __call__(self, x, knobs: Knobs, train: bool = False):
@@ -139,6 +141,8 @@ class Network(nn.Module):
                 x = activate(x, knobs.activation[i])
                 if train:
                     x = dropout(self.make_rng("dropout"), x, knobs.block_dropout[i], train)
+        if self.features:
+            return x
         if self.key.is_conv:
             x = jnp.mean(x, axis=(1, 2))
         if train:

@@ -9,7 +9,6 @@ and frozen blocks bit-identical, so a padded candidate trains exactly as it woul
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from vlga_jax.architecture import ShapeKey
@@ -135,8 +134,9 @@ def inherit(parent_params: Params, fresh_params: Params, n_inherited: int) -> Pa
 
 
 def stack_trees(trees: list[Params]) -> Params:
-    """Stack equal-structure pytrees on a new leading axis (as device arrays)."""
-    return jax.tree.map(lambda *xs: jnp.asarray(np.stack([np.asarray(x) for x in xs])), *trees)
+    """Stack equal-structure pytrees on a new leading axis (as device arrays, one transfer)."""
+    return jax.device_put(jax.tree.map(lambda *xs: np.stack([np.asarray(x) for x in xs]),
+                                       *trees))
 
 
 def index_tree(tree: Params, i: int) -> Params:
