@@ -210,8 +210,13 @@ def test_output_shapes_with_pooling():
                                                        capture_intermediates=True,
                                                        mutable=["intermediates"]), variables)
     blocks = [state["intermediates"][f"block_{i}"]["__call__"][0].shape[1:] for i in range(3)]
-    assert blocks == arch.shape_key().output_shapes()[:3]
+    # The last block's pooling is applied by the network (a knob before global pooling).
+    assert blocks[:2] == arch.shape_key().output_shapes()[:2]
+    assert blocks[2] == (2, 2, 32)
     assert logits.shape == (2, 10)
+    features = Network(arch.shape_key(), impl="lax", features=True)
+    out = jax.eval_shape(lambda v: features.apply(v, x, arch.knobs()), variables)
+    assert out.shape[1:] == arch.shape_key().output_shapes()[2]
 
 
 @pytest.mark.parametrize("make", [
@@ -243,7 +248,11 @@ def test_pad_key_and_fits():
     merged = pad_key([one_conv, BASE.shape_key()])
     assert merged.layers[0].convs == ((16, 3), (16, 1))
     assert fits(one_conv, merged) and fits(BASE.shape_key(), merged)
-    other = with_block(BASE, 1, pool="max").shape_key()  # pooling changes spatial shapes
+    other = with_block(BASE, 0, pool=None).shape_key()  # pooling changes spatial shapes
     with pytest.raises(ValueError):
         pad_key([other, BASE.shape_key()])
     assert not fits(other, BASE.shape_key())
+    # ... except in the last block, where global average pooling follows: a knob.
+    last_pooled = with_block(BASE, 1, pool="max").shape_key()
+    assert pad_key([last_pooled, BASE.shape_key()]) == last_pooled
+    assert fits(BASE.shape_key(), last_pooled) and not fits(last_pooled, BASE.shape_key())

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from vlga_jax import params as P
-from vlga_jax.architecture import Architecture, ConvBlock, ConvLayer, pad_key
+from vlga_jax.architecture import Architecture, ConvBlock, ConvLayer, fits, pad_key
 from vlga_jax.conv import CONV_IMPLS
 from vlga_jax.trainer import Member, Trainer
 
@@ -252,6 +252,32 @@ def test_padded_program_trains_like_exact_program(padded_runs, name):
     # magnifies the float noise of tiny gradients; a padding error moves parameters by
     # ~learning_rate (1e-2) per step.
     assert_outcomes_close(padded, exact, atol=1e-4)
+
+
+@pytest.fixture(scope="module")
+def last_pool_runs(trainer, device_data):
+    """A last block without pooling inside a program whose last block pools (a knob)."""
+    plain = small_arch((True, False, False), "relu", "max")
+    pooled = dataclasses.replace(
+        plain, blocks=(plain.blocks[0], dataclasses.replace(plain.blocks[1], pool="avg")))
+    program = pooled.shape_key()
+    assert plain.shape_key() != program and fits(plain.shape_key(), program)
+    members = [Member(plain, jax.random.key(20)), Member(pooled, jax.random.key(20))]
+    before = trainer.stats.programs_compiled
+    shared = trainer.train([dataclasses.replace(m, program=program) for m in members], EPOCHS)
+    compiled = trainer.stats.programs_compiled - before
+    alone = Trainer(device_data, batch_size=32, eval_batch=32, pad_shapes=False)
+    return {"shared": shared, "alone": alone.train(members[:1], EPOCHS)[0],
+            "compiled": compiled}
+
+
+def test_last_block_pooling_is_a_knob(last_pool_runs):
+    plain_shared, pooled_shared = last_pool_runs["shared"]
+    assert last_pool_runs["compiled"] == 1
+    assert plain_shared.program == pooled_shared.program
+    assert_outcomes_close(plain_shared, last_pool_runs["alone"], atol=1e-4)
+    # Same key and parameters; only the pooling knob differs, and it matters.
+    assert trees_differ(plain_shared.params, pooled_shared.params)
 
 
 def test_pad_shapes_groups_one_topology_into_one_bucket(device_data):

@@ -105,6 +105,7 @@ class Architecture:
         n = len(self.blocks)
         bn = np.zeros((n, MAX_CONVS), bool)
         pool_max = np.zeros(n, bool)
+        pool_on = np.zeros(n, bool)
         use_b = np.zeros(n, bool)
         dropout = np.zeros(n, np.float32)
         for i, b in enumerate(self.blocks):
@@ -112,6 +113,7 @@ class Architecture:
                 for j, c in enumerate(b.convs):
                     bn[i, j] = c.batchnorm
                 pool_max[i] = b.pool == "max"
+                pool_on[i] = b.pool is not None
                 use_b[i] = len(b.convs) == 2
             else:
                 dropout[i] = b.dropout
@@ -119,6 +121,7 @@ class Architecture:
             activation=np.full(n, ACTIVATIONS.index(self.activation), np.int32),
             batchnorm=bn,
             pool_max=pool_max,
+            pool_on=pool_on,
             use_b=use_b,
             block_dropout=dropout,
             head_dropout=np.float32(self.dropout),
@@ -185,10 +188,12 @@ class ShapeKey:
         """What padding cannot bridge: block count, pooling (spatial shapes), optimizer.
 
         Channels, kernels and units are padded with zeros; a missing skip projection is
-        an all-zero one; a missing conv b is computed and discarded (knob ``use_b``).
+        an all-zero one; a missing conv b is computed and discarded (knob ``use_b``). The
+        last block's pooling is not part of it: global average pooling follows, so the
+        shapes after it are the same either way (knob ``pool_on``).
         """
         if self.is_conv:
-            layers = tuple(b.pool for b in self.layers)
+            layers = (*(b.pool for b in self.layers[:-1]), None)
         else:
             layers = (len(self.layers),)
         return (self.input_shape, self.num_classes, layers, self.optimizer)
@@ -309,7 +314,8 @@ class Knobs:
     """Per-candidate arrays that do not change shapes (n = number of blocks).
 
     activation: int32[n] index into ACTIVATIONS; batchnorm: bool[n, 2] per conv;
-    pool_max: bool[n] (else average pool); use_b: bool[n] (conv b present);
+    pool_max: bool[n] (else average pool); pool_on: bool[n] (the block pools; read for
+    the last block only, the others' pooling is in the shapes); use_b: bool[n] (conv b);
     block_dropout: f32[n] (dense blocks);
     head_dropout, learning_rate, weight_decay: f32[].
     """
@@ -317,6 +323,7 @@ class Knobs:
     activation: jax.Array
     batchnorm: jax.Array
     pool_max: jax.Array
+    pool_on: jax.Array
     use_b: jax.Array
     block_dropout: jax.Array
     head_dropout: jax.Array

@@ -94,9 +94,13 @@ def pool2x2(x: jax.Array, use_max: jax.Array) -> jax.Array:
 
 
 class ConvBlockModule(nn.Module):
+    """One conv block; pools when ``layer.pool`` and ``pool`` (the network may pool the
+    last block itself)."""
+
     layer: ConvKey
     impl: str
     frozen: bool = False
+    pool: bool = True
 
     @nn.compact
     def __call__(self, x, act, batchnorm, pool_max, use_b, train: bool):
@@ -110,7 +114,7 @@ class ConvBlockModule(nn.Module):
             y = jnp.where(use_b, z, y) if j == 1 and z.shape == y.shape else z
         if self.layer.skip:
             y = y + Conv(y.shape[-1], 1, self.impl, name="skip")(x)
-        if self.layer.pool:
+        if self.layer.pool and self.pool:
             y = pool2x2(y, pool_max)
         return y
 
@@ -129,10 +133,14 @@ class Network(nn.Module):
 
     @nn.compact
     def __call__(self, x, knobs: Knobs, train: bool = False):
+        last = len(self.key.layers) - 1
         for i, layer in enumerate(self.key.layers):
             name = f"block_{i}"
             if isinstance(layer, ConvKey):
-                x = ConvBlockModule(layer, self.impl, i < self.frozen_blocks, name=name)(
+                # The last block's pooling is a knob: global average pooling follows.
+                pool_here = i < last or self.features
+                x = ConvBlockModule(layer, self.impl, i < self.frozen_blocks, pool_here,
+                                    name=name)(
                     x, knobs.activation[i], knobs.batchnorm[i], knobs.pool_max[i],
                     knobs.use_b[i], train)
             else:
@@ -144,7 +152,11 @@ class Network(nn.Module):
         if self.features:
             return x
         if self.key.is_conv:
-            x = jnp.mean(x, axis=(1, 2))
+            if self.key.layers[-1].pool:
+                pooled = jnp.mean(pool2x2(x, knobs.pool_max[last]), axis=(1, 2))
+                x = jnp.where(knobs.pool_on[last], pooled, jnp.mean(x, axis=(1, 2)))
+            else:
+                x = jnp.mean(x, axis=(1, 2))
         if train:
             x = dropout(self.make_rng("dropout"), x, knobs.head_dropout, train)
         return nn.Dense(self.key.num_classes, name="head")(x)
