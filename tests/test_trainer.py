@@ -294,6 +294,33 @@ def test_pad_shapes_groups_one_topology_into_one_bucket(device_data):
     assert len(exact.assign_programs(members)) == 3
 
 
+def test_cost_model_merges_when_compiles_are_dear_and_splits_when_cheap(device_data):
+    small = Architecture((8, 8, 1), 10, (ConvBlock((ConvLayer(4, 1),)),))
+    large = Architecture((8, 8, 1), 10, (ConvBlock((ConvLayer(64, 5), ConvLayer(64, 5))),))
+    members = [Member(small, jax.random.key(0)), Member(small, jax.random.key(1)),
+               Member(large, jax.random.key(2))]
+    t = Trainer(device_data, batch_size=32, eval_batch=32)
+    t.flop_rate = 1e9
+    t.stats.programs_compiled, t.stats.compile_seconds = 1, 1e4  # compiles dearer than FLOPs
+    merged = t.assign_programs(members, 1)
+    assert [(p, idx) for p, _, idx in merged] == [(large.shape_key(), [0, 1, 2])]
+    t.stats.compile_seconds = 1e-3  # compiles nearly free: no padding
+    split = t.assign_programs(members, 1)
+    assert sorted((idx, p.layers) for p, _, idx in split) == [
+        ([0, 1], small.shape_key().layers), ([2], large.shape_key().layers)]
+
+
+def test_memory_cap_splits_a_group_into_calls_of_one_program(device_data):
+    program = ARCHS["a"].shape_key()
+    per_member = 4 * 4 * 32 * program.activations_per_example()
+    t = Trainer(device_data, batch_size=32, eval_batch=32, max_bucket_bytes=2 * per_member)
+    assert t.max_members(program) == 2
+    groups = t.assign_programs([member(n) for n in "abc"])
+    assert [(size, idx) for _, size, idx in groups] == [(2, [0, 1]), (2, [2])]
+    assert len({p for p, _, _ in groups}) == 1
+    assert Trainer(device_data, batch_size=32, max_bucket_bytes=1).max_members(program) == 1
+
+
 def test_negative_epochs_rejected(trainer):
     with pytest.raises(ValueError, match="n_epochs"):
         trainer.train([member("a")], -1)

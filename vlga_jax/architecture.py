@@ -261,6 +261,20 @@ class ShapeKey:
         macs += features * self.num_classes
         return int(6 * macs)
 
+    def activations_per_example(self) -> int:
+        """Floats of every conv/pool/dense output for one example (a memory estimate)."""
+        h, w, c = self.input_shape
+        total = h * w * c
+        for layer in self.layers:
+            if isinstance(layer, ConvKey):
+                total += sum(h * w * ch for ch, _ in layer.convs) * 3  # conv, bn, activation
+                if layer.pool:
+                    h, w = -(-h // 2), -(-w // 2)
+                    total += h * w * layer.convs[-1][0]
+            else:
+                total += 3 * layer.units
+        return int(total)
+
     def output_shapes(self) -> list[tuple[int, ...]]:
         """Activation shape after each block, then the logits shape."""
         h, w, c = self.input_shape

@@ -11,6 +11,7 @@ from __future__ import annotations
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 from vlga_jax.architecture import ConvKey, Knobs, ShapeKey
@@ -29,9 +30,34 @@ _ACTIVATION_FNS = (
 )
 
 
+_SELU_ALPHA, _SELU_SCALE = 1.6732632423543772, 1.0507009873554805
+# Every activation as s * (x if x > 0 else a * expm1(x) + b * x) or c2 * tanh(c1 * x) + c3:
+# rows (s, a, b, smooth, c1, c2, c3) in the order of _ACTIVATION_FNS.
+_FAMILY = np.array([
+    [1, 0, 0, 0, 0, 0, 0],  # relu
+    [0, 0, 0, 1, 1, 1, 0],  # tanh
+    [1, 1, 0, 0, 0, 0, 0],  # elu
+    [_SELU_SCALE, _SELU_ALPHA, 0, 0, 0, 0, 0],  # selu
+    [1, 0, 0.01, 0, 0, 0, 0],  # leaky_relu
+    [0, 0, 0, 1, 0.5, 0.5, 0.5],  # sigmoid(x) = 0.5 * tanh(x / 2) + 0.5
+], np.float32)
+
+
 def activate(x: jax.Array, index: jax.Array) -> jax.Array:
-    """Apply ACTIVATIONS[index] (index: int32 scalar, may differ per candidate)."""
+    """Apply ACTIVATIONS[index] (index: int32 scalar) by branching: one branch runs."""
     return lax.switch(index, _ACTIVATION_FNS, x)
+
+
+def activate_family(x: jax.Array, index: jax.Array) -> jax.Array:
+    """`activate` as one formula with per-index coefficients (`_FAMILY`).
+
+    Under vmap with a per-candidate index, `lax.switch` becomes a select over all six
+    functions (five transcendental passes forward and backward); this costs one expm1
+    and one tanh whatever the index.
+    """
+    s, a, b, smooth, c1, c2, c3 = jnp.asarray(_FAMILY)[index]
+    piecewise = s * jnp.where(x > 0, x, a * jnp.expm1(jnp.minimum(x, 0.0)) + b * x)
+    return jnp.where(smooth > 0, c2 * jnp.tanh(c1 * x) + c3, piecewise)
 
 
 def dropout(rng: jax.Array, x: jax.Array, rate: jax.Array, train: bool) -> jax.Array:
@@ -40,6 +66,9 @@ def dropout(rng: jax.Array, x: jax.Array, rate: jax.Array, train: bool) -> jax.A
         return x
     keep = jax.random.bernoulli(rng, 1.0 - rate, x.shape)
     return jnp.where(keep, x / jnp.maximum(1.0 - rate, 1e-6), 0.0)
+
+
+_ACTIVATE = {"switch": activate, "family": activate_family}
 
 
 class Conv(nn.Module):
@@ -101,6 +130,7 @@ class ConvBlockModule(nn.Module):
     impl: str
     frozen: bool = False
     pool: bool = True
+    activation_impl: str = "switch"
 
     @nn.compact
     def __call__(self, x, act, batchnorm, pool_max, use_b, train: bool):
@@ -109,7 +139,7 @@ class ConvBlockModule(nn.Module):
             name = "ab"[j]
             z = Conv(channels, kernel, self.impl, name=f"conv_{name}")(y)
             z = SwitchableBatchNorm(self.frozen, name=f"bn_{name}")(z, batchnorm[j], train)
-            z = activate(z, act)
+            z = _ACTIVATE[self.activation_impl](z, act)
             # A program shared with candidates that lack conv b passes conv a through.
             y = jnp.where(use_b, z, y) if j == 1 and z.shape == y.shape else z
         if self.layer.skip:
@@ -124,12 +154,15 @@ class Network(nn.Module):
 
     __call__(x: f32[N, H, W, C], knobs: Knobs, train) -> logits f32[N, num_classes]; with
     ``features`` the last block's output instead (no head, no head parameters).
+    ``activation_impl``: "switch" (one candidate) or "family" (vmapped populations with
+    per-candidate activations; see `activate_family`).
     """
 
     key: ShapeKey
     impl: str = "lax"
     frozen_blocks: int = 0
     features: bool = False
+    activation_impl: str = "switch"
 
     @nn.compact
     def __call__(self, x, knobs: Knobs, train: bool = False):
@@ -140,13 +173,13 @@ class Network(nn.Module):
                 # The last block's pooling is a knob: global average pooling follows.
                 pool_here = i < last or self.features
                 x = ConvBlockModule(layer, self.impl, i < self.frozen_blocks, pool_here,
-                                    name=name)(
+                                    self.activation_impl, name=name)(
                     x, knobs.activation[i], knobs.batchnorm[i], knobs.pool_max[i],
                     knobs.use_b[i], train)
             else:
                 x = x.reshape(x.shape[0], -1)
                 x = _Dense(layer.units, name=name)(x)
-                x = activate(x, knobs.activation[i])
+                x = _ACTIVATE[self.activation_impl](x, knobs.activation[i])
                 if train:
                     x = dropout(self.make_rng("dropout"), x, knobs.block_dropout[i], train)
         if self.features:

@@ -117,7 +117,7 @@ def build_train_fn(program: ShapeKey, *, batch_size: int, eval_batch: int, impl:
       (params, stats, opt_state, metrics) with metrics = dict(train_loss, val_loss,
       val_acc, finite) of f32/bool scalars.
     """
-    net = Network(program, impl=impl, frozen_blocks=frozen_blocks)
+    net = Network(program, impl=impl, frozen_blocks=frozen_blocks, activation_impl="family")
     tx = make_optimizer(program.optimizer)
 
     def variables(params, stats):
@@ -251,6 +251,14 @@ def _freeze_bias_before_batchnorm(mask: dict, arch: Architecture) -> dict:
     return mask
 
 
+def default_bucket_bytes() -> int:
+    """Activation memory one program call may use: a quarter of the accelerator's memory,
+    or 4 GiB on CPU (where more members per call bring no speed, only memory)."""
+    stats = jax.devices()[0].memory_stats() or {}
+    limit = stats.get("bytes_limit")
+    return int(limit // 4) if limit else 4 << 30
+
+
 def _next_pow2(n: int) -> int:
     return 1 << max(0, (n - 1).bit_length())
 
@@ -270,7 +278,8 @@ class Trainer:
 
     def __init__(self, data: DeviceData, *, batch_size: int = 128, eval_batch: int = 256,
                  conv_impl: str | None = None, pad_shapes: bool = True,
-                 devices: Sequence[jax.Device] | None = None):
+                 devices: Sequence[jax.Device] | None = None,
+                 max_bucket_bytes: int | None = None):
         self.data = data
         self._data: DeviceData | None = None  # a train() call's replacement data
         n_train = data.train_x.shape[0]
@@ -281,6 +290,7 @@ class Trainer:
                              f"got {conv_impl!r}")
         self.conv_impl = conv_impl or default_impl(jax.default_backend())
         self.pad_shapes = pad_shapes
+        self.max_bucket_bytes = int(max_bucket_bytes or default_bucket_bytes())
         self.devices = list(devices or jax.devices())
         self.mesh = Mesh(np.array(self.devices), ("pop",)) if len(self.devices) > 1 else None
         self._compiled: dict = {}
@@ -293,12 +303,12 @@ class Trainer:
                         n_epochs: int = 1) -> list[tuple[ShapeKey, int, list[int]]]:
         """Group member indices into (program, bucket size, member indices).
 
-        Members of one topology and frozen prefix share a program padded to their largest
-        channels and kernels (``pad_shapes``). A cost model picks, per group, the cheapest
-        of: an already compiled program (and bucket size) that fits, or a new program
-        (exactly the group's shapes, or also covering earlier programs of the topology so
-        that later generations fit). Estimated seconds = compile seconds of a new program
-        + padded training FLOPs / measured FLOP rate; both rates are measured as it runs.
+        Members of one topology and frozen prefix may share a program padded to their
+        largest channels and kernels (``pad_shapes``). A cost model partitions each such
+        group into buckets (`_partition`): estimated seconds = compile seconds of each new
+        program + padded training FLOPs (dummy members included) / measured FLOP rate,
+        both measured as the run goes. A bucket larger than its program's memory cap
+        (`max_members`) runs as several calls of the same program.
         """
         groups: dict = {}
         for i, m in enumerate(members):
@@ -311,43 +321,78 @@ class Trainer:
                 group = ("exact", key, m.frozen_blocks)
             groups.setdefault(group, []).append(i)
         out = []
-        for (kind, _, frozen), idx in groups.items():
-            keys = [members[i].arch.shape_key() for i in idx]
-            if kind == "given":
-                program, size = self._cheapest([members[idx[0]].program], len(idx), frozen,
-                                               n_epochs)
-            elif kind == "exact":
-                program, size = self._cheapest([keys[0]], len(idx), frozen, n_epochs)
+        for (kind, key, frozen), idx in groups.items():
+            if kind == "topology":
+                keys = [members[i].arch.shape_key() for i in idx]
+                buckets = self._partition(keys, idx, frozen, n_epochs)
             else:
-                needed = pad_key(keys)
-                known = [k for k, _ in self._known_programs.get((needed.topology(), frozen),
-                                                                ())]
-                candidates = [needed, pad_key([needed, *known]) if known else needed]
-                candidates += [k for k in known if fits(needed, k)]
-                program, size = self._cheapest(candidates, len(idx), frozen, n_epochs)
-            out.append((program, size, idx))
+                _, program, size = self._cheapest([key], len(idx), frozen, n_epochs)
+                buckets = [(program, size, idx)]
+            for program, size, bucket in buckets:
+                for start in range(0, len(bucket), size):  # over the memory cap: chunks
+                    out.append((program, size, bucket[start:start + size]))
         return out
+
+    def _partition(self, keys: list[ShapeKey], idx: list[int], frozen: int,
+                   n_epochs: int) -> list[tuple[ShapeKey, int, list[int]]]:
+        """Greedy agglomeration: start with one bucket per exact shape, merge the pair whose
+        merge lowers the estimated seconds most (a compile saved against padded FLOPs
+        added), until no merge helps. Each bucket runs the cheapest of a new program of
+        its padded shapes and the compiled programs it fits."""
+        by_key: dict[ShapeKey, list[int]] = {}
+        for k, i in zip(keys, idx, strict=True):
+            by_key.setdefault(k, []).append(i)
+        known = [k for k, _ in self._known_programs.get((keys[0].topology(), frozen), ())]
+
+        def option(bucket_keys: list[ShapeKey], n: int):
+            needed = pad_key(bucket_keys)
+            return self._cheapest([needed, *(k for k in known if fits(needed, k))], n, frozen,
+                                  n_epochs)
+
+        buckets = [(list(by_key)[j:j + 1], members) for j, members in enumerate(by_key.values())]
+        costs = [option(b, len(m)) for b, m in buckets]
+        while len(buckets) > 1:
+            best = None
+            for a in range(len(buckets)):
+                for b in range(a + 1, len(buckets)):
+                    merged = option(buckets[a][0] + buckets[b][0],
+                                    len(buckets[a][1]) + len(buckets[b][1]))
+                    gain = costs[a][0] + costs[b][0] - merged[0]
+                    if gain > 0 and (best is None or gain > best[0]):
+                        best = (gain, a, b, merged)
+            if best is None:
+                break
+            _, a, b, merged = best
+            buckets[a] = (buckets[a][0] + buckets[b][0], buckets[a][1] + buckets[b][1])
+            costs[a] = merged
+            del buckets[b], costs[b]
+        return [(program, size, sorted(m))
+                for (_, program, size), (_, m) in zip(costs, buckets, strict=True)]
 
     def _train_seconds(self, program: ShapeKey, size: int, n_epochs: int) -> float:
         data = self._data or self.data
         n = data.train_x.shape[0] * max(n_epochs, 1) + data.n_eval / 3
         return size * program.train_flops_per_example * n / self.flop_rate
 
-    def _cheapest(self, programs, n: int, frozen: int, n_epochs: int) -> tuple[ShapeKey, int]:
-        """The (program, bucket size) of least estimated seconds for ``n`` members."""
+    def _cheapest(self, programs, n: int, frozen: int,
+                  n_epochs: int) -> tuple[float, ShapeKey, int]:
+        """(estimated seconds, program, bucket size) of least cost for ``n`` members."""
         compiled = self._known_programs
         options = []
         for program in dict.fromkeys(programs):
-            sizes = {self._bucket_size(n)}
+            cap = self.max_members(program)
+            n_run = min(n, cap)
+            calls = math.ceil(n / n_run)
+            sizes = {min(self._bucket_size(n_run), cap)}
             sizes |= {s for k, s in compiled.get((program.topology(), frozen), ())
-                      if k == program and s >= n}
+                      if k == program and n_run <= s <= cap}
             for size in sizes:
                 is_new = (program, size) not in compiled.get((program.topology(), frozen), ())
-                cost = self._train_seconds(program, size, n_epochs)
+                cost = calls * self._train_seconds(program, size, n_epochs)
                 cost += self.compile_estimate if is_new else 0.0
                 options.append((cost, program.train_flops_per_example, size, program))
-        _, _, size, program = min(options, key=lambda o: o[:3])
-        return program, size
+        cost, _, size, program = min(options, key=lambda o: o[:3])
+        return cost, program, size
 
     @property
     def compile_estimate(self) -> float:
@@ -430,7 +475,16 @@ class Trainer:
             self._data = None
         return outcomes
 
+    def max_members(self, program: ShapeKey) -> int:
+        """The most members one call of ``program`` may train: a power of two whose
+        estimated activation memory stays within ``max_bucket_bytes`` (at least 1)."""
+        per_member = 4 * 4 * self.batch_size * program.activations_per_example()
+        fit = max(1, self.max_bucket_bytes // max(per_member, 1))
+        return 1 << (fit.bit_length() - 1)
+
     def _bucket_size(self, n: int) -> int:
+        """Members per call for ``n``: the next power of two (dummy members fill the rest,
+        so a new population size rarely recompiles), at least one per device."""
         size = _next_pow2(n)
         d = len(self.devices)
         return max(size, d) if d > 1 else size
