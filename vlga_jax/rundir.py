@@ -150,6 +150,7 @@ class RunDir:
             "candidates": [dataclasses.asdict(c) for c in search.candidates],
             "generations": [dataclasses.asdict(g) for g in search.generations],
             "trainer_stats": dataclasses.asdict(stats),
+            "trainer": _trainer_choices(search.trainer, arrays),
         }
         tree = {"state": {f"a{i}": a for i, a in enumerate(arrays)}, "params": params}
         return ckpt.save(self.checkpoints, len(search.generations), body, tree,
@@ -185,6 +186,7 @@ class RunDir:
             search.trained = body["trained"]
             for k, v in body["trainer_stats"].items():
                 setattr(search.trainer.stats, k, v)
+            _restore_trainer_choices(search.trainer, body["trainer"], arrays)
         except (KeyError, TypeError, ValueError, AttributeError, ImportError) as err:
             raise ckpt.CheckpointError(f"{path}: does not match this version of vlga_jax "
                                        f"({type(err).__name__}: {err})") from err
@@ -198,6 +200,23 @@ class RunDir:
         save_model(self.path / "model.npz", result, dataset=dataset)
         ckpt.write_json_atomic(self.path / "result.json", result_summary(result))
         self.log.close()
+
+
+def _trainer_choices(trainer, arrays: list) -> dict:
+    """What the trainer's bucket cost model has learnt. Which program and bucket size a
+    candidate trains in changes its float rounding, so a resumed run must choose alike."""
+    known = getattr(trainer, "_known_programs", None)
+    return {"known_programs": None if known is None else ckpt.encode(list(known.items()),
+                                                                     arrays),
+            "flop_rate": getattr(trainer, "flop_rate", None)}
+
+
+def _restore_trainer_choices(trainer, saved: dict, arrays: list) -> None:
+    if saved["known_programs"] is not None and hasattr(trainer, "_known_programs"):
+        trainer._known_programs = {k: list(v) for k, v in
+                                   ckpt.decode(saved["known_programs"], arrays)}
+    if saved["flop_rate"] is not None and hasattr(trainer, "flop_rate"):
+        trainer.flop_rate = saved["flop_rate"]
 
 
 def _genome_hashes(state, space) -> set[str]:
