@@ -1,9 +1,10 @@
 """A run interrupted at several points and resumed ends with the uninterrupted Result.
 
-Interruptions: a callback raising after generation 1 (a generation boundary); the
-trainer raising while phase 1's first generation trains (mid-generation, so phase 1's
-parent must come back from the checkpoint); the trainer raising during final training;
-and a resume whose newest checkpoint was damaged (falls back one generation). Every
+Interruptions: the trainer raising while phase 1's first generation trains
+(mid-generation, so phase 1's parent must come back from the checkpoint); a callback
+raising after generation 3 (a generation boundary) followed by damage to the newest
+checkpoint (the resume falls back one generation); the trainer raising during final
+training. Every
 search shares a persistent compilation cache, so only the first one compiles.
 """
 
@@ -14,7 +15,18 @@ import jax
 import numpy as np
 import pytest
 
-from vlga_jax import Config, DataConfig, GAConfig, RunConfig, SpaceConfig, TrainConfig, evolve
+from vlga_jax import (
+    Config,
+    DataConfig,
+    GAConfig,
+    RunConfig,
+    SpaceConfig,
+    TrainConfig,
+    evolve,
+    load_dataset,
+    load_model,
+    save_model,
+)
 from vlga_jax import checkpoint as ckpt
 from vlga_jax.runlog import read_jsonl
 from vlga_jax.trainer import Trainer
@@ -98,30 +110,28 @@ def runs(tmp_path_factory):
         out["reference"] = evolve(key, config, checkpoint_dir=root / "reference", **go)
         out["plain"] = evolve(key, config, **go)
 
-        with pytest.raises(Interrupt):
-            evolve(key, config, checkpoint_dir=root / "boundary", callbacks=[stop_after(1)],
-                   **go)
-        out["boundary_checkpoints"] = [p.name for p in
-                                       ckpt.list_checkpoints(root / "boundary/checkpoints")]
-        out["boundary"] = evolve(key, config, checkpoint_dir=root / "boundary", **go)
-
         with pytest.MonkeyPatch.context() as mp:
             mp.setattr(Trainer, "train", raise_on_call(3))  # phase 1, generation 0
             with pytest.raises(Interrupt):
                 evolve(key, config, checkpoint_dir=root / "mid", **go)
         out["mid_checkpoints"] = [p.name for p in ckpt.list_checkpoints(root / "mid/checkpoints")]
-        shutil.copytree(root / "mid", root / "damaged")
         out["mid"] = evolve(key, config, checkpoint_dir=root / "mid", **go)
 
-        latest = ckpt.list_checkpoints(root / "damaged/checkpoints")[-1]
+        # Stopped between generations 3 and 4 (e.g. Ctrl-C in a callback), and the newest
+        # checkpoint damaged afterwards: resumes from generation 2.
+        with pytest.raises(Interrupt):
+            evolve(key, config, checkpoint_dir=root / "boundary", callbacks=[stop_after(3)],
+                   **go)
+        out["boundary_checkpoints"] = [p.name for p in
+                                       ckpt.list_checkpoints(root / "boundary/checkpoints")]
+        latest = ckpt.list_checkpoints(root / "boundary/checkpoints")[-1]
         (latest / "state.json").write_text("{ truncated")
-        with pytest.warns(RuntimeWarning, match=str(latest / "manifest.json")
-                          .replace("manifest.json", "")):
-            out["damaged"] = evolve(key, config, checkpoint_dir=root / "damaged", **go)
+        with pytest.warns(RuntimeWarning, match=str(latest / "state.json")):
+            out["boundary"] = evolve(key, config, checkpoint_dir=root / "boundary", **go)
 
         # Killed during final training: every generation is checkpointed, as in a
         # finished run directory, so resuming a copy of one only trains the final model.
-        shutil.copytree(root / "boundary", root / "final")
+        shutil.copytree(root / "mid", root / "final")
         with pytest.MonkeyPatch.context() as mp:
             mp.setattr(Trainer, "train", raise_on_call(0, final=True))
             with pytest.raises(Interrupt):
@@ -163,13 +173,13 @@ def test_checkpointing_does_not_change_the_result(runs):
     assert_same_result(runs["reference"], runs["plain"])
 
 
-@pytest.mark.parametrize("name", ["boundary", "mid", "damaged", "final"])
+@pytest.mark.parametrize("name", ["boundary", "mid", "final"])
 def test_resumed_run_ends_with_the_uninterrupted_result(runs, name):
     assert_same_result(runs["reference"], runs[name])
 
 
 def test_interruptions_left_the_expected_checkpoints(runs):
-    assert runs["boundary_checkpoints"] == ["ckpt_000001"]
+    assert runs["boundary_checkpoints"] == ["ckpt_000002", "ckpt_000003"]
     # Killed while phase 1 trained: generations 1 and 2 (phase 0) were checkpointed.
     assert runs["mid_checkpoints"] == ["ckpt_000001", "ckpt_000002"]
     assert runs["final_search_calls"] == 0
@@ -200,3 +210,29 @@ def test_checkpoints_keep_only_needed_parameters(runs):
     best = max((c for c in runs["reference"].candidates if not c.failed),
                key=lambda c: c.fitness)
     assert best.hash in kept
+
+
+def test_export_then_load_gives_identical_predictions(runs, tmp_path):
+    from sklearn.datasets import load_digits
+
+    result = runs["reference"]
+    dataset = load_dataset("digits", subset=30)
+    model = load_model(save_model(tmp_path / "model.npz", result, dataset=dataset))
+    assert model.architecture == result.architecture
+    for x, y in zip(jax.tree.leaves((result.params, result.batch_stats)),
+                    jax.tree.leaves((model.params, model.batch_stats)), strict=True):
+        np.testing.assert_array_equal(x, y)
+    np.testing.assert_array_equal(np.asarray(model.apply(model.variables, dataset.test_x)),
+                                  result.predict(dataset.test_x))
+    raw = load_digits().images[:64]  # raw pixel units 0..16, (N, 8, 8)
+    expected = np.argmax(result.predict(dataset.normalize(raw)), -1)
+    np.testing.assert_array_equal(model.predict(raw), expected)
+    # The run directory's own export holds the same network.
+    in_dir = load_model(runs["root"] / "reference/model.npz")
+    np.testing.assert_array_equal(in_dir.predict(raw), expected)
+    assert in_dir.metadata["test_accuracy"] == result.test_accuracy
+    with pytest.raises(ValueError, match="images must be"):
+        model.predict(np.zeros((2, 8, 8, 3)))
+    (tmp_path / "junk.npz").write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="junk.npz: not a vlga model file"):
+        load_model(tmp_path / "junk.npz")

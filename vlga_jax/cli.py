@@ -93,8 +93,6 @@ def cmd_run(args) -> int:
     config = _build_config(args)
     out = args.out or os.path.join(
         "runs", f"{time.strftime('%Y%m%d-%H%M%S')}-{args.preset}-seed{args.seed}")
-    if os.path.exists(os.path.join(out, "run.json")):
-        print(f"vlga: {out} holds a run; resuming it if it is the same search", flush=True)
     return _run_search(config, jax.random.key(args.seed), out, args.quiet)
 
 

@@ -44,7 +44,7 @@ class Progress:
             from rich.progress import Progress as Bar
 
             console = Console(file=self.file, force_terminal=True)
-            self._bar = Bar(TextColumn("{task.description}"), BarColumn(),
+            self._bar = Bar(TextColumn("{task.description}"), BarColumn(bar_width=24),
                             MofNCompleteColumn(), TextColumn("gens  {task.fields[info]}"),
                             TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
                             console=console)

@@ -191,6 +191,9 @@ class RunDir:
             raise ckpt.CheckpointError(f"{path}: does not match this version of vlga_jax "
                                        f"({type(err).__name__}: {err})") from err
         self.log.reset(search.candidates, search.generations)
+        if self.config.run.verbose:
+            print(f"resuming {self.path} from {path.name} ({len(search.generations)} "
+                  "generations done)", flush=True)
         return state, body["step"], body["elapsed"]
 
     def finish(self, result, dataset) -> None:
