@@ -145,8 +145,9 @@ def save(root: str | os.PathLike, index: int, state: dict, arrays: dict,
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     final = root / f"{PREFIX}{index:06d}"
+    for stale in root.glob(".tmp-*"):  # left by a process killed while saving
+        shutil.rmtree(stale, ignore_errors=True)
     tmp = root / f".tmp-{final.name}-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     with open(tmp / "state.json", "w") as f:
         json.dump({"format": FORMAT, "index": index, **state}, f)
