@@ -91,7 +91,7 @@ def test_report_prints_a_table_and_writes_plots(run):
         assert data.startswith(PNG) and len(data) > 5000, p
 
 
-def test_export_then_predict(run):
+def test_export_then_predict(run, capsys):
     model_file = run["tmp"] / "best.npz"
     vlga("export", run["out"], "--to", model_file)
     again = vlga("export", run["out"], "--to", model_file, check=False)
@@ -109,6 +109,8 @@ def test_export_then_predict(run):
     saved = run["tmp"] / "classes.npy"
     vlga("predict", model_file, images, "--out", saved)
     np.testing.assert_array_equal(np.load(saved), model.predict(raw))
+    assert main(["predict", str(model_file), str(images), "--out", str(saved)]) == 2
+    assert "--force" in capsys.readouterr().err
 
 
 def test_presets_lists_every_preset():

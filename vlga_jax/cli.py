@@ -143,6 +143,8 @@ def cmd_predict(args) -> int:
 
     from vlga_jax.export import load_model
 
+    if args.out and os.path.exists(args.out) and not args.force:
+        raise ValueError(f"--out {args.out} exists; pass --force to overwrite it")
     model = load_model(args.model)
     try:
         images = np.load(args.images, allow_pickle=False)
@@ -220,6 +222,7 @@ def make_parser() -> argparse.ArgumentParser:
     predict.add_argument("model", metavar="FILE", help="a file written by vlga export")
     predict.add_argument("images", help="a .npy array of images")
     predict.add_argument("--out", metavar="NPY", help="save classes (int32) here")
+    predict.add_argument("--force", action="store_true", help="overwrite --out")
     predict.add_argument("--normalized", action="store_true",
                          help="images are already normalised: skip normalisation")
     predict.set_defaults(fn=cmd_predict)

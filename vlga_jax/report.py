@@ -87,7 +87,7 @@ def _shade_phases(ax, phases: list[int]) -> None:
 
 
 def _labels(run: RunReport) -> list[str]:
-    return [f"{g['phase']}.{g['generation']}" for g in run.generations]
+    return [f"g{g['generation']}" for g in run.generations]
 
 
 def plot_fitness(run: RunReport, path: Path) -> Path:
@@ -101,7 +101,7 @@ def plot_fitness(run: RunReport, path: Path) -> Path:
     ax.plot(x, best, "o-", label="best", color="tab:blue")
     ax.plot(x, mean, "s--", label="mean", color="tab:orange")
     ax.set_xticks(x, _labels(run))
-    ax.set_xlabel("phase.generation")
+    ax.set_xlabel("generation (phases shaded)")
     ax.set_ylabel("fitness (validation accuracy)")
     ax.legend(loc="lower right")
     ax.grid(alpha=0.3)
@@ -119,7 +119,7 @@ def plot_population(run: RunReport, path: Path) -> Path:
     _shade_phases(ax, [g["phase"] for g in run.generations])
     ax.boxplot(data, positions=np.arange(len(data)), widths=0.6)
     ax.set_xticks(np.arange(len(data)), _labels(run))
-    ax.set_xlabel("phase.generation")
+    ax.set_xlabel("generation (phases shaded)")
     ax.set_ylabel("population fitness")
     ax.grid(alpha=0.3, axis="y")
     fig.savefig(path)

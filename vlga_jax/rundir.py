@@ -95,6 +95,7 @@ class RunDir:
         self.config = config
         identity = {"config": config.search_config(), "key": _key_json(key),
                     "dataset": dataset_fingerprint(dataset)}
+        self.identity = identity
         run_json = self.path / "run.json"
         if run_json.exists():
             saved = json.loads(run_json.read_text())
@@ -144,6 +145,7 @@ class RunDir:
                 params[h] = {"params": out.params, "stats": out.stats}
         stats = search.trainer.stats
         body = {
+            "config": self.config.to_dict(), "key": self.identity["key"],
             "step": step, "trained": search.trained, "elapsed": elapsed,
             "strategy": ckpt.encode(state, arrays),
             "cache": cache,
