@@ -117,3 +117,21 @@ def test_progress_live_bar(monkeypatch):
     text = out.getvalue()
     assert "1/4" in text and "2 candidates" in text and "best 0.5000" in text
     assert "ETA" in text
+
+
+def test_report_of_an_unfinished_run(tmp_path):
+    from vlga_jax.report import write_report
+
+    log = RunLog(tmp_path, Config())
+    log.reset([], [])
+    log.write(*records(0, 0))
+    log.write(*records(1, 0))
+    table, paths = write_report(tmp_path)
+    assert "not finished" in table and "best architecture" not in table
+    assert len(table.splitlines()) == 2 + 2 + 2  # header, 2 generations, 2 summary lines
+    assert sorted(p.name for p in paths) == ["accuracy_vs_params.png", "fitness.png",
+                                             "population.png"]
+    for p in paths:
+        assert p.read_bytes().startswith(b"\x89PNG") and p.stat().st_size > 5000
+    with pytest.raises(ValueError, match="not a vlga run directory"):
+        write_report(tmp_path / "logs")
