@@ -139,3 +139,22 @@ def test_run_dir_refuses_another_run(tmp_path, digits_dataset):
     with pytest.raises(ValueError, match="not empty and holds no vlga run"):
         RunDir(tmp_path / "mine", config, key, digits_dataset)
     assert (tmp_path / "mine" / "notes.txt").read_text() == "precious"
+
+
+def test_run_dir_is_locked_while_another_process_runs_it(tmp_path, digits_dataset):
+    import subprocess
+    import sys
+
+    config = Config(space=SpaceConfig(max_blocks=2, channels=(8,), kernels=(1, 3)),
+                    ga=GAConfig(population=4, generations=1, max_phases=2))
+    key = jax.random.key(0)
+    RunDir(tmp_path, config, key, digits_dataset)
+    RunDir(tmp_path, config, key, digits_dataset)  # this process again: fine
+    (tmp_path / "lock").write_text(f"{os.getppid()}\n")  # a live process
+    with pytest.raises(ValueError, match=f"in use by another process \\(pid {os.getppid()}"):
+        RunDir(tmp_path, config, key, digits_dataset)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (tmp_path / "lock").write_text(f"{dead.pid}\n")
+    RunDir(tmp_path, config, key, digits_dataset)  # a dead holder's lock is taken over
+    assert (tmp_path / "lock").read_text().split()[0] == str(os.getpid())

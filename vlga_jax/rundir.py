@@ -8,6 +8,7 @@ Layout of ``DIR`` (``evolve(..., checkpoint_dir=DIR)`` or ``vlga run --out DIR``
     logs/generations.jsonl    one JSON object per generation record
     result.json               the final result (no parameters)
     model.npz                 the best network, trained (see `vlga_jax.export`)
+    lock                      the pid of the process running the search
 
 A directory that holds another run (different search config, key or dataset) is never
 written to: opening it raises ValueError naming what differs.
@@ -30,6 +31,7 @@ from vlga_jax.config import Config
 from vlga_jax.runlog import RunLog
 
 FORMAT = 1
+LOCK = "lock"
 
 
 def dataset_fingerprint(dataset) -> dict:
@@ -114,6 +116,7 @@ class RunDir:
             ckpt.write_json_atomic(run_json, {"format": FORMAT, "config": config.to_dict(),
                                               **{k: identity[k] for k in ("key", "dataset")},
                                               "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
+        _lock(self.path)
         self.log = RunLog(self.path, config)
 
     @property
@@ -205,6 +208,36 @@ class RunDir:
         save_model(self.path / "model.npz", result, dataset=dataset)
         ckpt.write_json_atomic(self.path / "result.json", result_summary(result))
         self.log.close()
+        (self.path / LOCK).unlink(missing_ok=True)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _lock(directory: Path) -> None:
+    """Claim ``directory`` for this process; refuse if another live process holds it.
+
+    The lock is released when the run finishes; one left by a dead process (or by this
+    process, e.g. an interrupted `evolve` called again) is taken over.
+    """
+    path = directory / LOCK
+    try:
+        holder = int(path.read_text().split()[0])
+    except (FileNotFoundError, ValueError, IndexError):
+        holder = None
+    if holder is not None and holder != os.getpid() and _pid_alive(holder):
+        raise ValueError(f"{directory} is in use by another process (pid {holder}); if "
+                         f"that is wrong, delete {path}")
+    tmp = path.with_name(f"{LOCK}.{os.getpid()}")
+    tmp.write_text(f"{os.getpid()}\n")
+    os.replace(tmp, path)
 
 
 def _trainer_choices(trainer, arrays: list) -> dict:
