@@ -111,11 +111,11 @@ def test_progress_plain_lines_when_not_a_terminal():
 def test_progress_live_bar(monkeypatch):
     monkeypatch.setenv("COLUMNS", "160")
     out = io.StringIO()
-    with Progress(4, file=out, live=True) as progress:
+    with Progress(5, file=out, live=True, done=1) as progress:
         progress.generation_started(0, 0, 2)
         progress(*records())
     text = out.getvalue()
-    assert "1/4" in text and "2 candidates" in text and "best 0.5000" in text
+    assert "2/5" in text and "2 candidates" in text and "best 0.5000" in text
     assert "ETA" in text
 
 

@@ -18,6 +18,7 @@ import ast
 import os
 import sys
 import time
+from pathlib import Path
 
 
 class _Parser(argparse.ArgumentParser):
@@ -67,12 +68,15 @@ def _run_search(config, key, out: str, quiet: bool) -> int:
 
     from vlga_jax.evolve import evolve
     from vlga_jax.progress import Progress
+    from vlga_jax.runlog import read_jsonl
 
     print(f"vlga: run directory {out}; dataset {config.data.name}, population "
           f"{config.ga.population}, generations {config.ga.generations}, phases <= "
           f"{config.ga.max_phases}, backend {jax.default_backend()}", flush=True)
     start = time.perf_counter()
-    progress = Progress(config.ga.max_phases * config.ga.generations, live=None)
+    logged = Path(out) / "logs" / "generations.jsonl"
+    done = len(read_jsonl(logged)) if logged.exists() else 0
+    progress = Progress(config.ga.max_phases * config.ga.generations, done=done)
     callbacks = [] if quiet else [progress]
     try:
         with progress:

@@ -22,10 +22,13 @@ def plain_line(record) -> str:
 
 
 class Progress:
-    """An `evolve` callback (see module docstring). ``live``: None = when ``file`` is a TTY."""
+    """An `evolve` callback (see module docstring).
+
+    ``live``: None = when ``file`` is a TTY; ``done``: generations finished before (resume).
+    """
 
     def __init__(self, total_generations: int, file: TextIO | None = None,
-                 live: bool | None = None):
+                 live: bool | None = None, done: int = 0):
         self.file = file or sys.stdout
         self.total = total_generations
         self.live = self.file.isatty() if live is None else live
@@ -49,7 +52,7 @@ class Progress:
                             TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
                             console=console)
             self._task = self._bar.add_task("search", total=total_generations,
-                                            info="starting")
+                                            completed=done, info="starting")
 
     def __enter__(self) -> Progress:
         if self._bar is not None:
