@@ -1,13 +1,24 @@
-"""The ``vlga`` command: ``vlga run`` searches, ``vlga presets`` lists the presets."""
+"""The ``vlga`` command.
+
+    vlga run [--preset NAME] [--config FILE] [--dataset NAME] [--data-dir D] [--out DIR]
+             [--seed S] [--set key=value ...]
+    vlga resume DIR              continue an interrupted run
+    vlga report DIR              summary table and PNG plots (DIR/report/)
+    vlga export DIR --to FILE    the best network and its parameters (.npz)
+    vlga predict FILE images.npy predicted classes for raw images
+    vlga presets                 list the presets
+
+Bad arguments print one line and exit with status 2.
+"""
 
 from __future__ import annotations
 
 import argparse
 import ast
-import json
 import os
 import sys
 import time
+from pathlib import Path
 
 
 class _Parser(argparse.ArgumentParser):
@@ -29,7 +40,16 @@ def _parse_value(text: str):
 def _build_config(args):
     from vlga_jax.config import Config
 
-    config = Config.preset(args.preset)
+    if args.config:
+        try:
+            with open(args.config) as f:
+                config = Config.from_json(f.read())
+        except OSError as err:
+            raise ValueError(f"--config {args.config}: {err.strerror}") from err
+        except (ValueError, TypeError) as err:
+            raise ValueError(f"--config {args.config}: {err}") from err
+    else:
+        config = Config.preset(args.preset)
     overrides = {}
     if args.dataset:
         overrides["data.name"] = args.dataset
@@ -43,36 +63,105 @@ def _build_config(args):
     return config.override(**overrides) if overrides else config
 
 
-def _progress(record, candidates) -> None:
-    print(f"phase {record.phase} gen {record.generation}: best {record.best:.4f} "
-          f"mean {record.mean:.4f} median {record.median:.4f} | trained {record.evaluated} "
-          f"cached {record.cache_hits} | {record.seconds:.1f}s", flush=True)
+def _run_search(config, key, out: str, quiet: bool) -> int:
+    import jax
+
+    from vlga_jax.evolve import evolve
+    from vlga_jax.progress import Progress
+    from vlga_jax.runlog import read_jsonl
+
+    print(f"vlga: run directory {out}; dataset {config.data.name}, population "
+          f"{config.ga.population}, generations {config.ga.generations}, phases <= "
+          f"{config.ga.max_phases}, backend {jax.default_backend()}", flush=True)
+    start = time.perf_counter()
+    logged = Path(out) / "logs" / "generations.jsonl"
+    done = len(read_jsonl(logged)) if logged.exists() else 0
+    progress = Progress(config.ga.max_phases * config.ga.generations, done=done)
+    callbacks = [] if quiet else [progress]
+    try:
+        with progress:
+            result = evolve(key, config, callbacks=callbacks, checkpoint_dir=out)
+    except KeyboardInterrupt:
+        print(f"\nvlga: interrupted; continue with: vlga resume {out}", file=sys.stderr)
+        return 130
+    print(result.summary())
+    print(f"total {time.perf_counter() - start:.1f}s")
+    print(f"wrote {os.path.join(out, 'result.json')} and {os.path.join(out, 'model.npz')}; "
+          f"plots: vlga report {out}")
+    return 0
 
 
 def cmd_run(args) -> int:
     import jax
 
-    from vlga_jax.evolve import evolve
-
     config = _build_config(args)
-    print(f"vlga: preset {args.preset}, dataset {config.data.name}, population "
-          f"{config.ga.population}, generations {config.ga.generations}, phases <= "
-          f"{config.ga.max_phases}, backend {jax.default_backend()}", flush=True)
-    start = time.perf_counter()
-    result = evolve(jax.random.key(args.seed), config, callbacks=[_progress])
-    print(result.summary())
-    print(f"total {time.perf_counter() - start:.1f}s")
+    out = args.out or os.path.join(
+        "runs", f"{time.strftime('%Y%m%d-%H%M%S')}-{args.preset}-seed{args.seed}")
+    return _run_search(config, jax.random.key(args.seed), out, args.quiet)
+
+
+def cmd_resume(args) -> int:
+    from vlga_jax.report import RunReport, summary_table
+    from vlga_jax.rundir import read_config
+
+    config, key = read_config(args.dir)
+    if os.path.exists(os.path.join(args.dir, "result.json")):
+        print(f"vlga: {args.dir} has finished; nothing to resume")
+        print(summary_table(RunReport.load(args.dir)))
+        return 0
+    return _run_search(config, key, args.dir, args.quiet)
+
+
+def cmd_report(args) -> int:
+    from vlga_jax.report import write_report
+
+    table, paths = write_report(args.dir, args.out)
+    print(table)
+    for p in paths:
+        print(f"wrote {p}")
+    return 0
+
+
+def cmd_export(args) -> int:
+    import shutil
+
+    from vlga_jax.export import load_model
+
+    source = os.path.join(args.dir, "model.npz")
+    if not os.path.exists(source):
+        raise ValueError(f"{args.dir}: no model.npz (the run has not finished; "
+                         f"vlga resume {args.dir})")
+    if os.path.exists(args.to) and not args.force:
+        raise ValueError(f"--to {args.to} exists; pass --force to overwrite it")
+    model = load_model(source)  # refuse to export a damaged file
+    tmp = f"{args.to}.tmp-{os.getpid()}"
+    shutil.copyfile(source, tmp)
+    os.replace(tmp, args.to)
+    print(f"wrote {args.to}: {model.architecture.param_count:,} parameters, test accuracy "
+          f"{model.metadata['test_accuracy']:.4f}; load it with vlga_jax.load_model")
+    return 0
+
+
+def cmd_predict(args) -> int:
+    import numpy as np
+
+    from vlga_jax.export import load_model
+
+    if args.out and os.path.exists(args.out) and not args.force:
+        raise ValueError(f"--out {args.out} exists; pass --force to overwrite it")
+    model = load_model(args.model)
+    try:
+        images = np.load(args.images, allow_pickle=False)
+    except (OSError, ValueError) as err:
+        raise ValueError(f"{args.images}: not a readable .npy array ({err})") from err
+    if args.normalized:
+        model.mean = model.std = None
+    classes = model.predict(images)
     if args.out:
-        os.makedirs(args.out, exist_ok=True)
-        path = os.path.join(args.out, "result.json")
-        with open(path + ".tmp", "w") as f:
-            json.dump({"config": config.to_dict(), "best": result.description,
-                       "architecture": result.architecture.describe(),
-                       "val_accuracy": result.val_accuracy,
-                       "test_accuracy": result.test_accuracy, "totals": result.totals}, f,
-                      indent=2)
-        os.replace(path + ".tmp", path)
-        print(f"wrote {path}")
+        np.save(args.out, classes)
+        print(f"wrote {args.out}: {len(classes)} predicted classes")
+    else:
+        print("\n".join(str(int(c)) for c in classes))
     return 0
 
 
@@ -93,15 +182,55 @@ def make_parser() -> argparse.ArgumentParser:
 
     parser = _Parser(prog="vlga", description="Batched genetic search of CNN architectures.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    run = sub.add_parser("run", help="run a search")
+    run = sub.add_parser("run", help="run a search (resumes DIR if it holds the same run)",
+                         description="Run a search; checkpoints, logs, result.json and "
+                                     "model.npz go to --out.")
     run.add_argument("--preset", default="quick", choices=tuple(PRESETS))
+    run.add_argument("--config", metavar="FILE",
+                     help="a config JSON (as in run.json or Config.to_json); replaces --preset")
     run.add_argument("--dataset", help="digits (default) or a tensorflow-datasets name")
     run.add_argument("--data-dir", help="tensorflow-datasets data_dir (array_record)")
-    run.add_argument("--out", help="directory for result.json")
+    run.add_argument("--out", metavar="DIR",
+                     help="run directory (default runs/<time>-<preset>-seed<S>)")
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--set", action="append", metavar="KEY=VALUE",
                      help="override a config field, e.g. --set ga.population=8")
+    run.add_argument("--quiet", action="store_true", help="no progress output")
     run.set_defaults(fn=cmd_run)
+
+    resume = sub.add_parser("resume", help="continue an interrupted run",
+                            description="Continue the run in DIR from its last checkpoint.")
+    resume.add_argument("dir", metavar="DIR")
+    resume.add_argument("--quiet", action="store_true", help="no progress output")
+    resume.set_defaults(fn=cmd_resume)
+
+    report = sub.add_parser("report", help="summary table and plots of a run",
+                            description="Print a summary table; write PNG plots.")
+    report.add_argument("dir", metavar="DIR")
+    report.add_argument("--out", metavar="PLOTS", help="plot directory (default DIR/report)")
+    report.set_defaults(fn=cmd_report)
+
+    export = sub.add_parser("export", help="write the best network and its parameters",
+                            description="Copy the run's trained best network (.npz, no "
+                                        "pickle) to FILE; load it with vlga_jax.load_model.")
+    export.add_argument("dir", metavar="DIR")
+    export.add_argument("--to", required=True, metavar="FILE")
+    export.add_argument("--force", action="store_true", help="overwrite FILE")
+    export.set_defaults(fn=cmd_export)
+
+    predict = sub.add_parser("predict", help="predict classes of images with a model file",
+                             description="Print (or save) the predicted class of every "
+                                         "image. Images are raw (the dataset's units, e.g. "
+                                         "0..16 for digits), (N, H, W) or (N, H, W, C); the "
+                                         "model normalises them as in training.")
+    predict.add_argument("model", metavar="FILE", help="a file written by vlga export")
+    predict.add_argument("images", help="a .npy array of images")
+    predict.add_argument("--out", metavar="NPY", help="save classes (int32) here")
+    predict.add_argument("--force", action="store_true", help="overwrite --out")
+    predict.add_argument("--normalized", action="store_true",
+                         help="images are already normalised: skip normalisation")
+    predict.set_defaults(fn=cmd_predict)
+
     presets = sub.add_parser("presets", help="list the presets")
     presets.set_defaults(fn=cmd_presets)
     return parser
@@ -110,9 +239,11 @@ def make_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     parser = make_parser()
     args = parser.parse_args(argv)
+    from vlga_jax.checkpoint import CheckpointError
+
     try:
         return args.fn(args)
-    except ValueError as err:
+    except (ValueError, CheckpointError) as err:
         print(f"vlga: error: {err}", file=sys.stderr)
         return 2
 

@@ -176,8 +176,22 @@ def default_cache_dir() -> str:
 
 @dataclasses.dataclass(frozen=True)
 class RunConfig:
+    """Options that do not change a search's result (resuming may change them)."""
+
     compile_cache_dir: str | None = dataclasses.field(default_factory=default_cache_dir)
     verbose: bool = True
+    keep_checkpoints: int = 2
+    tensorboard: bool = False
+    wandb: bool = False
+    wandb_project: str = "vlga-jax"
+
+    def __post_init__(self):
+        _positive_int("run.keep_checkpoints", self.keep_checkpoints)
+        for field in ("verbose", "tensorboard", "wandb"):
+            _check(isinstance(getattr(self, field), bool), f"run.{field}", "True or False",
+                   getattr(self, field))
+        _check(isinstance(self.wandb_project, str) and bool(self.wandb_project),
+               "run.wandb_project", "a non-empty str", self.wandb_project)
 
 
 @dataclasses.dataclass(frozen=True)

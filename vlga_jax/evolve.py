@@ -8,6 +8,7 @@ validation and report validation and test accuracy. Fitness is validation accura
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from collections.abc import Callable, Sequence
 
@@ -22,6 +23,7 @@ from vlga_jax.config import Config
 from vlga_jax.data import Dataset, load_dataset
 from vlga_jax.growth import FrozenPrefix
 from vlga_jax.model import Network
+from vlga_jax.rundir import RunDir
 from vlga_jax.strategies.vlga import VLGA, SearchFailed, VLGAState
 from vlga_jax.trainer import DeviceData, Member, Outcome, Trainer, enable_compilation_cache
 
@@ -54,6 +56,7 @@ class GenerationRecord:
     evaluated: int
     cache_hits: int
     seconds: float
+    population_fitness: list[float] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass
@@ -123,6 +126,13 @@ class Result:
 
 
 GenerationCallback = Callable[[GenerationRecord, list[CandidateRecord]], None]
+
+
+def _notify_start(callbacks, phase: int, generation: int, n: int) -> None:
+    for callback in callbacks:
+        start = getattr(callback, "generation_started", None)
+        if start is not None:
+            start(phase, generation, n)
 
 
 class _Search:
@@ -258,11 +268,20 @@ class _Search:
 
 def evolve(key: jax.Array, config: Config | None = None, *,
            callbacks: Sequence[GenerationCallback] = (),
-           dataset: Dataset | None = None) -> Result:
+           dataset: Dataset | None = None,
+           checkpoint_dir: str | os.PathLike | None = None) -> Result:
     """Run the VLGA search of ``config`` (default: the "quick" preset) from ``key``.
 
     ``dataset`` overrides ``config.data`` (e.g. a `Dataset.from_arrays`). Each callback
-    is called with every finished generation's record and its candidates.
+    is called with every finished generation's record and its candidates; a callback
+    with a ``generation_started(phase, generation, n_candidates)`` method is also told
+    when a generation starts training.
+
+    ``checkpoint_dir`` makes the run durable (see `vlga_jax.rundir`): a checkpoint after
+    every generation, JSON-lines logs, and at the end result.json and model.npz. If the
+    directory already holds this run (same ``config.search_config()``, key and data) the
+    search resumes from its last finished generation and ends with the same Result as an
+    uninterrupted run; if it holds another run, ValueError names what differs.
     """
     start = time.perf_counter()
     config = config or Config.preset("quick")
@@ -274,10 +293,14 @@ def evolve(key: jax.Array, config: Config | None = None, *,
         dataset = load_dataset(dc.name, data_dir=dc.data_dir, val_fraction=dc.val_fraction,
                                seed=dc.seed, subset=dc.subset, resize=dc.resize)
     search = _Search(key, config, dataset)
+    run = None if checkpoint_dir is None else RunDir(checkpoint_dir, config, key, dataset)
     strategy = search.strategy
     state = strategy.init(search.key_strategy)
     parent: Evaluation | None = None
-    step = 0
+    step, earlier_seconds = 0, 0.0
+    restored = run.restore(search) if run is not None else None
+    if restored is not None:
+        state, step, earlier_seconds = restored
     while True:
         phase = state.phase
         population, needs_eval, state = strategy.ask(
@@ -290,6 +313,7 @@ def evolve(key: jax.Array, config: Config | None = None, *,
             parent = search.cache[winner]
         gen_start = time.perf_counter()
         n_before = len(search.candidates)
+        _notify_start(callbacks, state.phase, state.generation, int(np.sum(needs_eval)))
         fitness = search.evaluate(state, population, needs_eval, parent)
         state = strategy.tell(state, fitness)
         new = search.candidates[n_before:]
@@ -300,8 +324,11 @@ def evolve(key: jax.Array, config: Config | None = None, *,
             mean=float(finite.mean()), median=float(np.median(finite)),
             evaluated=sum(not c.cache_hit for c in new),
             cache_hits=sum(c.cache_hit for c in new),
-            seconds=time.perf_counter() - gen_start)
+            seconds=time.perf_counter() - gen_start, population_fitness=f.tolist())
         search.generations.append(record)
+        if run is not None:
+            run.log.write(record, new)
+            run.save(search, state, step, earlier_seconds + time.perf_counter() - start)
         for callback in callbacks:
             callback(record, new)
     best_hash, best_eval = search.best()
@@ -319,12 +346,15 @@ def evolve(key: jax.Array, config: Config | None = None, *,
         "train_seconds": stats.train_seconds,
         "buckets": stats.buckets,
         "padded_flop_overhead": stats.padded_overhead,
-        "wall_seconds": time.perf_counter() - start,
+        "wall_seconds": earlier_seconds + time.perf_counter() - start,
     }
-    return Result(
+    result = Result(
         config=config, best_genome=best_genome,
         description=G.decode(best_genome, search.space), architecture=best_eval.arch,
         params=final.params, batch_stats=final.stats, search_fitness=best_eval.fitness,
         val_accuracy=float(val_acc), test_accuracy=float(test_acc),
         candidates=search.candidates, generations=search.generations,
         phase_best=state.phase_best, stop_reason=state.stop_reason, totals=totals)
+    if run is not None:
+        run.finish(result, dataset)
+    return result

@@ -1,0 +1,157 @@
+"""The `vlga` command end to end on digits, each command as a subprocess.
+
+The search uses test_resume's tiny config (same data and shapes) and the session's
+shared persistent compilation cache, so after test_resume it compiles nothing new.
+"""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_resume import shared_cache_dir, tiny_config
+
+from vlga_jax import checkpoint as ckpt
+from vlga_jax import load_dataset, load_model
+from vlga_jax.cli import main
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[1]
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def vlga(*args, check=True):
+    proc = subprocess.run([sys.executable, "-m", "vlga_jax.cli", *map(str, args)], cwd=ROOT,
+                          capture_output=True, text=True, env={"PYTHONPATH": str(ROOT),
+                                                               "PATH": "/usr/bin:/bin"})
+    if check and proc.returncode != 0:
+        raise AssertionError(f"vlga {args} exited {proc.returncode}:\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("cli")
+    config = tmp / "config.json"
+    config.write_text(tiny_config(shared_cache_dir(tmp_path_factory)).to_json())
+    out = tmp / "run"
+    first = vlga("run", "--config", config, "--seed", 2, "--out", out)
+    finished = json.loads((out / "result.json").read_text())
+    # Simulate a kill during the last generation: drop its checkpoint and the outputs.
+    shutil.copytree(out, tmp / "killed")
+    shutil.rmtree(ckpt.list_checkpoints(tmp / "killed/checkpoints")[-1])
+    (tmp / "killed/result.json").unlink()
+    (tmp / "killed/model.npz").unlink()
+    resumed = vlga("resume", tmp / "killed")
+    return {"tmp": tmp, "out": out, "config": config, "first": first, "finished": finished,
+            "resumed": resumed}
+
+
+def test_run_writes_the_run_directory_and_prints_progress(run):
+    out = run["out"]
+    for name in ("run.json", "result.json", "model.npz", "logs/candidates.jsonl",
+                 "logs/generations.jsonl"):
+        assert (out / name).stat().st_size > 0, name
+    stdout = run["first"].stdout
+    # Not a terminal: one plain line per generation.
+    for phase, gen in ((0, 0), (0, 1), (1, 0), (1, 1)):
+        assert f"phase {phase} gen {gen}: best" in stdout
+    assert "best architecture" in stdout
+
+
+def test_resume_ends_with_the_same_result(run):
+    resumed = json.loads((run["tmp"] / "killed/result.json").read_text())
+    finished = dict(run["finished"])
+    for summary in (resumed, finished):
+        summary.pop("totals")
+    assert resumed == finished
+    again = vlga("resume", run["out"])
+    assert "nothing to resume" in again.stdout
+
+
+def test_run_refuses_a_directory_of_another_run(run):
+    proc = vlga("run", "--config", run["config"], "--seed", 3, "--out", run["out"],
+                check=False)
+    assert proc.returncode == 2
+    assert "holds a different run" in proc.stderr and "key.data" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_report_prints_a_table_and_writes_plots(run):
+    proc = vlga("report", run["out"])
+    assert "phase  gen    best" in proc.stdout and "best architecture" in proc.stdout
+    plots = sorted((run["out"] / "report").glob("*.png"))
+    assert [p.name for p in plots] == ["accuracy_vs_params.png", "architecture.png",
+                                       "fitness.png", "population.png"]
+    for p in plots:
+        data = p.read_bytes()
+        assert data.startswith(PNG) and len(data) > 5000, p
+
+
+def test_export_then_predict(run, capsys):
+    model_file = run["tmp"] / "best.npz"
+    vlga("export", run["out"], "--to", model_file)
+    again = vlga("export", run["out"], "--to", model_file, check=False)
+    assert again.returncode == 2 and "--force" in again.stderr
+
+    model = load_model(model_file)
+    dataset = load_dataset("digits", subset=30)
+    assert model.architecture.input_shape == dataset.image_shape
+    raw = np.asarray(__import__("sklearn.datasets").datasets.load_digits().images[:40])
+    np.testing.assert_array_equal(model.preprocess(raw), dataset.normalize(raw))
+    images = run["tmp"] / "images.npy"
+    np.save(images, raw)
+    printed = vlga("predict", model_file, images).stdout.split()
+    assert [int(c) for c in printed] == model.predict(raw).tolist()
+    saved = run["tmp"] / "classes.npy"
+    vlga("predict", model_file, images, "--out", saved)
+    np.testing.assert_array_equal(np.load(saved), model.predict(raw))
+    assert main(["predict", str(model_file), str(images), "--out", str(saved)]) == 2
+    assert "--force" in capsys.readouterr().err
+
+
+def test_presets_lists_every_preset():
+    from vlga_jax.config import PRESETS
+
+    proc = vlga("presets")
+    assert [line.split()[0] for line in proc.stdout.splitlines()] == list(PRESETS)
+
+
+@pytest.mark.parametrize("command", ["run", "resume", "report", "export", "predict",
+                                     "presets"])
+def test_help(command, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main([command, "--help"])
+    assert exit_.value.code == 0
+    assert f"usage: vlga {command}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["report"], "the following arguments are required: DIR"),
+    (["export", "somewhere"], "--to"),
+    (["run", "--preset", "nope"], "invalid choice"),
+    (["run", "--set", "ga.population"], "--set expects key=value"),
+    (["run", "--set", "ga.nope=3"], "unknown config field 'ga.nope'"),
+    (["run", "--set", "ga.population=0", "--out", "unused"], "ga.population must be"),
+    (["run", "--config", "/nonexistent.json"], "--config /nonexistent.json"),
+    (["resume", "/nonexistent"], "not a vlga run directory"),
+    (["report", "/nonexistent"], "not a vlga run directory"),
+    (["predict", "/nonexistent.npz", "x.npy"], "no such model file"),
+])
+def test_bad_arguments_give_one_line_and_status_2(argv, message, capsys):
+    try:
+        code = main(argv)
+    except SystemExit as exit_:
+        code = exit_.code
+    err = capsys.readouterr().err
+    assert code == 2
+    assert message in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_bad_arguments_in_a_subprocess():
+    proc = vlga("run", "--seed", "x", check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "vlga: error: argument --seed: invalid int value: 'x'"

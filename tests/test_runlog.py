@@ -1,0 +1,137 @@
+"""Run logs and progress output: JSON lines, optional dashboards (faked), the live bar."""
+
+import io
+import json
+import sys
+import types
+
+import pytest
+
+from vlga_jax import Config, RunConfig
+from vlga_jax.evolve import CandidateRecord, GenerationRecord
+from vlga_jax.progress import Progress
+from vlga_jax.runlog import RunLog, read_jsonl
+
+
+def records(phase=0, generation=0):
+    cands = [CandidateRecord(phase=phase, generation=generation, hash=f"h{i}",
+                             genome={"blocks": [{"channels_a": 8}], "globals": {}},
+                             fitness=f, epochs=1, seconds=0.5, failed=f == float("-inf"),
+                             reason="", cache_hit=False, param_count=100 * (i + 1), flops=10)
+             for i, f in enumerate([0.5, float("-inf")])]
+    gen = GenerationRecord(phase=phase, generation=generation, best=0.5, mean=0.5,
+                           median=0.5, evaluated=2, cache_hits=0, seconds=1.0,
+                           population_fitness=[0.5, float("-inf")])
+    return gen, cands
+
+
+def test_json_lines_are_strict_json_and_reset_rewrites_them(tmp_path):
+    log = RunLog(tmp_path, Config())
+    log.reset([], [])
+    gen, cands = records()
+    log.write(gen, cands)
+    log.write(*records(0, 1))
+    lines = (tmp_path / "logs/candidates.jsonl").read_text().splitlines()
+    assert len(lines) == 4
+    first = json.loads(lines[1], parse_constant=pytest.fail)  # no Infinity/NaN tokens
+    assert first["fitness"] is None and first["failed"] is True
+    assert read_jsonl(tmp_path / "logs/generations.jsonl")[0]["population_fitness"] == [0.5,
+                                                                                         None]
+    log.reset(cands, [gen])  # as on resume from a checkpoint holding one generation
+    assert len(read_jsonl(tmp_path / "logs/generations.jsonl")) == 1
+    assert len(read_jsonl(tmp_path / "logs/candidates.jsonl")) == 2
+
+
+def test_a_truncated_last_line_is_ignored_but_not_a_middle_one(tmp_path):
+    path = tmp_path / "x.jsonl"
+    path.write_text('{"a": 1}\n{"a": 2}\n{"a": ')
+    assert read_jsonl(path) == [{"a": 1}, {"a": 2}]
+    path.write_text('{"a": 1}\n{"a"\n{"a": 2}\n')
+    with pytest.raises(ValueError, match="line 2"):
+        read_jsonl(path)
+
+
+def test_dashboards_get_the_generation_scalars(tmp_path, monkeypatch):
+    logged = {"tb": [], "wandb": [], "init": None, "finished": False}
+
+    class Writer:
+        def __init__(self, logdir):
+            logged["logdir"] = logdir
+
+        def add_scalar(self, tag, value, step):
+            logged["tb"].append((tag, value, step))
+
+        def flush(self):
+            pass
+
+        def close(self):
+            pass
+
+    class Run:
+        def log(self, metrics, step):
+            logged["wandb"].append((metrics, step))
+
+        def finish(self):
+            logged["finished"] = True
+
+    def init(**kwargs):
+        logged["init"] = kwargs
+        return Run()
+
+    monkeypatch.setitem(sys.modules, "tensorboardX", types.SimpleNamespace(SummaryWriter=Writer))
+    monkeypatch.setitem(sys.modules, "wandb", types.SimpleNamespace(init=init))
+    config = Config(run=RunConfig(tensorboard=True, wandb=True, wandb_project="p"))
+    log = RunLog(tmp_path, config)
+    log.reset([], [records()[0]])  # one generation already logged (a resume)
+    log.write(*records(0, 1))
+    log.close()
+    assert ("generation/best", 0.5, 1) in logged["tb"]
+    metrics, step = logged["wandb"][0]
+    assert step == 1 and metrics["generation/mean"] == 0.5 and metrics["generation/phase"] == 0
+    assert logged["init"]["project"] == "p" and logged["init"]["resume"] == "allow"
+    assert logged["finished"]
+
+
+def test_enabled_dashboard_that_is_not_installed_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "wandb", None)  # import fails
+    log = RunLog(tmp_path, Config(run=RunConfig(wandb=True)))
+    with pytest.raises(ValueError, match=r"run.wandb=True needs wandb \(pip install wandb\)"):
+        log.reset([], [])
+
+
+def test_progress_plain_lines_when_not_a_terminal():
+    out = io.StringIO()
+    progress = Progress(4, file=out)
+    with progress:
+        progress.generation_started(0, 0, 2)
+        progress(*records())
+    assert out.getvalue().startswith("phase 0 gen 0: best 0.5000 mean 0.5000")
+
+
+def test_progress_live_bar(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "160")
+    out = io.StringIO()
+    with Progress(5, file=out, live=True, done=1) as progress:
+        progress.generation_started(0, 0, 2)
+        progress(*records())
+    text = out.getvalue()
+    assert "2/5" in text and "2 candidates" in text and "best 0.5000" in text
+    assert "ETA" in text
+
+
+def test_report_of_an_unfinished_run(tmp_path):
+    from vlga_jax.report import write_report
+
+    log = RunLog(tmp_path, Config())
+    log.reset([], [])
+    log.write(*records(0, 0))
+    log.write(*records(1, 0))
+    table, paths = write_report(tmp_path)
+    assert "not finished" in table and "best architecture" not in table
+    assert len(table.splitlines()) == 2 + 2 + 2  # header, 2 generations, 2 summary lines
+    assert sorted(p.name for p in paths) == ["accuracy_vs_params.png", "fitness.png",
+                                             "population.png"]
+    for p in paths:
+        assert p.read_bytes().startswith(b"\x89PNG") and p.stat().st_size > 5000
+    with pytest.raises(ValueError, match="not a vlga run directory"):
+        write_report(tmp_path / "logs")

@@ -1,0 +1,229 @@
+"""Checkpoints: a generic codec for state pytrees and atomic, verified checkpoint dirs.
+
+`encode` turns any nesting of dataclasses (flax.struct ones included), tuples, lists,
+str-keyed dicts, None, Python scalars, arrays and typed PRNG keys into a JSON-able
+object plus a flat list of numpy arrays; `decode` inverts it. Strategy states are
+checkpointed through it field by field, so a new strategy needs no checkpoint code.
+
+A checkpoint is a directory ``<root>/<name>/``::
+
+    state.json      the JSON half (written with `json`, non-finite floats allowed)
+    arrays/         an orbax-checkpoint PyTree: {"state": {"a0": ..}, "params": {..}}
+    manifest.json   sha256 and size of every other file, written last
+
+It is written under a temporary name and renamed into place, so a crash leaves either
+the previous checkpoint or the new one, never a half-written one under a final name.
+`load_latest` verifies the manifest and falls back, with a warning naming the bad
+directory, to the newest checkpoint that reads back intact.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import importlib
+import json
+import os
+import shutil
+import warnings
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+
+FORMAT = 1
+PREFIX = "ckpt_"
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint could not be read; the message names the file or directory."""
+
+
+# -- generic codec -------------------------------------------------------------------------
+
+def encode(obj: Any, arrays: list[np.ndarray], path: str = "state") -> Any:
+    """A JSON-able image of ``obj``; its arrays are appended to ``arrays`` (numpy)."""
+    if obj is None or isinstance(obj, bool | int | float | str):
+        return obj
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, jax.Array | np.ndarray):
+        if jax.dtypes.issubdtype(obj.dtype, jax.dtypes.prng_key):
+            arrays.append(np.asarray(jax.random.key_data(obj)))
+            return {"__key__": len(arrays) - 1, "impl": str(jax.random.key_impl(obj))}
+        arrays.append(np.asarray(obj))
+        return {"__array__": len(arrays) - 1}
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        cls = type(obj)
+        fields = {f.name: encode(getattr(obj, f.name), arrays, f"{path}.{f.name}")
+                  for f in dataclasses.fields(obj) if f.init}
+        return {"__dataclass__": f"{cls.__module__}:{cls.__qualname__}", "fields": fields}
+    if isinstance(obj, tuple):
+        return {"__tuple__": [encode(v, arrays, f"{path}[{i}]") for i, v in enumerate(obj)]}
+    if isinstance(obj, list):
+        return [encode(v, arrays, f"{path}[{i}]") for i, v in enumerate(obj)]
+    if isinstance(obj, dict):
+        if not all(isinstance(k, str) for k in obj):
+            raise TypeError(f"cannot checkpoint {path}: dict keys must be str")
+        return {"__dict__": {k: encode(v, arrays, f"{path}.{k}") for k, v in obj.items()}}
+    raise TypeError(f"cannot checkpoint {path}: unsupported type {type(obj).__name__}")
+
+
+def _load_class(name: str) -> type:
+    module, _, qualname = name.partition(":")
+    obj: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    if not (isinstance(obj, type) and dataclasses.is_dataclass(obj)):
+        raise TypeError(f"{name} is not a dataclass")
+    return obj
+
+
+def decode(obj: Any, arrays: list[np.ndarray] | dict) -> Any:
+    """The inverse of `encode` (arrays come back as numpy, keys as typed PRNG keys)."""
+    if isinstance(obj, list):
+        return [decode(v, arrays) for v in obj]
+    if not isinstance(obj, dict):
+        return obj
+    if "__array__" in obj:
+        return arrays[obj["__array__"]]
+    if "__key__" in obj:
+        return jax.random.wrap_key_data(np.asarray(arrays[obj["__key__"]]), impl=obj["impl"])
+    if "__tuple__" in obj:
+        return tuple(decode(v, arrays) for v in obj["__tuple__"])
+    if "__dict__" in obj:
+        return {k: decode(v, arrays) for k, v in obj["__dict__"].items()}
+    if "__dataclass__" in obj:
+        cls = _load_class(obj["__dataclass__"])
+        return cls(**{k: decode(v, arrays) for k, v in obj["fields"].items()})
+    raise ValueError(f"unrecognised encoded object with keys {sorted(obj)}")
+
+
+def to_numpy(tree):
+    """``tree`` with every array leaf as numpy (orbax then restores numpy)."""
+    return jax.tree.map(np.asarray, tree)
+
+
+# -- files ---------------------------------------------------------------------------------
+
+def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
+    """Write ``obj`` as JSON to ``path`` through a temporary file and a rename."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "w") as f:
+        json.dump(obj, f, indent=1)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file())
+
+
+def _checkpointer():
+    import orbax.checkpoint as ocp
+
+    return ocp.PyTreeCheckpointer()
+
+
+def save(root: str | os.PathLike, index: int, state: dict, arrays: dict,
+         keep: int = 2) -> Path:
+    """Write checkpoint ``index`` under ``root`` atomically; keep the newest ``keep``.
+
+    ``state``: JSON-able dict; ``arrays``: a nested dict of numpy arrays (orbax PyTree).
+    """
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    final = root / f"{PREFIX}{index:06d}"
+    for stale in root.glob(".tmp-*"):  # left by a process killed while saving
+        shutil.rmtree(stale, ignore_errors=True)
+    tmp = root / f".tmp-{final.name}-{os.getpid()}"
+    tmp.mkdir()
+    with open(tmp / "state.json", "w") as f:
+        json.dump({"format": FORMAT, "index": index, **state}, f)
+    if jax.tree.leaves(arrays):
+        _checkpointer().save(str((tmp / "arrays").absolute()), to_numpy(arrays))
+    manifest = {str(p.relative_to(tmp)): {"sha256": _sha256(p), "bytes": p.stat().st_size}
+                for p in _files(tmp)}
+    write_json_atomic(tmp / "manifest.json", {"format": FORMAT, "files": manifest})
+    if final.exists():  # a stale or corrupt checkpoint of the same index
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+    for old in list_checkpoints(root)[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def list_checkpoints(root: str | os.PathLike) -> list[Path]:
+    """Checkpoint directories under ``root``, oldest first."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir() if p.is_dir() and p.name.startswith(PREFIX)
+                  and p.name[len(PREFIX):].isdigit())
+
+
+def load(path: str | os.PathLike) -> tuple[dict, dict]:
+    """(state, arrays) of one checkpoint directory, verified against its manifest."""
+    path = Path(path)
+    manifest_path = path / "manifest.json"
+    try:
+        manifest = json.loads(manifest_path.read_text())["files"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise CheckpointError(f"{manifest_path}: missing or unreadable ({err})") from err
+    for rel, meta in manifest.items():
+        file = path / rel
+        if not file.is_file():
+            raise CheckpointError(f"{file}: missing")
+        if file.stat().st_size != meta["bytes"]:
+            raise CheckpointError(f"{file}: truncated ({file.stat().st_size} bytes, "
+                                  f"expected {meta['bytes']})")
+        if _sha256(file) != meta["sha256"]:
+            raise CheckpointError(f"{file}: corrupted (checksum mismatch)")
+    state_path = path / "state.json"
+    try:
+        state = json.loads(state_path.read_text())
+    except (OSError, ValueError) as err:
+        raise CheckpointError(f"{state_path}: unreadable ({err})") from err
+    if state.get("format") != FORMAT:
+        raise CheckpointError(f"{state_path}: format {state.get('format')!r}, this "
+                              f"version reads format {FORMAT}")
+    arrays = {}
+    if (path / "arrays").exists():
+        try:
+            arrays = _checkpointer().restore(str((path / "arrays").absolute()))
+        except Exception as err:  # orbax raises many kinds; name the directory instead
+            raise CheckpointError(f"{path / 'arrays'}: unreadable ({err})") from err
+    return state, arrays
+
+
+def load_latest(root: str | os.PathLike) -> tuple[dict, dict, Path] | None:
+    """The newest intact checkpoint under ``root`` as (state, arrays, path), or None.
+
+    A damaged newer checkpoint is skipped with a warning naming it; if every checkpoint
+    is damaged, CheckpointError lists them.
+    """
+    problems = []
+    for path in reversed(list_checkpoints(root)):
+        try:
+            state, arrays = load(path)
+        except CheckpointError as err:
+            problems.append(str(err))
+            continue
+        for problem in problems:
+            warnings.warn(f"skipping damaged checkpoint: {problem}; resuming from {path}",
+                          RuntimeWarning, stacklevel=2)
+        return state, arrays, path
+    if problems:
+        raise CheckpointError("no intact checkpoint: " + "; ".join(problems))
+    return None

@@ -1,0 +1,189 @@
+"""Export the best network to one portable file and load it back for inference.
+
+The file is an ``.npz`` (no pickle): ``params/<path>`` and ``batch_stats/<path>`` hold
+the arrays (``/``-joined names as in `vlga_jax.model.Network`); ``meta`` holds UTF-8
+JSON with the architecture, the input normalisation (per-channel ``mean``/``std`` of
+the raw training images, and ``resize``), the decoded genome and the accuracies.
+
+    model = vlga_jax.load_model("model.npz")
+    logits = model.apply(model.variables, model.preprocess(raw_images))  # jit-able
+    classes = model.predict(raw_images)                                  # int[N]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from vlga_jax import checkpoint as ckpt
+from vlga_jax.architecture import Architecture
+
+FORMAT = 1
+
+
+def _flat(tree: dict, prefix: str) -> dict[str, np.ndarray]:
+    out = {}
+    for k, v in tree.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}/"))
+        else:
+            out[f"{prefix}{k}"] = np.asarray(v)
+    return out
+
+
+def _nest(flat: dict[str, np.ndarray], prefix: str) -> dict:
+    out: dict = {}
+    for name, value in flat.items():
+        if not name.startswith(prefix):
+            continue
+        *parents, leaf = name[len(prefix):].split("/")
+        node = out
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    return out
+
+
+def result_summary(result) -> dict:
+    """A JSON-able summary of a `Result` (everything but the parameters)."""
+    return {
+        "format": FORMAT,
+        "config": result.config.to_dict(),
+        "best": result.description,
+        "architecture": result.architecture.describe(),
+        "param_count": result.param_count,
+        "flops_per_example": result.flops,
+        "search_fitness": result.search_fitness,
+        "val_accuracy": result.val_accuracy,
+        "test_accuracy": result.test_accuracy,
+        "phase_best": list(result.phase_best),
+        "stop_reason": result.stop_reason,
+        "totals": result.totals,
+    }
+
+
+def save_model(path: str | os.PathLike, result, dataset=None) -> Path:
+    """Write ``result``'s trained network to ``path`` (.npz), atomically.
+
+    With ``dataset`` (the one searched on) its normalisation is stored, so `predict`
+    takes raw images; without it, inputs must already be normalised.
+    """
+    path = Path(path)
+    arrays: list = []
+    meta = {
+        "format": FORMAT,
+        "architecture": ckpt.encode(result.architecture, arrays),
+        "description": result.description,
+        "num_classes": result.architecture.num_classes,
+        "input_shape": list(result.architecture.input_shape),
+        "normalization": None if dataset is None else {
+            "mean": np.asarray(dataset.mean).tolist(), "std": np.asarray(dataset.std).tolist(),
+            "resize": list(result.config.data.resize) if result.config.data.resize else None},
+        "search_fitness": result.search_fitness,
+        "val_accuracy": result.val_accuracy,
+        "test_accuracy": result.test_accuracy,
+        "dataset": getattr(dataset, "name", result.config.data.name),
+    }
+    files = {**_flat(result.params, "params/"), **_flat(result.batch_stats or {}, "batch_stats/"),
+             "meta": np.frombuffer(json.dumps(meta).encode(), np.uint8)}
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}.npz")
+    np.savez(tmp, **files)
+    os.replace(tmp, path)
+    return path
+
+
+@dataclasses.dataclass(eq=False)
+class ExportedModel:
+    """What inference needs: ``apply(variables, images) -> logits f32[N, classes]``.
+
+    ``apply`` is a pure function of normalised images f32[N, H, W, C] (jit it freely);
+    ``preprocess`` turns raw images (the dataset's units, e.g. 0..16 for digits) into
+    them; ``predict`` does both and returns int32[N] classes.
+    """
+
+    architecture: Architecture
+    params: dict
+    batch_stats: dict
+    apply: Callable
+    mean: np.ndarray | None
+    std: np.ndarray | None
+    resize: tuple[int, int] | None
+    metadata: dict
+
+    @property
+    def variables(self) -> dict:
+        v = {"params": self.params}
+        if self.batch_stats:
+            v["batch_stats"] = self.batch_stats
+        return v
+
+    def preprocess(self, images) -> np.ndarray:
+        """Raw images (N, H, W[, C]) -> normalised f32 (N, H, W, C) at the model's size."""
+        from vlga_jax.data import _standardize, resize_images
+
+        x = np.asarray(images)
+        h, w, c = self.architecture.input_shape
+        if x.ndim == 3 and c == 1:
+            x = x[..., None]
+        if x.ndim != 4 or x.shape[-1] != c:
+            raise ValueError(f"images must be (N, H, W, {c})"
+                             + (" or (N, H, W)" if c == 1 else "") + f", got {np.shape(images)}")
+        if not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)):
+            raise ValueError(f"images must be integer or float, got dtype {x.dtype}")
+        if x.shape[1:3] != (h, w):
+            if self.resize is None:
+                raise ValueError(f"images must be {h}x{w}, got {x.shape[1]}x{x.shape[2]}")
+            x = resize_images(x, (h, w))
+        if self.mean is None:
+            return x.astype(np.float32)
+        return _standardize(x, self.mean, self.std)
+
+    def logits(self, images, batch_size: int = 1024) -> np.ndarray:
+        """f32[N, classes] for raw images."""
+        import jax
+
+        x = self.preprocess(images)
+        fn = jax.jit(self.apply)
+        return np.concatenate([np.asarray(fn(self.variables, x[i:i + batch_size]))
+                               for i in range(0, len(x), batch_size)]
+                              or [np.zeros((0, self.architecture.num_classes), np.float32)])
+
+    def predict(self, images, batch_size: int = 1024) -> np.ndarray:
+        """int32[N] predicted classes for raw images."""
+        return np.argmax(self.logits(images, batch_size), axis=-1).astype(np.int32)
+
+
+def load_model(path: str | os.PathLike) -> ExportedModel:
+    """Load a file written by `save_model` / ``vlga export``."""
+    from vlga_jax.model import Network
+
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            files = {k: z[k] for k in z.files}
+        meta = json.loads(files.pop("meta").tobytes().decode())
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such model file") from None
+    except (OSError, ValueError, KeyError) as err:
+        raise ValueError(f"{path}: not a vlga model file ({err})") from err
+    if meta.get("format") != FORMAT:
+        raise ValueError(f"{path}: model format {meta.get('format')!r}, expected {FORMAT}")
+    arch = ckpt.decode(meta["architecture"], [])
+    net, knobs = Network(arch.shape_key()), arch.knobs()
+
+    def apply(variables, images):
+        return net.apply(variables, images, knobs)
+
+    norm = meta["normalization"]
+    return ExportedModel(
+        architecture=arch, params=_nest(files, "params/"),
+        batch_stats=_nest(files, "batch_stats/"), apply=apply,
+        mean=None if norm is None else np.asarray(norm["mean"], np.float32),
+        std=None if norm is None else np.asarray(norm["std"], np.float32),
+        resize=None if norm is None or not norm["resize"] else tuple(norm["resize"]),
+        metadata=meta)

@@ -1,0 +1,83 @@
+"""Search progress for `evolve` callbacks: a live rich bar on a terminal, else plain lines.
+
+    progress = Progress(total_generations=config.ga.max_phases * config.ga.generations)
+    with progress:
+        evolve(key, config, callbacks=[progress])
+
+The bar counts generations (an upper bound: a search may stop early) and shows the
+generation being trained, candidates done, best and mean fitness, elapsed time and ETA.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TextIO
+
+
+def plain_line(record) -> str:
+    return (f"phase {record.phase} gen {record.generation}: best {record.best:.4f} "
+            f"mean {record.mean:.4f} median {record.median:.4f} | trained {record.evaluated} "
+            f"cached {record.cache_hits} | {record.seconds:.1f}s")
+
+
+class Progress:
+    """An `evolve` callback (see module docstring).
+
+    ``live``: None = when ``file`` is a TTY; ``done``: generations finished before (resume).
+    """
+
+    def __init__(self, total_generations: int, file: TextIO | None = None,
+                 live: bool | None = None, done: int = 0):
+        self.file = file or sys.stdout
+        self.total = total_generations
+        self.live = self.file.isatty() if live is None else live
+        self.candidates = 0
+        self.start = time.perf_counter()
+        self._bar = self._task = None
+        if self.live:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+            from rich.progress import Progress as Bar
+
+            console = Console(file=self.file, force_terminal=True)
+            self._bar = Bar(TextColumn("{task.description}"), BarColumn(bar_width=24),
+                            MofNCompleteColumn(), TextColumn("gens  {task.fields[info]}"),
+                            TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                            console=console)
+            self._task = self._bar.add_task("search", total=total_generations,
+                                            completed=done, info="starting")
+
+    def __enter__(self) -> Progress:
+        if self._bar is not None:
+            self._bar.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+
+    def generation_started(self, phase: int, generation: int, n: int) -> None:
+        if self._bar is not None:
+            self._bar.update(self._task, description=f"phase {phase} gen {generation}: "
+                                                     f"training {n}")
+
+    def __call__(self, record, candidates) -> None:
+        self.candidates += len(candidates)
+        if self._bar is None:
+            print(plain_line(record), file=self.file, flush=True)
+            return
+        info = (f"{self.candidates} candidates  best {record.best:.4f}  "
+                f"mean {record.mean:.4f}")
+        self._bar.update(self._task, advance=1, info=info,
+                         description=f"phase {record.phase} gen {record.generation}: done")

@@ -1,0 +1,282 @@
+"""A run directory: the identity of a run, its checkpoints, logs and final outputs.
+
+Layout of ``DIR`` (``evolve(..., checkpoint_dir=DIR)`` or ``vlga run --out DIR``)::
+
+    run.json                  config, PRNG key and dataset fingerprint of the run
+    checkpoints/ckpt_NNNNNN/  one per finished generation (see `vlga_jax.checkpoint`)
+    logs/candidates.jsonl     one JSON object per candidate record
+    logs/generations.jsonl    one JSON object per generation record
+    result.json               the final result (no parameters)
+    model.npz                 the best network, trained (see `vlga_jax.export`)
+    lock                      the pid of the process running the search
+
+A directory that holds another run (different search config, key or dataset) is never
+written to: opening it raises ValueError naming what differs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from vlga_jax import checkpoint as ckpt
+from vlga_jax import genome as G
+from vlga_jax.config import Config
+from vlga_jax.runlog import RunLog
+
+FORMAT = 1
+LOCK = "lock"
+
+
+def dataset_fingerprint(dataset) -> dict:
+    """Name, shapes and a sha256 of every split (changes whenever the data does)."""
+    h = hashlib.sha256()
+    shapes = {}
+    for name in ("train_x", "train_y", "val_x", "val_y", "test_x", "test_y"):
+        a = np.ascontiguousarray(getattr(dataset, name))
+        shapes[name] = list(a.shape)
+        h.update(name.encode() + str(a.dtype).encode())
+        h.update(memoryview(a).cast("B"))
+    return {"name": dataset.name, "shapes": shapes, "sha256": h.hexdigest()}
+
+
+def _flatten(d, prefix="") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _differences(saved: dict, current: dict) -> list[str]:
+    a, b = _flatten(saved), _flatten(current)
+    return [f"{k}: {a.get(k, '<absent>')!r} in the directory, {b.get(k, '<absent>')!r} now"
+            for k in sorted(set(a) | set(b)) if a.get(k, "<absent>") != b.get(k, "<absent>")]
+
+
+def _key_json(key) -> dict:
+    arrays: list = []
+    enc = ckpt.encode(key, arrays)
+    return {"data": np.asarray(arrays[0]).tolist(), "impl": enc.get("impl"),
+            "typed": "__key__" in enc}
+
+
+def key_from_json(d: dict):
+    """The PRNG key stored by `RunDir` (typed or raw uint32, as it was given)."""
+    import jax
+
+    data = np.asarray(d["data"], np.uint32)
+    return jax.random.wrap_key_data(data, impl=d["impl"]) if d["typed"] else data
+
+
+def read_config(directory: str | os.PathLike) -> tuple[Config, object]:
+    """(config, key) of the run stored in ``directory``."""
+    path = Path(directory) / "run.json"
+    try:
+        info = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ValueError(f"{directory}: not a vlga run directory (no run.json)") from None
+    except ValueError as err:
+        raise ValueError(f"{path}: unreadable ({err})") from err
+    return Config.from_dict(info["config"]), key_from_json(info["key"])
+
+
+class RunDir:
+    """Opens (creating or checking) a run directory; saves and restores a search."""
+
+    def __init__(self, directory: str | os.PathLike, config: Config, key, dataset):
+        self.path = Path(directory)
+        self.config = config
+        identity = {"config": config.search_config(), "key": _key_json(key),
+                    "dataset": dataset_fingerprint(dataset)}
+        self.identity = identity
+        run_json = self.path / "run.json"
+        if run_json.exists():
+            saved = json.loads(run_json.read_text())
+            saved_identity = {"config": Config.from_dict(saved["config"]).search_config(),
+                              "key": saved["key"], "dataset": saved["dataset"]}
+            diff = _differences(saved_identity, identity)
+            if diff:
+                raise ValueError(f"{self.path} holds a different run; refusing to mix or "
+                                 f"overwrite it. Differences: " + "; ".join(diff[:8])
+                                 + (f" (and {len(diff) - 8} more)" if len(diff) > 8 else ""))
+        elif self.path.exists() and any(self.path.iterdir()):
+            raise ValueError(f"{self.path} is not empty and holds no vlga run (no run.json): "
+                             "choose a new or empty directory")
+        else:
+            self.path.mkdir(parents=True, exist_ok=True)
+            ckpt.write_json_atomic(run_json, {"format": FORMAT, "config": config.to_dict(),
+                                              **{k: identity[k] for k in ("key", "dataset")},
+                                              "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
+        _lock(self.path)
+        self.log = RunLog(self.path, config)
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.path / "checkpoints"
+
+    # -- saving ----------------------------------------------------------------------------
+
+    def save(self, search, state, step: int, elapsed: float) -> Path:
+        """Checkpoint the search after a finished generation."""
+        from vlga_jax.evolve import SearchFailed
+
+        needed = _genome_hashes(state, search.space)
+        try:
+            needed.add(search.best()[0])
+        except SearchFailed:
+            pass
+        arrays: list = []
+        cache, params = [], {}
+        for h, ev in search.cache.items():
+            out = ev.outcome
+            keep = h in needed and out.params is not None
+            cache.append({"hash": h, "arch": ckpt.encode(ev.arch, arrays),
+                          "program": ckpt.encode(out.program, arrays),
+                          "val_acc": out.val_acc, "val_loss": out.val_loss,
+                          "train_loss": out.train_loss, "failed": out.failed,
+                          "reason": out.reason, "seconds": out.seconds, "params": keep})
+            if keep:
+                params[h] = {"params": out.params, "stats": out.stats}
+        stats = search.trainer.stats
+        body = {
+            "config": self.config.to_dict(), "key": self.identity["key"],
+            "step": step, "trained": search.trained, "elapsed": elapsed,
+            "strategy": ckpt.encode(state, arrays),
+            "cache": cache,
+            "candidates": [dataclasses.asdict(c) for c in search.candidates],
+            "generations": [dataclasses.asdict(g) for g in search.generations],
+            "trainer_stats": dataclasses.asdict(stats),
+            "trainer": _trainer_choices(search.trainer, arrays),
+        }
+        tree = {"state": {f"a{i}": a for i, a in enumerate(arrays)}, "params": params}
+        return ckpt.save(self.checkpoints, len(search.generations), body, tree,
+                         keep=self.config.run.keep_checkpoints)
+
+    # -- restoring -------------------------------------------------------------------------
+
+    def restore(self, search):
+        """Fill ``search`` from the newest intact checkpoint; (state, step, elapsed) or None."""
+        from vlga_jax.evolve import CandidateRecord, Evaluation, GenerationRecord
+        from vlga_jax.trainer import Outcome
+
+        found = ckpt.load_latest(self.checkpoints)
+        if found is None:
+            self.log.reset([], [])
+            return None
+        body, tree, path = found
+        try:
+            raw = tree.get("state", {})
+            arrays = [raw[f"a{i}"] for i in range(len(raw))]
+            state = ckpt.decode(body["strategy"], arrays)
+            search.cache.clear()
+            for e in body["cache"]:
+                p = tree["params"][e["hash"]] if e["params"] else {}
+                outcome = Outcome(
+                    params=p.get("params"), stats=p.get("stats"), val_acc=e["val_acc"],
+                    val_loss=e["val_loss"], train_loss=e["train_loss"], failed=e["failed"],
+                    reason=e["reason"], seconds=e["seconds"],
+                    program=ckpt.decode(e["program"], arrays))
+                search.cache[e["hash"]] = Evaluation(ckpt.decode(e["arch"], arrays), outcome)
+            search.candidates[:] = [CandidateRecord(**c) for c in body["candidates"]]
+            search.generations[:] = [GenerationRecord(**g) for g in body["generations"]]
+            search.trained = body["trained"]
+            for k, v in body["trainer_stats"].items():
+                setattr(search.trainer.stats, k, v)
+            _restore_trainer_choices(search.trainer, body["trainer"], arrays)
+        except (KeyError, TypeError, ValueError, AttributeError, ImportError) as err:
+            raise ckpt.CheckpointError(f"{path}: does not match this version of vlga_jax "
+                                       f"({type(err).__name__}: {err})") from err
+        self.log.reset(search.candidates, search.generations)
+        if self.config.run.verbose:
+            print(f"resuming {self.path} from {path.name} ({len(search.generations)} "
+                  "generations done)", flush=True)
+        return state, body["step"], body["elapsed"]
+
+    def finish(self, result, dataset) -> None:
+        """Write result.json and model.npz."""
+        from vlga_jax.export import result_summary, save_model
+
+        save_model(self.path / "model.npz", result, dataset=dataset)
+        ckpt.write_json_atomic(self.path / "result.json", result_summary(result))
+        self.log.close()
+        (self.path / LOCK).unlink(missing_ok=True)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _lock(directory: Path) -> None:
+    """Claim ``directory`` for this process; refuse if another live process holds it.
+
+    The lock is released when the run finishes; one left by a dead process (or by this
+    process, e.g. an interrupted `evolve` called again) is taken over.
+    """
+    path = directory / LOCK
+    try:
+        holder = int(path.read_text().split()[0])
+    except (FileNotFoundError, ValueError, IndexError):
+        holder = None
+    if holder is not None and holder != os.getpid() and _pid_alive(holder):
+        raise ValueError(f"{directory} is in use by another process (pid {holder}); if "
+                         f"that is wrong, delete {path}")
+    tmp = path.with_name(f"{LOCK}.{os.getpid()}")
+    tmp.write_text(f"{os.getpid()}\n")
+    os.replace(tmp, path)
+
+
+def _trainer_choices(trainer, arrays: list) -> dict:
+    """What the trainer's bucket cost model has learnt. Which program and bucket size a
+    candidate trains in changes its float rounding, so a resumed run must choose alike."""
+    known = getattr(trainer, "_known_programs", None)
+    return {"known_programs": None if known is None else ckpt.encode(list(known.items()),
+                                                                     arrays),
+            "flop_rate": getattr(trainer, "flop_rate", None)}
+
+
+def _restore_trainer_choices(trainer, saved: dict, arrays: list) -> None:
+    if saved["known_programs"] is not None and hasattr(trainer, "_known_programs"):
+        trainer._known_programs = {k: list(v) for k, v in
+                                   ckpt.decode(saved["known_programs"], arrays)}
+    if saved["flop_rate"] is not None and hasattr(trainer, "flop_rate"):
+        trainer.flop_rate = saved["flop_rate"]
+
+
+def _genome_hashes(state, space) -> set[str]:
+    """Hashes of every genome (single or stacked) held anywhere in a strategy state."""
+    found = set()
+
+    def walk(obj):
+        if isinstance(obj, G.Genome):
+            if np.ndim(obj.block_mask) == 2:
+                for g in G.unstack(obj):
+                    found.add(G.genome_hash(g, space))
+            else:
+                found.add(G.genome_hash(obj, space))
+        elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+            for f in dataclasses.fields(obj):
+                walk(getattr(obj, f.name))
+        elif isinstance(obj, list | tuple):
+            for v in obj:
+                walk(v)
+        elif isinstance(obj, dict):
+            for v in obj.values():
+                walk(v)
+
+    walk(state)
+    return found
