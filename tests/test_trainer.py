@@ -301,13 +301,18 @@ def test_cost_model_merges_when_compiles_are_dear_and_splits_when_cheap(device_d
                Member(large, jax.random.key(2))]
     t = Trainer(device_data, batch_size=32, eval_batch=32)
     t.flop_rate = 1e9
-    t.stats.programs_compiled, t.stats.compile_seconds = 1, 1e4  # compiles dearer than FLOPs
+    t.compile_estimate = 1e4  # compiles dearer than FLOPs
     merged = t.assign_programs(members, 1)
     assert [(p, idx) for p, _, idx in merged] == [(large.shape_key(), [0, 1, 2])]
-    t.stats.compile_seconds = 1e-3  # compiles nearly free: no padding
+    t.compile_estimate = 1e-3  # compiles nearly free: no padding
     split = t.assign_programs(members, 1)
     assert sorted((idx, p.layers) for p, _, idx in split) == [
         ([0, 1], small.shape_key().layers), ([2], large.shape_key().layers)]
+
+
+def test_cost_model_names_are_checked(device_data):
+    with pytest.raises(ValueError, match="cost_model must be one of"):
+        Trainer(device_data, cost_model="psychic")
 
 
 def test_memory_cap_splits_a_group_into_calls_of_one_program(device_data):

@@ -115,6 +115,7 @@ class TrainConfig:
     patience: int = 5
     conv_impl: str | None = None
     pad_shapes: bool = True
+    cost_model: str = "measured"
 
     def __post_init__(self):
         from vlga_jax.architecture import OPTIMIZERS
@@ -139,6 +140,10 @@ class TrainConfig:
         allowed = (None, "auto", *CONV_IMPLS)
         _check(self.conv_impl in allowed, "train.conv_impl", f"one of {allowed}",
                self.conv_impl)
+        from vlga_jax.trainer import COST_MODELS
+
+        _check(self.cost_model in COST_MODELS, "train.cost_model", f"one of {COST_MODELS}",
+               self.cost_model)
 
     def defaults(self) -> dict:
         """Training values for genes the search space does not search."""

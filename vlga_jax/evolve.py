@@ -152,7 +152,7 @@ class _Search:
                                            tc.eval_batch_size, eval_rows=rows)
         self.trainer = Trainer(self.val_data, batch_size=tc.batch_size,
                                eval_batch=tc.eval_batch_size, conv_impl=tc.conv_impl,
-                               pad_shapes=tc.pad_shapes)
+                               pad_shapes=tc.pad_shapes, cost_model=tc.cost_model)
         self.prefixes: dict[tuple, tuple[FrozenPrefix, DeviceData]] = {}
         self.key_strategy, self.key_train, self.key_final = jax.random.split(key, 3)
         self.cache: dict[str, Evaluation] = {}

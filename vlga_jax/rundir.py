@@ -246,7 +246,8 @@ def _trainer_choices(trainer, arrays: list) -> dict:
     known = getattr(trainer, "_known_programs", None)
     return {"known_programs": None if known is None else ckpt.encode(list(known.items()),
                                                                      arrays),
-            "flop_rate": getattr(trainer, "flop_rate", None)}
+            "flop_rate": getattr(trainer, "flop_rate", None),
+            "compile_estimate": getattr(trainer, "compile_estimate", None)}
 
 
 def _restore_trainer_choices(trainer, saved: dict, arrays: list) -> None:
@@ -255,6 +256,8 @@ def _restore_trainer_choices(trainer, saved: dict, arrays: list) -> None:
                                    ckpt.decode(saved["known_programs"], arrays)}
     if saved["flop_rate"] is not None and hasattr(trainer, "flop_rate"):
         trainer.flop_rate = saved["flop_rate"]
+    if saved.get("compile_estimate") is not None and hasattr(trainer, "compile_estimate"):
+        trainer.compile_estimate = saved["compile_estimate"]
 
 
 def _genome_hashes(state, space) -> set[str]:

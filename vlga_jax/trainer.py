@@ -251,6 +251,9 @@ def _freeze_bias_before_batchnorm(mask: dict, arch: Architecture) -> dict:
     return mask
 
 
+COST_MODELS = ("measured", "fixed")
+
+
 def default_bucket_bytes() -> int:
     """Activation memory one program call may use: a quarter of the accelerator's memory,
     or 4 GiB on CPU (where more members per call bring no speed, only memory)."""
@@ -279,7 +282,7 @@ class Trainer:
     def __init__(self, data: DeviceData, *, batch_size: int = 128, eval_batch: int = 256,
                  conv_impl: str | None = None, pad_shapes: bool = True,
                  devices: Sequence[jax.Device] | None = None,
-                 max_bucket_bytes: int | None = None):
+                 max_bucket_bytes: int | None = None, cost_model: str = "measured"):
         self.data = data
         self._data: DeviceData | None = None  # a train() call's replacement data
         n_train = data.train_x.shape[0]
@@ -295,7 +298,14 @@ class Trainer:
         self.mesh = Mesh(np.array(self.devices), ("pop",)) if len(self.devices) > 1 else None
         self._compiled: dict = {}
         self._known_programs: dict = {}
-        self.flop_rate = 2e10  # FLOP/s, refined after every bucket
+        if cost_model not in COST_MODELS:
+            raise ValueError(f"cost_model must be one of {COST_MODELS}, got {cost_model!r}")
+        # "measured": both figures are refined as the run goes (after every bucket and
+        # compile); "fixed": they stay at these values, so that the choice of programs,
+        # which changes float rounding, never depends on timings.
+        self.cost_model = cost_model
+        self.flop_rate = 2e10  # FLOP/s
+        self.compile_estimate = 5.0  # seconds per new program
         self.stats = TrainerStats()
 
     # grouping ------------------------------------------------------------------
@@ -394,12 +404,6 @@ class Trainer:
         cost, _, size, program = min(options, key=lambda o: o[:3])
         return cost, program, size
 
-    @property
-    def compile_estimate(self) -> float:
-        """Mean measured compile seconds per program (5 s before the first compile)."""
-        s = self.stats
-        return s.compile_seconds / s.programs_compiled if s.programs_compiled else 5.0
-
     # compilation -----------------------------------------------------------------
     def _program(self, program: ShapeKey, frozen_blocks: int, args):
         signature = str(jax.tree.map(lambda a: (a.shape, a.dtype), args))
@@ -418,7 +422,12 @@ class Trainer:
                                     check_vma=False)
         start = time.perf_counter()
         compiled = jax.jit(batched).lower(*args).compile()
-        self.stats.compile_seconds += time.perf_counter() - start
+        seconds = time.perf_counter() - start
+        self.stats.compile_seconds += seconds
+        if self.cost_model == "measured":
+            first = self.stats.programs_compiled == 0
+            self.compile_estimate = seconds if first else (
+                0.5 * self.compile_estimate + 0.5 * seconds)
         self.stats.programs_compiled += 1
         self._compiled[cache_key] = compiled
         entry = (program, int(args[5].shape[0]))
@@ -531,7 +540,7 @@ class Trainer:
         work = n_epochs * n_train
         bucket_flops = size * program.train_flops_per_example * work
         self.stats.padded_flops += bucket_flops
-        if work and seconds > 0:  # refine the FLOP rate the cost model uses
+        if work and seconds > 0 and self.cost_model == "measured":
             self.flop_rate = 0.5 * self.flop_rate + 0.5 * bucket_flops / seconds
         self.stats.real_flops += sum(r.train_flops_per_example for r in real_keys) * work
         outcomes = []
