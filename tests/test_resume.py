@@ -64,14 +64,14 @@ def raise_on_call(n: int, final: bool = False):
     original = Trainer.train
     calls = {"search": 0}
 
-    def train(self, members, n_epochs):
+    def train(self, members, n_epochs, data=None):
         if final and members and members[0].program is not None:
             raise Interrupt("final training")
         if not final and all(m.program is None for m in members):
             calls["search"] += 1
             if calls["search"] == n:
                 raise Interrupt(f"search call {n}")
-        return original(self, members, n_epochs)
+        return original(self, members, n_epochs, data=data)
 
     return train
 
@@ -79,10 +79,10 @@ def raise_on_call(n: int, final: bool = False):
 def spy_search_calls(calls: list):
     original = Trainer.train
 
-    def train(self, members, n_epochs):
+    def train(self, members, n_epochs, data=None):
         if all(m.program is None for m in members):
             calls.append(len(members))
-        return original(self, members, n_epochs)
+        return original(self, members, n_epochs, data=data)
 
     return train
 
