@@ -4,8 +4,12 @@ Everything is small on purpose (8x8 images, a few hundred examples): XLA compile
 loaded 2-core CPU take seconds per training program, so tests share data and programs.
 """
 
+import jax
 import numpy as np
 import pytest
+
+# Exactness tests compare float results; on GPUs, f32 matmuls and convs default to TF32.
+jax.config.update("jax_default_matmul_precision", "highest")
 
 TINY_TRAIN = 96  # training images on the device for trainer tests (3 batches of 32)
 TINY_EVAL = 32  # validation images (one evaluation batch of 32)

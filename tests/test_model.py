@@ -12,7 +12,8 @@ REFERENCE = {
     "relu": jax.nn.relu, "tanh": jnp.tanh, "elu": jax.nn.elu, "selu": jax.nn.selu,
     "leaky_relu": lambda x: jax.nn.leaky_relu(x, 0.01), "sigmoid": jax.nn.sigmoid,
 }
-X = jnp.linspace(-8.0, 8.0, 2001, dtype=jnp.float32)
+X = jnp.concatenate([jnp.linspace(-8.0, 8.0, 2001, dtype=jnp.float32),
+                     jnp.zeros(1, jnp.float32)])  # x == 0 exactly: the kinks' gradients
 
 
 @pytest.mark.parametrize("name", ACTIVATIONS)

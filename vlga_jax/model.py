@@ -32,14 +32,15 @@ _ACTIVATION_FNS = (
 
 _SELU_ALPHA, _SELU_SCALE = 1.6732632423543772, 1.0507009873554805
 # Every activation as s * (x if x > 0 else a * expm1(x) + b * x) or c2 * tanh(c1 * x) + c3:
-# rows (s, a, b, smooth, c1, c2, c3) in the order of _ACTIVATION_FNS.
+# rows (s, a, b, smooth, c1, c2, c3, tie) in the order of _ACTIVATION_FNS; ``tie`` takes
+# the x > 0 branch at x == 0 as well (leaky_relu's gradient there is 1, as in jax.nn).
 _FAMILY = np.array([
-    [1, 0, 0, 0, 0, 0, 0],  # relu
-    [0, 0, 0, 1, 1, 1, 0],  # tanh
-    [1, 1, 0, 0, 0, 0, 0],  # elu
-    [_SELU_SCALE, _SELU_ALPHA, 0, 0, 0, 0, 0],  # selu
-    [1, 0, 0.01, 0, 0, 0, 0],  # leaky_relu
-    [0, 0, 0, 1, 0.5, 0.5, 0.5],  # sigmoid(x) = 0.5 * tanh(x / 2) + 0.5
+    [1, 0, 0, 0, 0, 0, 0, 0],  # relu
+    [0, 0, 0, 1, 1, 1, 0, 0],  # tanh
+    [1, 1, 0, 0, 0, 0, 0, 0],  # elu
+    [_SELU_SCALE, _SELU_ALPHA, 0, 0, 0, 0, 0, 0],  # selu
+    [1, 0, 0.01, 0, 0, 0, 0, 1],  # leaky_relu
+    [0, 0, 0, 1, 0.5, 0.5, 0.5, 0],  # sigmoid(x) = 0.5 * tanh(x / 2) + 0.5
 ], np.float32)
 
 
@@ -55,8 +56,10 @@ def activate_family(x: jax.Array, index: jax.Array) -> jax.Array:
     functions (five transcendental passes forward and backward); this costs one expm1
     and one tanh whatever the index.
     """
-    s, a, b, smooth, c1, c2, c3 = jnp.asarray(_FAMILY)[index]
-    piecewise = s * jnp.where(x > 0, x, a * jnp.expm1(jnp.minimum(x, 0.0)) + b * x)
+    s, a, b, smooth, c1, c2, c3, tie = jnp.asarray(_FAMILY)[index]
+    positive = (x > 0) | ((x == 0) & (tie > 0))
+    negative = a * jnp.expm1(jnp.where(positive, 0.0, x)) + b * x
+    piecewise = s * jnp.where(positive, x, negative)
     return jnp.where(smooth > 0, c2 * jnp.tanh(c1 * x) + c3, piecewise)
 
 
