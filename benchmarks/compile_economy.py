@@ -58,6 +58,7 @@ def main() -> None:
         "seed": args.seed, "padding": not args.no_padding,
         "candidates": t["candidates"], "trained": t["trained"],
         "cache_hits": t["cache_hits"], "programs_compiled": t["programs_compiled"],
+        "program_reuses": t["program_reuses"],
         "compile_seconds": round(t["compile_seconds"], 2),
         "train_seconds": round(t["train_seconds"], 2),
         "padded_flop_overhead": round(t["padded_flop_overhead"], 3),

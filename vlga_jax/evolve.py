@@ -118,8 +118,10 @@ class Result:
         t = self.totals
         lines.append(f"candidates {t['candidates']} (trained {t['trained']}, cache hits "
                      f"{t['cache_hits']}, failed {t['failed']}); programs compiled "
-                     f"{t['programs_compiled']}; compile {t['compile_seconds']:.1f}s, train "
-                     f"{t['train_seconds']:.1f}s, wall {t['wall_seconds']:.1f}s")
+                     f"{t['programs_compiled']}, reused {t.get('program_reuses', 0)} times, "
+                     f"padded FLOPs +{100 * t.get('padded_flop_overhead', 0.0):.0f}%; compile "
+                     f"{t['compile_seconds']:.1f}s, train {t['train_seconds']:.1f}s, wall "
+                     f"{t['wall_seconds']:.1f}s")
         lines.append(f"phase bests {[round(b, 4) for b in self.phase_best]}; "
                      f"stopped: {self.stop_reason}")
         return "\n".join(lines)
@@ -345,6 +347,7 @@ def evolve(key: jax.Array, config: Config | None = None, *,
         "compile_seconds": stats.compile_seconds,
         "train_seconds": stats.train_seconds,
         "buckets": stats.buckets,
+        "program_reuses": stats.program_reuses,
         "padded_flop_overhead": stats.padded_overhead,
         "wall_seconds": earlier_seconds + time.perf_counter() - start,
     }

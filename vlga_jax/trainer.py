@@ -230,6 +230,7 @@ class TrainerStats:
     compile_seconds: float = 0.0
     train_seconds: float = 0.0
     buckets: int = 0
+    program_reuses: int = 0  # bucket calls that ran an already compiled program
     padded_flops: float = 0.0
     real_flops: float = 0.0
 
@@ -409,6 +410,7 @@ class Trainer:
         signature = str(jax.tree.map(lambda a: (a.shape, a.dtype), args))
         cache_key = (program, frozen_blocks, signature)
         if cache_key in self._compiled:
+            self.stats.program_reuses += 1
             return self._compiled[cache_key]
         fn = build_train_fn(program, batch_size=self.batch_size, eval_batch=self.eval_batch,
                             impl=self._impl_for(program, int(args[5].shape[0])),
