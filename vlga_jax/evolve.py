@@ -1,8 +1,10 @@
-"""`evolve(key, config) -> Result`: the VLGA search loop on the batched trainer.
+"""`evolve(key, config) -> Result`: the search loop on the batched trainer.
 
 init; loop ask -> evaluate (cache by genome hash, batched training) -> tell;
 then train the overall best for ``train.final_epochs`` with early stopping on
 validation and report validation and test accuracy. Fitness is validation accuracy.
+The strategy is ``config.ga.strategy`` (VLGA by default); ``ga.budget_epochs`` stops
+any strategy once that many candidate-epochs are spent (cache hits are free).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from vlga_jax.architecture import Architecture, from_description
 from vlga_jax.config import Config
 from vlga_jax.data import Dataset, load_dataset
 from vlga_jax.model import Network
-from vlga_jax.strategies.vlga import VLGA, SearchFailed, VLGAState
+from vlga_jax.strategies import SearchFailed, make_strategy
 from vlga_jax.trainer import DeviceData, Member, Outcome, Trainer, enable_compilation_cache
 
 __all__ = ["evolve", "Result", "CandidateRecord", "GenerationRecord", "SearchFailed"]
@@ -129,7 +131,7 @@ class _Search:
     def __init__(self, key, config: Config, dataset: Dataset):
         self.config = config
         self.space = config.space.build()
-        self.strategy = VLGA(self.space, config.ga)
+        self.strategy = make_strategy(config.ga.strategy, self.space, config.ga)
         self.dataset = dataset
         tc = config.train
         self.trainer = Trainer(
@@ -142,6 +144,7 @@ class _Search:
         self.candidates: list[CandidateRecord] = []
         self.generations: list[GenerationRecord] = []
         self.trained = 0
+        self.spent_epochs = 0
 
     def arch(self, genome: G.Genome) -> Architecture:
         return from_description(G.decode(genome, self.space),
@@ -160,7 +163,10 @@ class _Search:
         frozen = phase if self.config.train.transfer == "freeze" else 0
         return Member(arch, key, params=params, stats=stats, frozen_blocks=frozen)
 
-    def evaluate(self, state: VLGAState, population, needs_eval, parent) -> np.ndarray:
+    def evaluate(self, state, population, needs_eval, parent,
+                 limit: int | None = None) -> np.ndarray:
+        """Fitness f32[P] of the members that need it; with ``limit``, train at most that
+        many new networks (the rest get NaN and no record: the budget ran out)."""
         genomes = G.unstack(population)
         needs = np.asarray(needs_eval)
         fitness = np.full(len(genomes), np.nan, np.float32)
@@ -169,12 +175,17 @@ class _Search:
         for i in np.flatnonzero(needs):
             if hashes[i] not in self.cache and hashes[i] not in todo:
                 todo[hashes[i]] = (genomes[i], self.arch(genomes[i]))
+        if limit is not None:
+            todo = dict(list(todo.items())[:limit])
         members = [self._member(g, a, parent, state.phase) for g, a in todo.values()]
         outcomes = self.trainer.train(members, self.config.train.epochs) if members else []
+        self.spent_epochs += len(members) * self.config.train.epochs
         for h, (_, arch), outcome in zip(todo, todo.values(), outcomes, strict=True):
             self.cache[h] = Evaluation(arch, outcome)
         trained_now = set(todo)
         for i in np.flatnonzero(needs):
+            if hashes[i] not in self.cache:  # over the budget: not trained
+                continue
             ev = self.cache[hashes[i]]
             fitness[i] = ev.fitness
             hit = hashes[i] not in trained_now
@@ -249,6 +260,8 @@ def evolve(key: jax.Array, config: Config | None = None, *,
     state = strategy.init(search.key_strategy)
     parent: Evaluation | None = None
     step = 0
+    budget, epochs = config.ga.budget_epochs, config.train.epochs
+    stop_reason = ""
     while True:
         phase = state.phase
         population, needs_eval, state = strategy.ask(
@@ -256,16 +269,21 @@ def evolve(key: jax.Array, config: Config | None = None, *,
         step += 1
         if state.done:
             break
-        if state.phase != phase or (state.phase > 0 and parent is None):
-            winner = G.genome_hash(state.phase_best_genome, search.space)
-            parent = search.cache[winner]
+        transfer = strategy.transfer_parent(state)
+        if transfer is None:
+            parent = None
+        elif state.phase != phase or parent is None:
+            parent = search.cache[G.genome_hash(transfer, search.space)]
         gen_start = time.perf_counter()
         n_before = len(search.candidates)
-        fitness = search.evaluate(state, population, needs_eval, parent)
+        limit = None if budget is None else (budget - search.spent_epochs) // epochs
+        fitness = search.evaluate(state, population, needs_eval, parent, limit)
         state = strategy.tell(state, fitness)
         new = search.candidates[n_before:]
         f = np.asarray(state.fitness)
         finite = f[np.isfinite(f)]
+        if not finite.size:
+            finite = np.array([np.nan])
         record = GenerationRecord(
             phase=state.phase, generation=state.generation, best=float(finite.max()),
             mean=float(finite.mean()), median=float(np.median(finite)),
@@ -275,6 +293,9 @@ def evolve(key: jax.Array, config: Config | None = None, *,
         search.generations.append(record)
         for callback in callbacks:
             callback(record, new)
+        if budget is not None and budget - search.spent_epochs < epochs:
+            stop_reason = f"spent the budget of {budget} candidate-epochs"
+            break
     best_hash, best_eval = search.best()
     final, val_acc, test_acc = search.final_training(best_eval)
     best_record = next(c for c in search.candidates if c.hash == best_hash)
@@ -290,6 +311,7 @@ def evolve(key: jax.Array, config: Config | None = None, *,
         "train_seconds": stats.train_seconds,
         "buckets": stats.buckets,
         "padded_flop_overhead": stats.padded_overhead,
+        "spent_epochs": search.spent_epochs,
         "wall_seconds": time.perf_counter() - start,
     }
     return Result(
@@ -298,4 +320,5 @@ def evolve(key: jax.Array, config: Config | None = None, *,
         params=final.params, batch_stats=final.stats, search_fitness=best_eval.fitness,
         val_accuracy=float(val_acc), test_accuracy=float(test_acc),
         candidates=search.candidates, generations=search.generations,
-        phase_best=state.phase_best, stop_reason=state.stop_reason, totals=totals)
+        phase_best=state.phase_best, stop_reason=stop_reason or state.stop_reason,
+        totals=totals)
