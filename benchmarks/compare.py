@@ -12,9 +12,9 @@ generation is cut short so every run spends the same budget). The presets' own
 population sizes are scaled to the budget (``scaled_overrides``): with N = budget /
 epochs candidates, a GA's population is min(preset, max(4, N // 5)) so several
 generations fit, and its generation count is lifted so the budget, not the generation
-count, ends it; VLGA keeps 2 generations per phase and 3 phases with population
+count, ends it; VLGA keeps 2 generations per phase and 2 phases with population
 min(20, max(4, N // 8)). The CNN spaces (vlga, random, classical-ga) are restricted
-alike (channels 8/16/32, kernels 1/3, 3 blocks) so they search the same networks.
+alike (channels 8/16/32, kernels 1/3, 2 blocks) so they search the same networks.
 
 Per run: best validation accuracy of the search (the fitness), test accuracy of the
 best network after final training (``--final-epochs``, early stopping on validation),
@@ -40,7 +40,7 @@ import numpy as np
 
 PRESETS = ("vlga", "random", "classical-ga", "mlp-ga", "grid", "tournament",
            "random-population", "binary-cnn")
-CNN_SPACE = {"space.channels": (8, 16, 32), "space.kernels": (1, 3), "space.max_blocks": 3}
+CNN_SPACE = {"space.channels": (8, 16, 32), "space.kernels": (1, 3), "space.max_blocks": 2}
 
 
 def preset_name(name: str) -> str:
@@ -59,7 +59,7 @@ def scaled_overrides(name: str, budget: int, epochs: int, final_epochs: int) -> 
         out.update(CNN_SPACE)
     if name == "vlga":
         out.update({"ga.population": min(20, max(4, n // 8)), "ga.generations": 2,
-                    "ga.max_phases": 3})
+                    "ga.max_phases": 2})
     elif name in ("random", "grid"):
         out.update({"ga.population": 10, "ga.generations": 10_000})
     else:

@@ -55,7 +55,8 @@ def cmd_run(args) -> int:
     from vlga_jax.evolve import evolve
 
     config = _build_config(args)
-    print(f"vlga: preset {args.preset}, dataset {config.data.name}, population "
+    print(f"vlga: preset {args.preset} ({config.ga.strategy}), dataset {config.data.name}, "
+          f"population "
           f"{config.ga.population}, generations {config.ga.generations}, phases <= "
           f"{config.ga.max_phases}, backend {jax.default_backend()}", flush=True)
     start = time.perf_counter()
@@ -81,7 +82,8 @@ def cmd_presets(args) -> int:
 
     for name in PRESETS:
         c = Config.preset(name)
-        print(f"{name:8s} population {c.ga.population}, generations {c.ga.generations}, "
+        print(f"{name:17s} {c.ga.strategy:17s} space {c.space.kind}, "
+              f"population {c.ga.population}, generations {c.ga.generations}, "
               f"phases {c.ga.max_phases}, {c.ga.crossover} crossover, "
               f"{c.ga.parent_selection} parents, mutation {c.ga.mutation_rate}, "
               f"{c.train.epochs} epochs, {c.train.transfer} transfer")

@@ -395,7 +395,7 @@ def _classical_ga() -> Config:
     return Config(
         space=SpaceConfig(kind="fixed_cnn", max_blocks=3),
         ga=GAConfig(strategy="ga", population=20, generations=25, fit_survival_rate=0.5,
-                    unfit_survival_prob=0.2, mutation_rate=0.2, mutation_mode="per_gene",
+                    unfit_survival_prob=0.2, mutation_rate=0.05, mutation_mode="per_gene",
                     crossover="one_point", parent_selection="fitness"),
         train=TrainConfig(epochs=5),
     )
