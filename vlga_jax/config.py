@@ -133,8 +133,9 @@ class GAConfig:
         if self.budget_epochs is not None:
             _positive_int("ga.budget_epochs", self.budget_epochs)
         _positive_int("ga.elites", self.elites, 0)
-        _check(self.elites < self.population, "ga.elites",
-               f"< ga.population ({self.population})", self.elites)
+        if self.strategy in ("tournament", "random_population"):
+            _check(self.elites < self.population, "ga.elites",
+                   f"< ga.population ({self.population})", self.elites)
         _rate("ga.layer_mutation_rate", self.layer_mutation_rate)
         rates = tuple(tuple(pair) for pair in self.gene_rates)
         object.__setattr__(self, "gene_rates", rates)
