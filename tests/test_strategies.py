@@ -263,3 +263,21 @@ def test_budget_is_validated():
     with pytest.raises(ValueError, match="ga.budget_epochs"):
         GAConfig(budget_epochs=0)
     assert Config.preset("grid").ga.budget_epochs == 20 * 10 * 5
+
+
+def test_new_spaces_round_trip_and_validate_the_depth_gene():
+    from vlga_jax.space import Gene, SearchSpace
+
+    for space in (binary_cnn(8), mlp_ga(4), mlp_tournament(4)):
+        assert SearchSpace.from_dict(space.to_dict()) == space
+    with pytest.raises(ValueError, match="depth_gene"):
+        SearchSpace((Gene("units", (8, 16)),), (Gene("layers", (1, 2, 3)),), max_blocks=2,
+                    block_kind="dense", depth_gene="layers")
+    with pytest.raises(ValueError, match="depth_gene"):
+        SearchSpace((Gene("units", (8, 16)),), (), max_blocks=2, depth_gene="units")
+
+
+def test_config_presets_round_trip_through_json():
+    for name in PRESETS:
+        config = Config.preset(name)
+        assert Config.from_json(config.to_json()) == config
