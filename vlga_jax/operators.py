@@ -45,6 +45,13 @@ from vlga_jax.genome import GeneMask, Genome
 from vlga_jax.space import SearchSpace
 
 __all__ = [
+    "add_remove_layer",
+    "add_remove_layer_population",
+    "bitflip",
+    "bitflip_population",
+    "chromosome_length",
+    "elite_indices",
+    "gene_bits",
     "CROSSOVER_METHODS",
     "CROSSOVER_METHOD",
     "FITNESS_EPS",
