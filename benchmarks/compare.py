@@ -13,7 +13,7 @@ population sizes are scaled to the budget (``scaled_overrides``): with N = budge
 epochs candidates, a GA's population is min(preset, max(4, N // 5)) so several
 generations fit, and its generation count is lifted so the budget, not the generation
 count, ends it; VLGA keeps 2 generations per phase and 2 phases with population
-min(20, max(4, N // 8)). The CNN spaces (vlga, random, classical-ga) are restricted
+min(20, max(4, N // 3)). The CNN spaces (vlga, random, classical-ga) are restricted
 alike (channels 8/16/32, kernels 1/3, 2 blocks) so they search the same networks.
 
 Per run: best validation accuracy of the search (the fitness), test accuracy of the
@@ -59,7 +59,7 @@ def scaled_overrides(name: str, budget: int, epochs: int, final_epochs: int) -> 
     if name in ("vlga", "random", "classical-ga"):
         out.update(CNN_SPACE)
     if name == "vlga":
-        out.update({"ga.population": min(20, max(4, n // 8)), "ga.generations": 2,
+        out.update({"ga.population": min(20, max(4, n // 3)), "ga.generations": 2,
                     "ga.max_phases": 2})
     elif name in ("random", "grid"):
         out.update({"ga.population": 10, "ga.generations": 10_000})
