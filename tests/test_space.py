@@ -165,7 +165,7 @@ def test_xiao2020_training_genes_and_mlp():
     m = mlp()
     assert m.block_kind == "dense" and m.max_blocks == 4
     assert m.gene("units").values[0] == 64 and m.gene("units").values[-1] == 1024
-    assert set(SPACES) == {"xiao2020", "mlp"}
+    assert set(SPACES) == {"xiao2020", "mlp", "fixed_cnn", "binary_cnn", "mlp_ga", "mlp_tournament"}
 
 
 # -- to_dict / from_dict ---------------------------------------------------------------

@@ -42,12 +42,14 @@ class ConvBlock:
     convs: tuple[ConvLayer, ...]
     pool: str | None = None
     skip: bool = False
+    dropout: float = 0.0  # after the block (binary-cnn stages); 0 in the VLGA space
 
 
 @dataclasses.dataclass(frozen=True)
 class DenseBlock:
     units: int
     dropout: float = 0.0
+    activation: str | None = None  # None: the network's activation
 
 
 Block = ConvBlock | DenseBlock
@@ -65,6 +67,9 @@ class Architecture:
     optimizer: str = "adam"
     learning_rate: float = 1e-3
     weight_decay: float = 0.0
+    # Dense layers between the conv blocks' global average pool and the classifier
+    # (relu, each followed by ``dropout``); empty for the VLGA's conv networks.
+    head_units: tuple[int, ...] = ()
 
     def __post_init__(self):
         if not self.blocks:
@@ -85,6 +90,11 @@ class Architecture:
                 for c in b.convs:
                     if c.kernel % 2 != 1:
                         raise ValueError(f"kernel sizes must be odd, got {c.kernel}")
+            elif b.activation not in (None, *ACTIVATIONS):
+                raise ValueError(f"activation must be one of {ACTIVATIONS}, got "
+                                 f"{b.activation!r}")
+        if self.head_units and not self.is_conv:
+            raise ValueError("head_units: a dense head is only for conv networks")
 
     @property
     def is_conv(self) -> bool:
@@ -98,7 +108,9 @@ class Architecture:
                 for b in self.blocks)
         else:
             layers = tuple(DenseKey(b.units) for b in self.blocks)
-        return ShapeKey(self.input_shape, self.num_classes, layers, self.optimizer)
+        block_dropout = any(isinstance(b, ConvBlock) and b.dropout > 0 for b in self.blocks)
+        return ShapeKey(self.input_shape, self.num_classes, layers, self.optimizer,
+                        tuple(self.head_units), block_dropout)
 
     def knobs(self) -> Knobs:
         """Per-candidate arrays; shapes depend only on the number of blocks."""
@@ -108,17 +120,19 @@ class Architecture:
         pool_on = np.zeros(n, bool)
         use_b = np.zeros(n, bool)
         dropout = np.zeros(n, np.float32)
+        activation = np.full(n, ACTIVATIONS.index(self.activation), np.int32)
         for i, b in enumerate(self.blocks):
+            dropout[i] = b.dropout
             if isinstance(b, ConvBlock):
                 for j, c in enumerate(b.convs):
                     bn[i, j] = c.batchnorm
                 pool_max[i] = b.pool == "max"
                 pool_on[i] = b.pool is not None
                 use_b[i] = len(b.convs) == 2
-            else:
-                dropout[i] = b.dropout
+            elif b.activation is not None:
+                activation[i] = ACTIVATIONS.index(b.activation)
         return Knobs(
-            activation=np.full(n, ACTIVATIONS.index(self.activation), np.int32),
+            activation=activation,
             batchnorm=bn,
             pool_max=pool_max,
             pool_on=pool_on,
@@ -138,12 +152,15 @@ class Architecture:
                     f"conv {c.channels}x{c.kernel}x{c.kernel}{' +bn' if c.batchnorm else ''}"
                     for c in b.convs)
                 extra = (" +skip" if b.skip else "") + (f" -> {b.pool}pool 2x2" if b.pool else "")
+                extra += f" -> dropout {b.dropout}" if b.dropout else ""
                 lines.append(f"block_{i}: {convs} ({self.activation}){extra}")
             else:
-                lines.append(f"block_{i}: dense {b.units} ({self.activation})"
+                lines.append(f"block_{i}: dense {b.units} ({b.activation or self.activation})"
                              f"{f' dropout {b.dropout}' if b.dropout else ''}")
         pool = "global avg pool -> " if self.is_conv else ""
-        drop = f"dropout {self.dropout} -> " if self.dropout else ""
+        drop = f" dropout {self.dropout}" if self.dropout else ""
+        pool += "".join(f"dense {u} (relu){drop} -> " for u in self.head_units)
+        drop = f"dropout {self.dropout} -> " if self.dropout and not self.head_units else ""
         lines.append(f"head: {pool}{drop}dense {self.num_classes}")
         lines.append(f"train: {self.optimizer} lr={self.learning_rate:g} "
                      f"wd={self.weight_decay:g}")
@@ -179,6 +196,8 @@ class ShapeKey:
     num_classes: int
     layers: tuple[ConvKey | DenseKey, ...]
     optimizer: str
+    head_units: tuple[int, ...] = ()  # dense layers fc_0, fc_1, ... before the classifier
+    block_dropout: bool = False  # dropout after each conv block (rate: knob block_dropout)
 
     @property
     def is_conv(self) -> bool:
@@ -196,7 +215,8 @@ class ShapeKey:
             layers = (*(b.pool for b in self.layers[:-1]), None)
         else:
             layers = (len(self.layers),)
-        return (self.input_shape, self.num_classes, layers, self.optimizer)
+        return (self.input_shape, self.num_classes, layers, self.optimizer, self.head_units,
+                self.block_dropout)
 
     def param_shapes(self) -> dict:
         """Nested dict of parameter shapes, named like the model's parameters."""
@@ -220,6 +240,9 @@ class ShapeKey:
                 block = {"dense": {"kernel": (features, layer.units), "bias": (layer.units,)}}
                 features = layer.units
             shapes[f"block_{i}"] = block
+        for j, units in enumerate(self.head_units):
+            shapes[f"fc_{j}"] = {"kernel": (features, units), "bias": (units,)}
+            features = units
         shapes["head"] = {"kernel": (features, self.num_classes), "bias": (self.num_classes,)}
         return shapes
 
@@ -258,6 +281,9 @@ class ShapeKey:
             else:
                 macs += features * layer.units
                 features = layer.units
+        for units in self.head_units:
+            macs += features * units
+            features = units
         macs += features * self.num_classes
         return int(6 * macs)
 
@@ -287,6 +313,7 @@ class ShapeKey:
                 out.append((h, w, c))
             else:
                 out.append((layer.units,))
+        out.extend((units,) for units in self.head_units)
         out.append((self.num_classes,))
         return out
 
@@ -353,10 +380,14 @@ def from_description(description: dict, *, input_shape, num_classes: int,
     weight_decay, dropout) that the space does not search.
     """
     g = {**(defaults or {}), **description.get("globals", {})}
+    if description["blocks"] and "two_convs" in description["blocks"][0]:
+        return _binary_cnn(description, g, input_shape, num_classes)
     blocks = []
     for b in description["blocks"]:
         if "units" in b:
-            blocks.append(DenseBlock(int(b["units"]), float(b.get("dropout", 0.0))))
+            act = b.get("activation")
+            blocks.append(DenseBlock(int(b["units"]), float(b.get("dropout", 0.0)),
+                                     None if act is None else str(act)))
             continue
         convs = [ConvLayer(int(b["channels_a"]), int(b["kernel_a"]),
                            bool(b.get("batchnorm_a", False)))]
@@ -376,3 +407,41 @@ def from_description(description: dict, *, input_shape, num_classes: int,
         learning_rate=float(g.get("learning_rate", 1e-3)),
         weight_decay=float(g.get("weight_decay", 0.0)),
     )
+
+
+BINARY_HEAD_DROPOUT = 0.5
+MAX_CHANNELS = 256
+
+
+def _binary_cnn(description: dict, g: dict, input_shape, num_classes: int) -> Architecture:
+    """The network of a decoded `space.binary_cnn` chromosome.
+
+    Stage s: one or two ``kernel`` x ``kernel`` convs of ``filters * filter_scale**s``
+    channels (at most 256), batch norm after each, relu, a 2x2 max pool while the image is
+    larger than 1x1 (8x8 digits pool in 3 stages at most), dropout. Then the dense head
+    (2048, 1024 units, dropout 0.5) and the classifier.
+
+    A kernel wider than 2 * size - 1 on a size x size image only ever reads the 'SAME'
+    zero padding with its outer taps: it is stored as that smaller kernel (the same
+    function, fewer FLOPs; a 7x7 conv on a 1x1 image is a 1x1 conv).
+    """
+    from vlga_jax.space import BINARY_HEAD
+
+    h, w = int(input_shape[0]), int(input_shape[1])
+    blocks = []
+    for s, b in enumerate(description["blocks"]):
+        channels = min(MAX_CHANNELS, int(round(g["filters"] * g["filter_scale"] ** s)))
+        kernel = min(int(g["kernel"]), 2 * max(h, w) - 1)
+        conv = ConvLayer(channels, kernel, True)
+        convs = (conv, conv) if b["two_convs"] else (conv,)
+        pool = None
+        if h > 1 or w > 1:
+            pool = "max"
+            h, w = -(-h // 2), -(-w // 2)
+        blocks.append(ConvBlock(convs, pool, False, float(g["dropout"])))
+    return Architecture(
+        input_shape=tuple(int(s) for s in input_shape), num_classes=int(num_classes),
+        blocks=tuple(blocks), activation="relu", dropout=BINARY_HEAD_DROPOUT,
+        optimizer=str(g.get("optimizer", "adam")),
+        learning_rate=float(g.get("learning_rate", 1e-3)),
+        weight_decay=float(g.get("weight_decay", 0.0)), head_units=BINARY_HEAD)

@@ -70,7 +70,8 @@ def _run_search(config, key, out: str, quiet: bool) -> int:
     from vlga_jax.progress import Progress
     from vlga_jax.runlog import read_jsonl
 
-    print(f"vlga: run directory {out}; dataset {config.data.name}, population "
+    print(f"vlga: run directory {out}; strategy {config.ga.strategy}, dataset "
+          f"{config.data.name}, population "
           f"{config.ga.population}, generations {config.ga.generations}, phases <= "
           f"{config.ga.max_phases}, backend {jax.default_backend()}", flush=True)
     start = time.perf_counter()
@@ -170,7 +171,8 @@ def cmd_presets(args) -> int:
 
     for name in PRESETS:
         c = Config.preset(name)
-        print(f"{name:8s} population {c.ga.population}, generations {c.ga.generations}, "
+        print(f"{name:17s} {c.ga.strategy:17s} space {c.space.kind}, "
+              f"population {c.ga.population}, generations {c.ga.generations}, "
               f"phases {c.ga.max_phases}, {c.ga.crossover} crossover, "
               f"{c.ga.parent_selection} parents, mutation {c.ga.mutation_rate}, "
               f"{c.train.epochs} epochs, {c.train.transfer} transfer")

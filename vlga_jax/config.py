@@ -12,11 +12,13 @@ import json
 import os
 from typing import Any
 
-from vlga_jax.space import ACTIVATIONS, CHANNELS, KERNELS, SearchSpace, xiao2020
+from vlga_jax.space import ACTIVATIONS, CHANNELS, KERNELS, SearchSpace, build_space
 
 CROSSOVERS = ("uniform", "one_point")
 PARENT_SELECTIONS = ("uniform", "fitness", "softmax", "rank", "tournament")
-MUTATION_MODES = ("one", "per_gene")
+MUTATION_MODES = ("one", "per_gene", "bitflip")
+SPACE_KINDS = ("xiao2020", "fixed_cnn", "binary_cnn", "mlp_ga", "mlp_tournament")
+STRATEGY_NAMES = ("vlga", "ga", "tournament", "random_population", "random", "grid")
 TRANSFERS = ("finetune", "freeze")
 
 
@@ -36,16 +38,28 @@ def _positive_int(field: str, value, minimum: int = 1) -> None:
 
 @dataclasses.dataclass(frozen=True)
 class SpaceConfig:
-    """The Xiao et al. 2020 block space, optionally restricted to smaller tables."""
+    """A search space: by default the Xiao et al. 2020 block space, optionally restricted.
+
+    ``kind`` picks the gene tables (see `space.build_space`): "xiao2020" (variable-length
+    two-conv blocks), "fixed_cnn" (the same blocks at a fixed depth of ``max_blocks``,
+    for a classical GA), "binary_cnn" (a 20-bit chromosome decoded into a CNN with a
+    dense head), "mlp_ga" (1-4 dense layers, units, activation, optimizer) and
+    "mlp_tournament" (dense layers with units, dropout and activation per layer; learning
+    rate, weight decay and optimizer per network). ``channels``/``kernels``/
+    ``activations`` restrict the CNN kinds' tables; ``max_blocks`` is the most blocks
+    (conv blocks, binary-cnn stages or dense layers).
+    """
 
     max_blocks: int = 3
     channels: tuple[int, ...] = CHANNELS
     kernels: tuple[int, ...] = KERNELS
     activations: tuple[str, ...] = ACTIVATIONS
     training_genes: bool = False
+    kind: str = "xiao2020"
 
     def __post_init__(self):
         _positive_int("space.max_blocks", self.max_blocks)
+        _check(self.kind in SPACE_KINDS, "space.kind", f"one of {SPACE_KINDS}", self.kind)
         for field in ("channels", "kernels", "activations"):
             object.__setattr__(self, field, tuple(getattr(self, field)))
             _check(len(getattr(self, field)) >= 1, f"space.{field}", "non-empty",
@@ -59,7 +73,9 @@ class SpaceConfig:
                    self.activations)
 
     def build(self) -> SearchSpace:
-        space = xiao2020(self.max_blocks, training_genes=self.training_genes)
+        space = build_space(self.kind, self.max_blocks, training_genes=self.training_genes)
+        if self.kind not in ("xiao2020", "fixed_cnn"):
+            return space
         return space.restrict(channels_a=self.channels, channels_b=self.channels,
                               kernel_a=self.kernels, kernel_b=self.kernels,
                               activation=self.activations)
@@ -79,6 +95,19 @@ class GAConfig:
     softmax_temperature: float = 1.0
     max_phases: int = 3
     stop_drop: float | None = 0.01
+    # Which ask/tell strategy runs (see `vlga_jax.strategies.STRATEGIES`).
+    strategy: str = "vlga"
+    # Stop once this many candidate-epochs are spent (None: no budget). A trained
+    # candidate costs train.epochs; a cache hit costs nothing. The last generation is
+    # cut short so that a run spends exactly its budget.
+    budget_epochs: int | None = None
+    # Tournament strategy: members copied unchanged into the next generation, and the
+    # probability that a child gains or loses a layer.
+    elites: int = 2
+    layer_mutation_rate: float = 0.1
+    # Per-gene mutation probabilities ((gene name, rate), ...) for mutation_mode
+    # "per_gene"; genes not named use mutation_rate.
+    gene_rates: tuple[tuple[str, float], ...] = ()
 
     def __post_init__(self):
         _positive_int("ga.population", self.population, 2)
@@ -99,6 +128,21 @@ class GAConfig:
         _check(self.stop_drop is None or (isinstance(self.stop_drop, int | float)
                                           and self.stop_drop >= 0),
                "ga.stop_drop", "None or >= 0", self.stop_drop)
+        _check(self.strategy in STRATEGY_NAMES, "ga.strategy", f"one of {STRATEGY_NAMES}",
+               self.strategy)
+        if self.budget_epochs is not None:
+            _positive_int("ga.budget_epochs", self.budget_epochs)
+        _positive_int("ga.elites", self.elites, 0)
+        if self.strategy in ("tournament", "random_population"):
+            _check(self.elites < self.population, "ga.elites",
+                   f"< ga.population ({self.population})", self.elites)
+        _rate("ga.layer_mutation_rate", self.layer_mutation_rate)
+        rates = tuple(tuple(pair) for pair in self.gene_rates)
+        object.__setattr__(self, "gene_rates", rates)
+        for pair in rates:
+            _check(len(pair) == 2 and isinstance(pair[0], str), "ga.gene_rates",
+                   "pairs (gene name, rate)", self.gene_rates)
+            _rate(f"ga.gene_rates[{pair[0]!r}]", pair[1])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -212,8 +256,9 @@ class Config:
                             ("data", DataConfig), ("run", RunConfig)):
             _check(isinstance(getattr(self, field), kind), field, kind.__name__,
                    getattr(self, field))
-        _check(self.ga.max_phases <= self.space.max_blocks, "ga.max_phases",
-               f"<= space.max_blocks ({self.space.max_blocks})", self.ga.max_phases)
+        if self.ga.strategy == "vlga":
+            _check(self.ga.max_phases <= self.space.max_blocks, "ga.max_phases",
+                   f"<= space.max_blocks ({self.space.max_blocks})", self.ga.max_phases)
 
     @staticmethod
     def preset(name: str) -> Config:
@@ -296,4 +341,87 @@ def _report() -> Config:
     )
 
 
-PRESETS = {"quick": _quick, "paper": _paper, "report": _report}
+def _binary_cnn() -> Config:
+    """The fixed-length binary-encoded CNN GA: 20-bit chromosome, population 4, 20
+    generations, one-point crossover, bit-flip mutation with rate 1/population."""
+    return Config(
+        space=SpaceConfig(kind="binary_cnn", max_blocks=8),
+        ga=GAConfig(strategy="ga", population=4, generations=20, fit_survival_rate=0.5,
+                    unfit_survival_prob=0.0, mutation_mode="bitflip", mutation_rate=0.25,
+                    crossover="one_point", parent_selection="fitness"),
+        train=TrainConfig(epochs=5, learning_rate=1e-3),
+    )
+
+
+def _mlp_ga() -> Config:
+    """The MLP GA: 1-4 dense layers; population 20, 10 generations, retain the top 40%,
+    keep others with probability 0.1, mutate a child with probability 0.2, uniform
+    crossover."""
+    return Config(
+        space=SpaceConfig(kind="mlp_ga", max_blocks=4),
+        ga=GAConfig(strategy="ga", population=20, generations=10, fit_survival_rate=0.4,
+                    unfit_survival_prob=0.1, mutation_rate=0.2, mutation_mode="one",
+                    crossover="uniform", parent_selection="uniform"),
+        train=TrainConfig(epochs=5, learning_rate=1e-3),
+    )
+
+
+def _grid() -> Config:
+    """Exhaustive search over the mlp-ga space in a fixed order (shallow networks first),
+    20 candidates per step, stopping at the mlp-ga's budget (20 x 10 candidates)."""
+    base = _mlp_ga()
+    return dataclasses.replace(base, ga=dataclasses.replace(
+        base.ga, strategy="grid", budget_epochs=20 * 10 * base.train.epochs))
+
+
+def _tournament() -> Config:
+    """Tournament evolution: population 50, tournament size 3, 2 elites, per-gene mutation
+    rates, add/remove-layer mutation; units/dropout/activation per layer, learning rate,
+    weight decay and optimizer per network."""
+    return Config(
+        space=SpaceConfig(kind="mlp_tournament", max_blocks=4),
+        ga=GAConfig(strategy="tournament", population=50, generations=10,
+                    parent_selection="tournament", tournament_size=3, elites=2,
+                    crossover="uniform", mutation_mode="per_gene", mutation_rate=0.1,
+                    layer_mutation_rate=0.1,
+                    gene_rates=(("units", 0.15), ("dropout", 0.1), ("activation", 0.1),
+                                ("learning_rate", 0.2), ("weight_decay", 0.1),
+                                ("optimizer", 0.05))),
+        train=TrainConfig(epochs=5),
+    )
+
+
+def _random_population() -> Config:
+    """The tournament preset's loop with the population re-randomised every generation."""
+    base = _tournament()
+    return dataclasses.replace(base, ga=dataclasses.replace(base.ga,
+                                                            strategy="random_population"))
+
+
+def _random() -> Config:
+    """Random search over the VLGA space (paper Table 2's baseline): 20 candidates per
+    step until the paper preset's budget of 5 phases x 5 generations x 20 candidates."""
+    return Config(
+        space=SpaceConfig(max_blocks=5),
+        ga=GAConfig(strategy="random", population=20, generations=25),
+        train=TrainConfig(epochs=5),
+    )
+
+
+def _classical_ga() -> Config:
+    """A classical fixed-length GA over fixed-depth CNNs (paper Table 2's "classical GA"):
+    3 conv blocks, every gene evolved at once, one-point crossover, fitness-proportional
+    parents, per-gene mutation."""
+    return Config(
+        space=SpaceConfig(kind="fixed_cnn", max_blocks=3),
+        ga=GAConfig(strategy="ga", population=20, generations=25, fit_survival_rate=0.5,
+                    unfit_survival_prob=0.2, mutation_rate=0.05, mutation_mode="per_gene",
+                    crossover="one_point", parent_selection="fitness"),
+        train=TrainConfig(epochs=5),
+    )
+
+
+PRESETS = {"quick": _quick, "paper": _paper, "report": _report, "binary-cnn": _binary_cnn,
+           "mlp-ga": _mlp_ga, "grid": _grid, "tournament": _tournament,
+           "random-population": _random_population, "random": _random,
+           "classical-ga": _classical_ga}

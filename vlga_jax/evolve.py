@@ -1,8 +1,10 @@
-"""`evolve(key, config) -> Result`: the VLGA search loop on the batched trainer.
+"""`evolve(key, config) -> Result`: the search loop on the batched trainer.
 
 init; loop ask -> evaluate (cache by genome hash, batched training) -> tell;
 then train the overall best for ``train.final_epochs`` with early stopping on
 validation and report validation and test accuracy. Fitness is validation accuracy.
+The strategy is ``config.ga.strategy`` (VLGA by default); ``ga.budget_epochs`` stops
+any strategy once that many candidate-epochs are spent (cache hits are free).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from vlga_jax.data import Dataset, load_dataset
 from vlga_jax.growth import FrozenPrefix
 from vlga_jax.model import Network
 from vlga_jax.rundir import RunDir
-from vlga_jax.strategies.vlga import VLGA, SearchFailed, VLGAState
+from vlga_jax.strategies import SearchFailed, make_strategy
 from vlga_jax.trainer import DeviceData, Member, Outcome, Trainer, enable_compilation_cache
 
 __all__ = ["evolve", "Result", "CandidateRecord", "GenerationRecord", "SearchFailed"]
@@ -143,7 +145,7 @@ class _Search:
     def __init__(self, key, config: Config, dataset: Dataset):
         self.config = config
         self.space = config.space.build()
-        self.strategy = VLGA(self.space, config.ga)
+        self.strategy = make_strategy(config.ga.strategy, self.space, config.ga)
         self.dataset = dataset
         tc = config.train
         d = dataset
@@ -161,6 +163,7 @@ class _Search:
         self.candidates: list[CandidateRecord] = []
         self.generations: list[GenerationRecord] = []
         self.trained = 0
+        self.spent_epochs = 0
 
     def arch(self, genome: G.Genome) -> Architecture:
         return from_description(G.decode(genome, self.space),
@@ -208,7 +211,10 @@ class _Search:
             members.append(Member(growth.suffix(arch, phase, prefix.feature_shape), key))
         return [prefix.whole(o, phase) for o in self.trainer.train(members, epochs, data=data)]
 
-    def evaluate(self, state: VLGAState, population, needs_eval, parent) -> np.ndarray:
+    def evaluate(self, state, population, needs_eval, parent,
+                 limit: int | None = None) -> np.ndarray:
+        """Fitness f32[P] of the members that need it; with ``limit``, train at most that
+        many new networks (the rest get NaN and no record: the budget ran out)."""
         genomes = G.unstack(population)
         needs = np.asarray(needs_eval)
         fitness = np.full(len(genomes), np.nan, np.float32)
@@ -217,11 +223,16 @@ class _Search:
         for i in np.flatnonzero(needs):
             if hashes[i] not in self.cache and hashes[i] not in todo:
                 todo[hashes[i]] = (genomes[i], self.arch(genomes[i]))
+        if limit is not None:
+            todo = dict(list(todo.items())[:limit])
         outcomes = self._train([a for _, a in todo.values()], parent, state.phase)
+        self.spent_epochs += len(todo) * self.config.train.epochs
         for h, (_, arch), outcome in zip(todo, todo.values(), outcomes, strict=True):
             self.cache[h] = Evaluation(arch, outcome)
         trained_now = set(todo)
         for i in np.flatnonzero(needs):
+            if hashes[i] not in self.cache:  # over the budget: not trained
+                continue
             ev = self.cache[hashes[i]]
             fitness[i] = ev.fitness
             hit = hashes[i] not in trained_now
@@ -303,24 +314,34 @@ def evolve(key: jax.Array, config: Config | None = None, *,
     restored = run.restore(search) if run is not None else None
     if restored is not None:
         state, step, earlier_seconds = restored
+    budget, epochs = config.ga.budget_epochs, config.train.epochs
+    stop_reason = ""
     while True:
+        if budget is not None and budget - search.spent_epochs < epochs:
+            stop_reason = f"spent the budget of {budget} candidate-epochs"
+            break
         phase = state.phase
         population, needs_eval, state = strategy.ask(
             jax.random.fold_in(search.key_strategy, step), state)
         step += 1
         if state.done:
             break
-        if state.phase != phase or (state.phase > 0 and parent is None):
-            winner = G.genome_hash(state.phase_best_genome, search.space)
-            parent = search.cache[winner]
+        transfer = strategy.transfer_parent(state)
+        if transfer is None:
+            parent = None
+        elif state.phase != phase or parent is None:
+            parent = search.cache[G.genome_hash(transfer, search.space)]
         gen_start = time.perf_counter()
         n_before = len(search.candidates)
         _notify_start(callbacks, state.phase, state.generation, int(np.sum(needs_eval)))
-        fitness = search.evaluate(state, population, needs_eval, parent)
+        limit = None if budget is None else (budget - search.spent_epochs) // epochs
+        fitness = search.evaluate(state, population, needs_eval, parent, limit)
         state = strategy.tell(state, fitness)
         new = search.candidates[n_before:]
         f = np.asarray(state.fitness)
         finite = f[np.isfinite(f)]
+        if not finite.size:
+            finite = np.array([np.nan])
         record = GenerationRecord(
             phase=state.phase, generation=state.generation, best=float(finite.max()),
             mean=float(finite.mean()), median=float(np.median(finite)),
@@ -349,6 +370,7 @@ def evolve(key: jax.Array, config: Config | None = None, *,
         "buckets": stats.buckets,
         "program_reuses": stats.program_reuses,
         "padded_flop_overhead": stats.padded_overhead,
+        "spent_epochs": search.spent_epochs,
         "wall_seconds": earlier_seconds + time.perf_counter() - start,
     }
     result = Result(
@@ -357,7 +379,8 @@ def evolve(key: jax.Array, config: Config | None = None, *,
         params=final.params, batch_stats=final.stats, search_fitness=best_eval.fitness,
         val_accuracy=float(val_acc), test_accuracy=float(test_acc),
         candidates=search.candidates, generations=search.generations,
-        phase_best=state.phase_best, stop_reason=state.stop_reason, totals=totals)
+        phase_best=state.phase_best, stop_reason=stop_reason or state.stop_reason,
+        totals=totals)
     if run is not None:
         run.finish(result, dataset)
     return result

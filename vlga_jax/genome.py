@@ -81,6 +81,21 @@ def random_population(key: jax.Array, space: SearchSpace, size: int, n_active: i
     return jax.vmap(lambda k: random_genome(k, space, n_active))(keys)
 
 
+def sync_depth(genome: Genome, space: SearchSpace) -> Genome:
+    """``block_mask`` set from the space's ``depth_gene`` (identity when it has none).
+
+    Works on one genome or a population (leading axes); jit-able. Inactive block slots
+    keep their genes, so a network that regrows a layer gets its old layer back.
+    """
+    if space.depth_gene is None:
+        return genome
+    gene = space.gene(space.depth_gene)
+    depths = jnp.asarray(gene.values, jnp.int32)
+    depth = depths[genome.globals[..., space.global_column(space.depth_gene)]]
+    mask = jnp.arange(space.max_blocks) < depth[..., None]
+    return genome.replace(block_mask=mask)
+
+
 def full_mask(space: SearchSpace, value: bool = True) -> GeneMask:
     """A mask with every gene set to ``value``."""
     return GeneMask(

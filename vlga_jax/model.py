@@ -179,6 +179,8 @@ class Network(nn.Module):
                                     self.activation_impl, name=name)(
                     x, knobs.activation[i], knobs.batchnorm[i], knobs.pool_max[i],
                     knobs.use_b[i], train)
+                if self.key.block_dropout and train:
+                    x = dropout(self.make_rng("dropout"), x, knobs.block_dropout[i], train)
             else:
                 x = x.reshape(x.shape[0], -1)
                 x = _Dense(layer.units, name=name)(x)
@@ -193,6 +195,10 @@ class Network(nn.Module):
                 x = jnp.where(knobs.pool_on[last], pooled, jnp.mean(x, axis=(1, 2)))
             else:
                 x = jnp.mean(x, axis=(1, 2))
+        for j, units in enumerate(self.key.head_units):
+            x = jax.nn.relu(nn.Dense(units, name=f"fc_{j}")(x))
+            if train and j + 1 < len(self.key.head_units):  # the last one: below
+                x = dropout(self.make_rng("dropout"), x, knobs.head_dropout, train)
         if train:
             x = dropout(self.make_rng("dropout"), x, knobs.head_dropout, train)
         return nn.Dense(self.key.num_classes, name="head")(x)

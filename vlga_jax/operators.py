@@ -45,6 +45,13 @@ from vlga_jax.genome import GeneMask, Genome
 from vlga_jax.space import SearchSpace
 
 __all__ = [
+    "add_remove_layer",
+    "add_remove_layer_population",
+    "bitflip",
+    "bitflip_population",
+    "chromosome_length",
+    "elite_indices",
+    "gene_bits",
     "CROSSOVER_METHODS",
     "CROSSOVER_METHOD",
     "FITNESS_EPS",
@@ -616,3 +623,106 @@ def select_parents(
     pairs = jnp.stack([first, second], axis=1)
     fallback = jnp.argmax(jnp.where(jnp.isnan(f), -jnp.inf, f))
     return jnp.where(n_ok > 0, pairs, fallback).astype(jnp.int32)
+
+
+# -- fixed-length binary chromosomes, variable depth, elitism ----------------------------
+
+def gene_bits(space) -> tuple[np.ndarray, np.ndarray]:
+    """Bits per gene ``(block int32[G], global int32[H])``: ceil(log2(table size)).
+
+    A gene with a power-of-two table is exactly a group of bits; a chromosome of
+    `space.binary_cnn` has sum(bits) = 20 bits at 8 stages.
+    """
+    def bits(sizes):
+        return np.array([max(0, math.ceil(math.log2(int(s)))) for s in sizes], np.int32)
+
+    return bits(space.block_sizes), bits(space.global_sizes)
+
+
+def chromosome_length(space: SearchSpace) -> int:
+    """Number of bits of a full chromosome (every block slot counted)."""
+    block, global_ = gene_bits(space)
+    return int(space.max_blocks * block.sum() + global_.sum())
+
+
+def bitflip(key: jax.Array, genome: Genome, space: SearchSpace, rate,
+            mutable: GeneMask | None = None) -> Genome:
+    """Flip every bit of the chromosome independently with probability ``rate``.
+
+    Gene index i of a table of size n is the integer of its ceil(log2 n) bits; after the
+    flips an index >= n wraps to ``index % n`` (never for power-of-two tables). Every block
+    slot is part of the chromosome (fixed length), active or not; only ``mutable`` genes
+    (None: all) change. One genome (blocks [B, G]); jit- and vmap-able.
+    """
+    _check_single(genome, "bitflip")
+    if _is_number(rate):
+        check_rate("rate", rate)
+    block_bits, global_bits = gene_bits(space)
+    max_bits = int(max(block_bits.max(initial=0), global_bits.max(initial=0), 1))
+    values = _flat(genome.blocks, genome.globals)
+    sizes = _flat_sizes(space, genome)
+    nbits = _flat(jnp.broadcast_to(jnp.asarray(block_bits), genome.blocks.shape),
+                  jnp.asarray(global_bits))
+    can = _flat_mutable(mutable, genome)
+    u = jax.random.uniform(key, (values.shape[0], max_bits))
+    bit = jnp.arange(max_bits)
+    flips = (u < rate) & (bit[None, :] < nbits[:, None]) & can[:, None]
+    xor = jnp.sum(jnp.where(flips, 1 << bit, 0), axis=1).astype(values.dtype)
+    new = (values ^ xor) % jnp.maximum(sizes, 1)
+    return _unflat(new, genome)
+
+
+def bitflip_population(key: jax.Array, population: Genome, space: SearchSpace, rate,
+                       mutable: GeneMask | None = None) -> tuple[Genome, jax.Array]:
+    """`bitflip` on every individual; returns ``(population, changed bool[P])``."""
+    if _is_number(rate):
+        check_rate("rate", rate)
+    keys = jax.random.split(key, population.blocks.shape[0])
+    out = jax.vmap(lambda k, g: bitflip(k, g, space, rate, mutable))(keys, population)
+    return out, _genes_differ(out, population)
+
+
+def add_remove_layer(key: jax.Array, genome: Genome, space: SearchSpace, rate,
+                     min_blocks: int = 1) -> Genome:
+    """With probability ``rate``, append a random block or drop the last active block.
+
+    Add and remove are equally likely; at ``max_blocks`` the mutation removes, at
+    ``min_blocks`` it adds. An added block (at the end of the active prefix) gets
+    uniformly random genes; a removed slot is zeroed (as `random_genome` leaves masked
+    slots). One genome; jit- and vmap-able.
+    """
+    _check_single(genome, "add_remove_layer")
+    if _is_number(rate):
+        check_rate("rate", rate)
+    k_do, k_dir, k_genes = jax.random.split(key, 3)
+    n = jnp.sum(genome.block_mask).astype(jnp.int32)
+    do = jax.random.uniform(k_do) < rate
+    add = jax.random.uniform(k_dir) < 0.5
+    add = jnp.where(n >= space.max_blocks, False, jnp.where(n <= min_blocks, True, add))
+    can_change = (n < space.max_blocks) | (n > min_blocks)
+    do = do & can_change
+    slot = jnp.where(add, n, n - 1)
+    sizes = jnp.asarray(space.block_sizes)
+    u = jax.random.uniform(k_genes, (space.n_block_genes,))
+    fresh = jnp.minimum((u * sizes).astype(genome.blocks.dtype), sizes - 1)
+    row = jnp.where(add, fresh, jnp.zeros_like(fresh))
+    index = jnp.arange(space.max_blocks)
+    at_slot = (index == slot) & do
+    blocks = jnp.where(at_slot[:, None], row[None, :], genome.blocks)
+    mask = jnp.where(at_slot, add, genome.block_mask)
+    return genome.replace(blocks=blocks, block_mask=mask)
+
+
+def add_remove_layer_population(key: jax.Array, population: Genome, space: SearchSpace,
+                                rate, min_blocks: int = 1) -> Genome:
+    """`add_remove_layer` on every individual of a population (leading axis P)."""
+    keys = jax.random.split(key, population.blocks.shape[0])
+    return jax.vmap(lambda k, g: add_remove_layer(k, g, space, rate, min_blocks))(
+        keys, population)
+
+
+def elite_indices(fitness: jax.Array, n: int) -> jax.Array:
+    """int32[n]: the ``n`` best members (ties: lower index first; failed ones last)."""
+    fitness, _ = _fitness_vector(fitness, "elite_indices")
+    f = jnp.where(_failed(fitness), -jnp.inf, fitness)
+    return jnp.argsort(-f, stable=True)[:n].astype(jnp.int32)

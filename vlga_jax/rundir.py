@@ -150,6 +150,7 @@ class RunDir:
         body = {
             "config": self.config.to_dict(), "key": self.identity["key"],
             "step": step, "trained": search.trained, "elapsed": elapsed,
+            "spent_epochs": search.spent_epochs,
             "strategy": ckpt.encode(state, arrays),
             "cache": cache,
             "candidates": [dataclasses.asdict(c) for c in search.candidates],
@@ -189,6 +190,7 @@ class RunDir:
             search.candidates[:] = [CandidateRecord(**c) for c in body["candidates"]]
             search.generations[:] = [GenerationRecord(**g) for g in body["generations"]]
             search.trained = body["trained"]
+            search.spent_epochs = body["spent_epochs"]
             for k, v in body["trainer_stats"].items():
                 setattr(search.trainer.stats, k, v)
             _restore_trainer_choices(search.trainer, body["trainer"], arrays)

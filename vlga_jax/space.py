@@ -92,12 +92,16 @@ class SearchSpace:
       global_genes: genes that appear once per network.
       max_blocks: number of block slots in a genome (>= 1).
       block_kind: "conv" (two-conv blocks of Xiao et al.) or "dense" (MLP layers).
+      depth_gene: None, or the name of a global gene with values 1..max_blocks that
+        sets the number of active blocks (strategies keep ``block_mask`` in step with
+        it, see `genome.sync_depth`); None: the depth is ``block_mask`` alone.
     """
 
     block_genes: tuple[Gene, ...]
     global_genes: tuple[Gene, ...] = ()
     max_blocks: int = 1
     block_kind: str = "conv"
+    depth_gene: str | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "block_genes", tuple(self.block_genes))
@@ -127,6 +131,14 @@ class SearchSpace:
                     raise ValueError(f"gene {gene.name!r}: a global gene cannot require the "
                                      f"block gene {other!r}")
                 self.gene(other).index(gene.requires[1])
+        if self.depth_gene is not None:
+            if self.depth_gene not in {g.name for g in self.global_genes}:
+                raise ValueError(f"depth_gene {self.depth_gene!r} must be a global gene")
+            values = self.gene(self.depth_gene).values
+            if any(not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= self.max_blocks
+                   for v in values):
+                raise ValueError(f"depth_gene {self.depth_gene!r}: values must be integers in "
+                                 f"[1, max_blocks={self.max_blocks}], got {values}")
         requires = {g.name: g.requires[0] for g in self.block_genes + self.global_genes
                     if g.requires is not None}
         for name in requires:
@@ -214,6 +226,7 @@ class SearchSpace:
             "global_genes": [gene_dict(g) for g in self.global_genes],
             "max_blocks": self.max_blocks,
             "block_kind": self.block_kind,
+            "depth_gene": self.depth_gene,
         }
 
     @classmethod
@@ -227,6 +240,7 @@ class SearchSpace:
             global_genes=tuple(gene(g) for g in d.get("global_genes", ())),
             max_blocks=int(d.get("max_blocks", 1)),
             block_kind=d.get("block_kind", "conv"),
+            depth_gene=d.get("depth_gene"),
         )
 
 
@@ -286,4 +300,87 @@ def mlp(max_layers: int = 4) -> SearchSpace:
     return SearchSpace(block, globals_, max_blocks=max_layers, block_kind="dense")
 
 
-SPACES = {"xiao2020": xiao2020, "mlp": mlp}
+def fixed_cnn(depth: int = 3, *, training_genes: bool = False) -> SearchSpace:
+    """The `xiao2020` blocks at a fixed depth: strategies activate all ``depth`` blocks
+    (a classical fixed-length GA evolves every gene of every block at once)."""
+    return xiao2020(depth, training_genes=training_genes)
+
+
+BINARY_FILTERS = (4, 8, 12, 16, 24, 32, 48, 64)  # sized for small images; CPU-friendly
+BINARY_SCALES = (1.0, 1.5, 2.0, 2.5)
+BINARY_KERNELS = (1, 3, 5, 7)
+BINARY_DROPOUTS = (0.0, 0.1, 0.25, 0.5)
+BINARY_HEAD = (2048, 1024)
+
+
+def binary_cnn(max_stages: int = 8) -> SearchSpace:
+    """The fixed-length binary chromosome of the binary-encoded CNN GA (20 bits at 8 stages).
+
+    Every table has a power-of-two size, so a gene is a group of bits (`operators.bitflip`):
+    filters of the first stage (3 bits), filter scale per stage (2 bits: stage s has
+    ``filters * scale**s`` channels), kernel size (2 bits), number of feature-extraction
+    stages (3 bits), one or two convs in each stage (1 bit per stage) and dropout after
+    each stage (2 bits). Decoded by `architecture.from_description`: batch norm in every
+    conv, a 2x2 max pool per stage while the image is larger than 1x1, then a dense head
+    of 2048 and 1024 units with dropout 0.5.
+    """
+    if max_stages & (max_stages - 1):
+        raise ValueError(f"max_stages must be a power of two, got {max_stages}")
+    block = (Gene("two_convs", (False, True)),)
+    globals_ = (
+        Gene("filters", BINARY_FILTERS),
+        Gene("filter_scale", BINARY_SCALES),
+        Gene("kernel", BINARY_KERNELS),
+        Gene("stages", tuple(range(1, max_stages + 1))),
+        Gene("dropout", BINARY_DROPOUTS),
+    )
+    return SearchSpace(block, globals_, max_blocks=max_stages, block_kind="conv",
+                       depth_gene="stages")
+
+
+MLP_UNITS = (64, 128, 256, 512, 768, 1024)
+MLP_ACTIVATIONS = ("relu", "elu", "tanh", "sigmoid")
+MLP_OPTIMIZERS = ("rmsprop", "adam", "sgd", "adagrad", "adadelta", "adamax", "nadam")
+
+
+def mlp_ga(max_layers: int = 4) -> SearchSpace:
+    """The MLP GA's space: 1..max_layers dense layers (global gene ``layers``), units per
+    layer, one activation and one optimizer per network."""
+    block = (Gene("units", MLP_UNITS),)
+    globals_ = (
+        Gene("layers", tuple(range(1, max_layers + 1))),
+        Gene("activation", MLP_ACTIVATIONS),
+        Gene("optimizer", MLP_OPTIMIZERS),
+    )
+    return SearchSpace(block, globals_, max_blocks=max_layers, block_kind="dense",
+                       depth_gene="layers")
+
+
+def mlp_tournament(max_layers: int = 4) -> SearchSpace:
+    """Tournament evolution's space: per dense layer units, dropout and activation; per
+    network learning rate, weight decay and optimizer. Depth is the block mask (changed by
+    the add/remove-layer mutation)."""
+    block = (
+        Gene("units", MLP_UNITS),
+        Gene("dropout", (0.0, 0.1, 0.2, 0.3, 0.5)),
+        Gene("activation", MLP_ACTIVATIONS),
+    )
+    globals_ = (
+        Gene("learning_rate", (1e-4, 3e-4, 1e-3, 3e-3, 1e-2)),
+        Gene("weight_decay", (0.0, 1e-5, 1e-4, 1e-3)),
+        Gene("optimizer", MLP_OPTIMIZERS),
+    )
+    return SearchSpace(block, globals_, max_blocks=max_layers, block_kind="dense")
+
+
+SPACES = {"xiao2020": xiao2020, "mlp": mlp, "fixed_cnn": fixed_cnn, "binary_cnn": binary_cnn,
+          "mlp_ga": mlp_ga, "mlp_tournament": mlp_tournament}
+
+
+def build_space(kind: str, max_blocks: int, *, training_genes: bool = False) -> SearchSpace:
+    """The space of ``kind`` (a key of SPACES) with ``max_blocks`` block slots."""
+    if kind not in SPACES:
+        raise ValueError(f"space kind must be one of {tuple(SPACES)}, got {kind!r}")
+    if kind in ("xiao2020", "fixed_cnn"):
+        return SPACES[kind](max_blocks, training_genes=training_genes)
+    return SPACES[kind](max_blocks)

@@ -1,5 +1,24 @@
-"""Search strategies with an init / ask / tell interface over explicit state."""
+"""Search strategies with an init / ask / tell interface over explicit state.
 
-from vlga_jax.strategies.vlga import VLGA, SearchFailed, VLGAState
+Registered by name (``ga.strategy``): "vlga" (`VLGA`), "ga" (`GA`: classical, mlp-ga,
+binary-cnn), "tournament" (`Tournament`), "random_population" (`RandomPopulation`),
+"random" (`RandomSearch`) and "grid" (`Grid`). `make_strategy(name, space, ga)` builds one.
+"""
 
-__all__ = ["VLGA", "VLGAState", "SearchFailed"]
+from vlga_jax.strategies.base import (
+    STRATEGIES,
+    SearchFailed,
+    SearchState,
+    Strategy,
+    make_strategy,
+    register,
+)
+from vlga_jax.strategies.ga import GA
+from vlga_jax.strategies.grid import Grid
+from vlga_jax.strategies.random_search import RandomSearch
+from vlga_jax.strategies.tournament import RandomPopulation, Tournament
+from vlga_jax.strategies.vlga import VLGA, VLGAState
+
+__all__ = ["VLGA", "VLGAState", "SearchFailed", "GA", "Grid", "RandomSearch",
+           "RandomPopulation", "Tournament", "SearchState", "Strategy", "STRATEGIES",
+           "make_strategy", "register"]

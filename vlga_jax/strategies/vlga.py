@@ -28,10 +28,7 @@ from vlga_jax import operators as ops
 from vlga_jax.config import GAConfig
 from vlga_jax.genome import GeneMask, Genome, block_mutable_mask, random_population, set_gene
 from vlga_jax.space import SearchSpace
-
-
-class SearchFailed(RuntimeError):
-    """Every candidate of a generation failed: there is nothing to select from."""
+from vlga_jax.strategies.base import SearchFailed, register
 
 
 @flax.struct.dataclass
@@ -56,6 +53,7 @@ def _finite_argmax(fitness: np.ndarray) -> int:
     return int(np.argmax(f))
 
 
+@register("vlga")
 @dataclasses.dataclass(frozen=True)
 class VLGA:
     """Init/ask/tell for the VLGA (see module docstring)."""
@@ -87,6 +85,10 @@ class VLGA:
                          needs_eval=jnp.ones(p, bool), mutable=self.phase_mask(phase),
                          phase=phase, generation=0, phase_best=phase_best,
                          phase_best_genome=parent)
+
+    def transfer_parent(self, state: VLGAState) -> Genome | None:
+        """The previous phase's winner, whose trained blocks phase > 0 candidates inherit."""
+        return state.phase_best_genome if state.phase > 0 else None
 
     def init(self, key: jax.Array) -> VLGAState:
         return self._fresh_state(key, 0, None, ())

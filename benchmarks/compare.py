@@ -1,0 +1,240 @@
+"""Search strategies on the same dataset and the SAME budget, over several seeds.
+
+Usage: python benchmarks/compare.py [--presets vlga random classical-ga ...]
+           [--seeds 3] [--budget 60] [--epochs 2] [--final-epochs 10]
+           [--dataset digits] [--data-dir DIR] [--subset N] [--set KEY=VALUE ...]
+           [--out benchmarks/results/compare] [--table-only]
+
+Like Table 2 of Xiao et al. 2020 (random search, a classical GA, VLGA) plus the other
+seed systems' presets. Every run gets ``ga.budget_epochs = --budget`` candidate-epochs
+(each trained candidate costs ``--epochs``; a cache hit costs nothing; the last
+generation is cut short so every run spends the same budget). The presets' own
+population sizes are scaled to the budget (``scaled_overrides``): with N = budget /
+epochs candidates, a GA's population is min(preset, max(4, N // 5)) so several
+generations fit, and its generation count is lifted so the budget, not the generation
+count, ends it; VLGA keeps 2 generations per phase and 2 phases with population
+min(20, max(4, N // 3)). The CNN spaces (vlga, random, classical-ga) are restricted
+alike (channels 8/16/32, kernels 1/3, 2 blocks) so they search the same networks.
+
+Per run: best validation accuracy of the search (the fitness), test accuracy of the
+best network after final training (``--final-epochs``, early stopping on validation),
+wall seconds (search + final training, compiles included), candidates trained, and the
+best-so-far validation accuracy after every candidate (against candidate-epochs spent).
+Prints mean +- standard deviation over seeds; for "grid", the time-to-same-result: the
+budget at which the grid first reached mlp-ga's best (same seed), if it did.
+
+Writes ``OUT/compare.json`` after every run (so a cut-short run keeps what finished;
+``--table-only`` reprints the table from it) and ``OUT/compare.png`` (best-so-far
+accuracy against budget, mean over seeds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import warnings
+
+import numpy as np
+
+PRESETS = ("vlga", "random", "classical-ga", "mlp-ga", "grid", "tournament",
+           "random-population", "binary-cnn")
+CNN_SPACE = {"space.channels": (8, 16, 32), "space.kernels": (1, 3), "space.max_blocks": 2}
+
+
+def preset_name(name: str) -> str:
+    return "paper" if name == "vlga" else name
+
+
+def scaled_overrides(name: str, budget: int, epochs: int, final_epochs: int) -> dict:
+    """Config overrides that put preset ``name`` on the common budget (see module doc)."""
+    from vlga_jax import Config
+
+    base = Config.preset(preset_name(name))
+    n = budget // epochs
+    out = {"ga.budget_epochs": budget, "train.epochs": epochs,
+           "train.final_epochs": final_epochs, "train.patience": 3}
+    if name in ("vlga", "random", "classical-ga"):
+        out.update(CNN_SPACE)
+    if name == "vlga":
+        out.update({"ga.population": min(20, max(4, n // 3)), "ga.generations": 2,
+                    "ga.max_phases": 2})
+    elif name in ("random", "grid"):
+        out.update({"ga.population": 10, "ga.generations": 10_000})
+    else:
+        pop = min(base.ga.population, max(4, n // 5))
+        out.update({"ga.population": pop, "ga.generations": 10_000})
+        if base.ga.strategy == "tournament":
+            out["ga.elites"] = min(base.ga.elites, pop - 1)
+        if base.ga.mutation_mode == "bitflip":
+            out["ga.mutation_rate"] = 1.0 / pop  # the preset's rule: 1 / population
+    return out
+
+
+def best_so_far(candidates) -> list[tuple[int, float]]:
+    """[(candidate-epochs spent, best validation accuracy so far)] after each training."""
+    spent, best, curve = 0, -np.inf, []
+    for c in candidates:
+        if c.cache_hit:
+            continue
+        spent += c.epochs
+        if not c.failed and np.isfinite(c.fitness):
+            best = max(best, c.fitness)
+        curve.append((spent, float(best)))
+    return curve
+
+
+def run_one(name: str, seed: int, args, dataset) -> dict:
+    import jax
+
+    from vlga_jax import Config, evolve
+    from vlga_jax.cli import _parse_value
+
+    overrides = scaled_overrides(name, args.budget, args.epochs, args.final_epochs)
+    for item in args.set or ():
+        key, _, value = item.partition("=")
+        overrides[key.strip()] = _parse_value(value.strip())
+    config = Config.preset(preset_name(name)).override(**overrides)
+    start = time.perf_counter()
+    result = evolve(jax.random.key(seed), config, dataset=dataset)
+    wall = time.perf_counter() - start
+    return {"preset": name, "seed": seed, "best_val": result.search_fitness,
+            "final_val": result.val_accuracy, "test": result.test_accuracy,
+            "wall_seconds": wall, "trained": result.totals["trained"],
+            "cache_hits": result.totals["cache_hits"],
+            "spent_epochs": result.totals["spent_epochs"],
+            "programs_compiled": result.totals["programs_compiled"],
+            "compile_seconds": result.totals["compile_seconds"],
+            "stop_reason": result.stop_reason, "best": result.architecture.describe(),
+            "curve": best_so_far(result.candidates), "overrides": {
+                k: list(v) if isinstance(v, tuple) else v for k, v in overrides.items()}}
+
+
+def _ms(values) -> str:
+    v = np.asarray(values, float)
+    return f"{v.mean():.4f} +- {v.std(ddof=1) if v.size > 1 else 0.0:.4f}"
+
+
+def time_to_reach(curve, target: float) -> int | None:
+    for spent, best in curve:
+        if best >= target:
+            return spent
+    return None
+
+
+def table(runs: list[dict], budget: int) -> str:
+    names = [n for n in PRESETS if any(r["preset"] == n for r in runs)]
+    names += sorted({r["preset"] for r in runs} - set(names))
+    lines = [f"budget {budget} candidate-epochs per run; mean +- std over seeds",
+             f"{'preset':18s} {'seeds':>5s} {'best val acc':>17s} {'test acc (final)':>17s} "
+             f"{'wall s':>15s} {'trained':>13s} {'epochs spent':>12s}"]
+    for n in names:
+        rs = [r for r in runs if r["preset"] == n]
+        wall = np.array([r["wall_seconds"] for r in rs])
+        trained = np.array([r["trained"] for r in rs], float)
+        lines.append(
+            f"{n:18s} {len(rs):5d} {_ms([r['best_val'] for r in rs]):>17s} "
+            f"{_ms([r['test'] for r in rs]):>17s} "
+            f"{wall.mean():7.1f} +- {wall.std(ddof=1) if wall.size > 1 else 0:5.1f} "
+            f"{trained.mean():6.1f} +- {trained.std(ddof=1) if trained.size > 1 else 0:4.1f} "
+            f"{np.mean([r['spent_epochs'] for r in rs]):12.1f}")
+    grid = {r["seed"]: r for r in runs if r["preset"] == "grid"}
+    ga = {r["seed"]: r for r in runs if r["preset"] == "mlp-ga"}
+    for seed in sorted(set(grid) & set(ga)):
+        target = ga[seed]["best_val"]
+        reached = time_to_reach(grid[seed]["curve"], target)
+        when = (f"reached it after {reached} candidate-epochs" if reached is not None
+                else f"did not reach it within {budget} candidate-epochs")
+        lines.append(f"seed {seed}: mlp-ga's best {target:.4f} came after "
+                     f"{time_to_reach(ga[seed]['curve'], target)} candidate-epochs; "
+                     f"grid {when}")
+    return "\n".join(lines)
+
+
+def plot(runs: list[dict], budget: int, path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    grid = np.arange(1, budget + 1)
+    for n in PRESETS:
+        rs = [r for r in runs if r["preset"] == n]
+        if not rs:
+            continue
+        curves = []
+        for r in rs:
+            spent = np.array([s for s, _ in r["curve"]])
+            best = np.array([b for _, b in r["curve"]])
+            idx = np.searchsorted(spent, grid, side="right") - 1
+            curves.append(np.where(idx >= 0, best[np.maximum(idx, 0)], np.nan))
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # nothing trained yet: NaN
+            mean = np.nanmean(np.array(curves), axis=0)
+        ax.step(grid, mean, where="post",
+                label=f"{n} ({len(rs)} seeds)")
+    ax.set_xlabel("budget spent (candidate-epochs)")
+    ax.set_ylabel("best validation accuracy so far")
+    ax.set_title("best-so-far accuracy against budget (mean over seeds)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--presets", nargs="+", default=list(PRESETS), choices=PRESETS)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--budget", type=int, default=60, help="candidate-epochs per run")
+    parser.add_argument("--epochs", type=int, default=2, help="training epochs per candidate")
+    parser.add_argument("--final-epochs", type=int, default=10)
+    parser.add_argument("--dataset", default="digits")
+    parser.add_argument("--data-dir")
+    parser.add_argument("--subset", type=int)
+    parser.add_argument("--set", action="append", metavar="KEY=VALUE",
+                        help="extra override for every run, e.g. --set train.batch_size=64")
+    parser.add_argument("--out", default="benchmarks/results/compare")
+    parser.add_argument("--table-only", action="store_true",
+                        help="reprint the table and plot from OUT/compare.json")
+    args = parser.parse_args(argv)
+    if args.budget < args.epochs:
+        parser.error("--budget must be at least --epochs")
+    os.makedirs(args.out, exist_ok=True)
+    path = os.path.join(args.out, "compare.json")
+    if args.table_only:
+        with open(path) as f:
+            saved = json.load(f)
+        print(table(saved["runs"], saved["budget"]))
+        plot(saved["runs"], saved["budget"], os.path.join(args.out, "compare.png"))
+        return 0
+
+    from vlga_jax import load_dataset
+
+    dataset = load_dataset(args.dataset, data_dir=args.data_dir, subset=args.subset)
+    runs = []
+    meta = {"dataset": args.dataset, "budget": args.budget, "epochs": args.epochs,
+            "final_epochs": args.final_epochs, "seeds": args.seeds,
+            "presets": args.presets, "command": " ".join(sys.argv)}
+    for seed in range(args.seeds):  # seeds outermost: a cut-short run keeps whole seeds
+        for name in args.presets:
+            r = run_one(name, seed, args, dataset)
+            runs.append(r)
+            print(f"{name:18s} seed {seed}: best val {r['best_val']:.4f} test {r['test']:.4f} "
+                  f"wall {r['wall_seconds']:.1f}s trained {r['trained']} "
+                  f"({r['spent_epochs']} epochs, {r['programs_compiled']} programs)",
+                  flush=True)
+            with open(path + ".tmp", "w") as f:
+                json.dump({**meta, "runs": runs}, f, indent=1)
+            os.replace(path + ".tmp", path)
+    print(table(runs, args.budget))
+    plot(runs, args.budget, os.path.join(args.out, "compare.png"))
+    print(f"wrote {path} and {os.path.join(args.out, 'compare.png')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

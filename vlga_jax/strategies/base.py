@@ -1,0 +1,178 @@
+"""What every strategy shares: the registry, a generic state and the ask/tell skeleton.
+
+A strategy is a frozen dataclass of a `SearchSpace` and a `GAConfig` (hashable, so its
+jitted breeding steps take it as a static argument) with
+
+    init(key) -> state
+    ask(key, state) -> (population Genome [P, ...], needs_eval bool[P], state)
+    tell(state, fitness f32[P]) -> state
+    transfer_parent(state) -> Genome | None   (whose trained blocks new candidates inherit)
+
+States are flax.struct dataclasses of arrays (pytree fields) and Python scalars, strings
+and tuples (static fields): checkpoints serialise them by walking their fields. The same
+key gives the same sequence of populations.
+
+`make_strategy(name, space, ga)` builds a registered strategy; `register(name)` adds one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from vlga_jax.config import GAConfig
+from vlga_jax.genome import GeneMask, Genome, random_population, sync_depth
+from vlga_jax.space import SearchSpace
+
+STRATEGIES: dict[str, type] = {}
+
+
+class SearchFailed(RuntimeError):
+    """Every candidate of a generation failed: there is nothing to select from."""
+
+
+def register(name: str):
+    """Class decorator: make a strategy class available as ``ga.strategy = name``."""
+    def add(cls):
+        STRATEGIES[name] = cls
+        cls.name = name
+        return cls
+    return add
+
+
+def make_strategy(name: str, space: SearchSpace, ga: GAConfig):
+    """The strategy registered as ``name`` for ``space`` and ``ga``."""
+    if name not in STRATEGIES:
+        raise ValueError(f"ga.strategy must be one of {tuple(STRATEGIES)}, got {name!r}")
+    return STRATEGIES[name](space, ga)
+
+
+@flax.struct.dataclass
+class SearchState:
+    """State of the single-phase strategies (GA, tournament, random, grid).
+
+    population: Genome [P, ...]; fitness: f32[P] (NaN: not evaluated yet);
+    needs_eval: bool[P]. ``position`` counts enumerated candidates (grid).
+    ``phase_best`` is (best fitness so far,) once something was told.
+    """
+
+    population: Genome
+    fitness: jax.Array
+    needs_eval: jax.Array
+    phase: int = flax.struct.field(pytree_node=False, default=0)
+    generation: int = flax.struct.field(pytree_node=False, default=0)
+    told: bool = flax.struct.field(pytree_node=False, default=False)
+    done: bool = flax.struct.field(pytree_node=False, default=False)
+    phase_best: tuple = flax.struct.field(pytree_node=False, default=())
+    stop_reason: str = flax.struct.field(pytree_node=False, default="")
+    position: int = flax.struct.field(pytree_node=False, default=0)
+
+
+def random_depth_population(key: jax.Array, space: SearchSpace, size: int) -> Genome:
+    """``size`` random genomes of random depth (1..max_blocks, uniform).
+
+    With a ``depth_gene`` the depth is that gene (drawn with the others); otherwise the
+    block mask is a random prefix and inactive slots are zero.
+    """
+    k_pop, k_depth = jax.random.split(key)
+    pop = random_population(k_pop, space, size, space.max_blocks)
+    if space.depth_gene is not None:
+        return sync_depth(pop, space)
+    u = jax.random.uniform(k_depth, (size,))
+    depth = 1 + jnp.minimum((u * space.max_blocks).astype(jnp.int32), space.max_blocks - 1)
+    mask = jnp.arange(space.max_blocks)[None, :] < depth[:, None]
+    return pop.replace(blocks=jnp.where(mask[..., None], pop.blocks, 0), block_mask=mask)
+
+
+def gene_rate_mask(space: SearchSpace, ga: GAConfig) -> GeneMask:
+    """f32 `GeneMask`: each gene's mutation probability (``ga.gene_rates`` by name, else
+    ``ga.mutation_rate``)."""
+    rates = dict(ga.gene_rates)
+    unknown = set(rates) - set(space.gene_names)
+    if unknown:
+        raise ValueError(f"ga.gene_rates: unknown gene(s) {sorted(unknown)}; genes of the "
+                         f"space: {space.gene_names}")
+    block = np.array([rates.get(g.name, ga.mutation_rate) for g in space.block_genes],
+                     np.float32)
+    globals_ = np.array([rates.get(g.name, ga.mutation_rate) for g in space.global_genes],
+                        np.float32)
+    return GeneMask(blocks=np.broadcast_to(block, (space.max_blocks, block.size)).copy(),
+                    globals=globals_)
+
+
+def best_of(fitness) -> float:
+    f = np.asarray(fitness, np.float64)
+    f = f[np.isfinite(f)]
+    return float(f.max()) if f.size else -math.inf
+
+
+@dataclasses.dataclass(frozen=True)
+class Strategy:
+    """Generation loop of the single-phase strategies; subclasses define `_initial`/`_next`.
+
+    ask: the first call returns the initial population; after each tell, the next
+    generation (``_next``) until ``ga.generations`` generations were evaluated, then a
+    done state. A budget (``ga.budget_epochs``) is enforced by `evolve`, which stops
+    asking when it is spent.
+    """
+
+    space: SearchSpace
+    ga: GAConfig
+    # Raise SearchFailed when a whole generation failed (selection has nothing to pick).
+    needs_survivors = True
+
+    def _initial(self, key: jax.Array) -> Genome:
+        return random_depth_population(key, self.space, self.ga.population)
+
+    def _next(self, key: jax.Array, state: SearchState) -> SearchState:
+        raise NotImplementedError
+
+    def init(self, key: jax.Array) -> SearchState:
+        p = self.ga.population
+        return SearchState(population=self._initial(key), fitness=jnp.full(p, jnp.nan),
+                           needs_eval=jnp.ones(p, bool))
+
+    def transfer_parent(self, state: SearchState) -> Genome | None:
+        """No weight transfer: every candidate trains from scratch."""
+        return None
+
+    def _finished(self, state: SearchState) -> str:
+        if state.generation + 1 >= self.ga.generations:
+            return f"reached generations={self.ga.generations}"
+        return ""
+
+    def ask(self, key: jax.Array, state: SearchState):
+        """The population to evaluate next and which members need an evaluation."""
+        if state.done:
+            raise ValueError("ask: the search is done (state.done is True)")
+        if not state.told:
+            return state.population, state.needs_eval, state
+        stop = self._finished(state)
+        if stop:
+            state = state.replace(done=True, stop_reason=stop)
+            return state.population, jnp.zeros_like(state.needs_eval), state
+        state = self._next(key, state)
+        return state.population, state.needs_eval, state
+
+    def tell(self, state: SearchState, fitness) -> SearchState:
+        """Record fitness (f32[P]) for the members that needed an evaluation."""
+        fitness = jnp.asarray(fitness, jnp.float32)
+        if fitness.shape != state.fitness.shape:
+            raise ValueError(f"tell: fitness must have shape {state.fitness.shape}, "
+                             f"got {fitness.shape}")
+        merged = jnp.where(state.needs_eval, fitness, state.fitness)
+        merged = jnp.where(jnp.isnan(merged), -jnp.inf, merged)
+        best = best_of(merged)
+        if self.needs_survivors and best == -math.inf:
+            raise SearchFailed(
+                f"every candidate of generation {state.generation} failed (loss NaN/inf): "
+                "lower the learning rate or check the data")
+        if state.phase_best:
+            best = max(best, state.phase_best[0])
+        return state.replace(fitness=merged, needs_eval=jnp.zeros_like(state.needs_eval),
+                             told=True, phase_best=(best,))

@@ -1,0 +1,79 @@
+"""Tournament evolution and its random-population baseline.
+
+"tournament": each generation keeps the ``ga.elites`` best members unchanged; every
+other slot is a child of two tournament winners (``ga.tournament_size``, drawn by
+`operators.select_parents`), crossed over (``ga.crossover``), mutated gene by gene with
+per-gene probabilities (``ga.gene_rates``, else ``ga.mutation_rate``) and, with
+probability ``ga.layer_mutation_rate``, given an extra layer or stripped of its last one
+(`operators.add_remove_layer`).
+
+"random_population": the same loop with the whole population re-randomised every
+generation (random depth and genes): the baseline tournament evolution is compared with.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+import jax
+import jax.numpy as jnp
+
+from vlga_jax import operators as ops
+from vlga_jax.genome import Genome, sync_depth
+from vlga_jax.strategies.base import (
+    SearchState,
+    Strategy,
+    gene_rate_mask,
+    random_depth_population,
+    register,
+)
+
+
+@register("tournament")
+@dataclasses.dataclass(frozen=True)
+class Tournament(Strategy):
+    """Elitist tournament GA with per-gene and add/remove-layer mutation."""
+
+    def _next(self, key: jax.Array, state: SearchState) -> SearchState:
+        pop, fit, needs = _tournament_breed(self, key, state.population, state.fitness)
+        return state.replace(population=pop, fitness=fit, needs_eval=needs,
+                             generation=state.generation + 1, told=False)
+
+
+@register("random_population")
+@dataclasses.dataclass(frozen=True)
+class RandomPopulation(Tournament):
+    """The tournament loop with a fresh random population every generation."""
+
+    needs_survivors = False
+
+    def _next(self, key: jax.Array, state: SearchState) -> SearchState:
+        p = self.ga.population
+        return state.replace(population=random_depth_population(key, self.space, p),
+                             fitness=jnp.full(p, jnp.nan), needs_eval=jnp.ones(p, bool),
+                             generation=state.generation + 1, told=False)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _tournament_breed(strategy: Tournament, key, population: Genome, fitness):
+    """Elites first (fitness kept), then P - elites children (fitness NaN)."""
+    ga, space = strategy.ga, strategy.space
+    p = fitness.shape[0]
+    n_children = p - ga.elites
+    k_par, k_cross, k_mut, k_layer = jax.random.split(key, 4)
+    elite = ops.elite_indices(fitness, ga.elites)
+    pairs = ops.select_parents(k_par, fitness, n_children, ga.parent_selection,
+                               tournament_size=ga.tournament_size,
+                               temperature=ga.softmax_temperature)
+    children = ops.crossover_population(k_cross, population, pairs, None, ga.crossover)
+    children, _ = ops.mutate_population(k_mut, children, space, None, 1.0, mode="per_gene",
+                                        gene_rate=gene_rate_mask(space, ga))
+    if space.depth_gene is None:
+        children = ops.add_remove_layer_population(k_layer, children, space,
+                                                   ga.layer_mutation_rate)
+    children = sync_depth(children, space)
+    new_pop = jax.tree.map(lambda a, c: jnp.concatenate([a[elite], c]), population, children)
+    new_fitness = jnp.concatenate([fitness[elite], jnp.full(n_children, jnp.nan)])
+    needs = jnp.arange(p) >= ga.elites
+    return new_pop, new_fitness, needs
