@@ -355,10 +355,15 @@ class Trainer:
             by_key.setdefault(k, []).append(i)
         known = [k for k, _ in self._known_programs.get((keys[0].topology(), frozen), ())]
 
+        memo: dict = {}
+
         def option(bucket_keys: list[ShapeKey], n: int):
-            needed = pad_key(bucket_keys)
-            return self._cheapest([needed, *(k for k in known if fits(needed, k))], n, frozen,
-                                  n_epochs)
+            memo_key = (frozenset(bucket_keys), n)
+            if memo_key not in memo:
+                needed = pad_key(bucket_keys)
+                memo[memo_key] = self._cheapest(
+                    [needed, *(k for k in known if fits(needed, k))], n, frozen, n_epochs)
+            return memo[memo_key]
 
         buckets = [(list(by_key)[j:j + 1], members) for j, members in enumerate(by_key.values())]
         costs = [option(b, len(m)) for b, m in buckets]
