@@ -65,30 +65,18 @@ class DigitsTfdsTest(tfds.core.GeneratorBasedBuilder):
             yield i, {"image": _png(x[i]), "label": int(y[i])}
 
 
-class DigitsTfdsTestConfigs(tfds.core.GeneratorBasedBuilder):
+class DigitsTfdsTestConfigs(DigitsTfdsTest):
     """Configs 'with_test' (default: train + test) and 'train_only' (all 1797 in train)."""
 
-    VERSION = tfds.core.Version("1.0.0")
     BUILDER_CONFIGS = [
         tfds.core.BuilderConfig(name="with_test"),
         tfds.core.BuilderConfig(name="train_only"),
     ]
 
-    def _info(self):
-        return _info(self)
-
     def _split_generators(self, dl_manager):
         if self.builder_config.name == "train_only":
             return {"train": self._generate_examples(0, 1797)}
-        return {
-            "train": self._generate_examples(0, NUM_TRAIN),
-            "test": self._generate_examples(NUM_TRAIN, 1797),
-        }
-
-    def _generate_examples(self, start: int, stop: int):
-        x, y = digits_arrays()
-        for i in range(start, stop):
-            yield i, {"image": _png(x[i]), "label": int(y[i])}
+        return super()._split_generators(dl_manager)
 
 
 def prepare(data_dir: str | os.PathLike, builder_cls=DigitsTfdsTest, config=None) -> str:

@@ -171,9 +171,14 @@ class _Search:
                                 num_classes=self.dataset.num_classes,
                                 defaults=self.config.train.defaults())
 
-    def _member(self, arch: Architecture, parent: Evaluation | None, phase: int):
+    def _next_key(self) -> jax.Array:
+        """The training key of the next new candidate (one per candidate, in order)."""
         key = jax.random.fold_in(self.key_train, self.trained)
         self.trained += 1
+        return key
+
+    def _member(self, arch: Architecture, parent: Evaluation | None, phase: int):
+        key = self._next_key()
         if parent is None:
             return Member(arch, key)
         fresh_params, fresh_stats = P.init_params(jax.random.fold_in(key, 7), arch.shape_key())
@@ -204,11 +209,8 @@ class _Search:
             members = [self._member(a, parent, phase) for a in archs]
             return self.trainer.train(members, epochs)
         prefix, data = cached
-        members = []
-        for arch in archs:
-            key = jax.random.fold_in(self.key_train, self.trained)
-            self.trained += 1
-            members.append(Member(growth.suffix(arch, phase, prefix.feature_shape), key))
+        members = [Member(growth.suffix(a, phase, prefix.feature_shape), self._next_key())
+                   for a in archs]
         return [prefix.whole(o, phase) for o in self.trainer.train(members, epochs, data=data)]
 
     def evaluate(self, state, population, needs_eval, parent,

@@ -51,6 +51,7 @@ __all__ = [
     "bitflip_population",
     "chromosome_length",
     "elite_indices",
+    "survivors_then_children",
     "gene_bits",
     "CROSSOVER_METHODS",
     "CROSSOVER_METHOD",
@@ -726,3 +727,25 @@ def elite_indices(fitness: jax.Array, n: int) -> jax.Array:
     fitness, _ = _fitness_vector(fitness, "elite_indices")
     f = jnp.where(_failed(fitness), -jnp.inf, fitness)
     return jnp.argsort(-f, stable=True)[:n].astype(jnp.int32)
+
+
+def survivors_then_children(survive: jax.Array, survivors: Genome, children: Genome):
+    """A population of the survivors (in index order) followed by children.
+
+    survive: bool[P]; survivors, children: Genome [P, ...]. Slot i holds the i-th
+    survivor while i < sum(survive), else ``children[i - sum(survive)]``. Returns
+    (population Genome [P, ...], order int32[P] (slot -> survivor index; valid where
+    is_survivor), is_survivor bool[P]).
+    """
+    p = survive.shape[0]
+    order = jnp.argsort(~survive, stable=True)
+    n_survivors = jnp.sum(survive)
+    slot = jnp.arange(p)
+    is_survivor = slot < n_survivors
+    child = jnp.clip(slot - n_survivors, 0, p - 1)
+
+    def pick(a, c):
+        cond = is_survivor.reshape(-1, *([1] * (a.ndim - 1)))
+        return jnp.where(cond, a[order], c[child])
+
+    return jax.tree.map(pick, survivors, children), order, is_survivor

@@ -105,6 +105,17 @@ def gene_rate_mask(space: SearchSpace, ga: GAConfig) -> GeneMask:
                     globals=globals_)
 
 
+def merge_told(state, fitness) -> jax.Array:
+    """``state.fitness`` with ``fitness`` (f32[P]) where ``state.needs_eval``; NaN -> -inf
+    (failed). Raises ValueError on a wrong shape."""
+    fitness = jnp.asarray(fitness, jnp.float32)
+    if fitness.shape != state.fitness.shape:
+        raise ValueError(f"tell: fitness must have shape {state.fitness.shape}, "
+                         f"got {fitness.shape}")
+    merged = jnp.where(state.needs_eval, fitness, state.fitness)
+    return jnp.where(jnp.isnan(merged), -jnp.inf, merged)
+
+
 def best_of(fitness) -> float:
     f = np.asarray(fitness, np.float64)
     f = f[np.isfinite(f)]
@@ -131,6 +142,13 @@ class Strategy:
 
     def _next(self, key: jax.Array, state: SearchState) -> SearchState:
         raise NotImplementedError
+
+    def _random_generation(self, key: jax.Array, state: SearchState) -> SearchState:
+        """The next generation drawn afresh (random search, random population)."""
+        p = self.ga.population
+        return state.replace(population=random_depth_population(key, self.space, p),
+                             fitness=jnp.full(p, jnp.nan), needs_eval=jnp.ones(p, bool),
+                             generation=state.generation + 1, told=False)
 
     def init(self, key: jax.Array) -> SearchState:
         p = self.ga.population
@@ -161,12 +179,7 @@ class Strategy:
 
     def tell(self, state: SearchState, fitness) -> SearchState:
         """Record fitness (f32[P]) for the members that needed an evaluation."""
-        fitness = jnp.asarray(fitness, jnp.float32)
-        if fitness.shape != state.fitness.shape:
-            raise ValueError(f"tell: fitness must have shape {state.fitness.shape}, "
-                             f"got {fitness.shape}")
-        merged = jnp.where(state.needs_eval, fitness, state.fitness)
-        merged = jnp.where(jnp.isnan(merged), -jnp.inf, merged)
+        merged = merge_told(state, fitness)
         best = best_of(merged)
         if self.needs_survivors and best == -math.inf:
             raise SearchFailed(

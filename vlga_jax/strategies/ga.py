@@ -74,16 +74,6 @@ def _ga_breed(strategy: GA, key, population: Genome, fitness):
                                temperature=ga.softmax_temperature)
     children = ops.crossover_population(k_cross, population, pairs, None, ga.crossover)
     children = mutate_children(strategy, k_mut, children)
-    order = jnp.argsort(~survive, stable=True)
-    n_survivors = jnp.sum(survive)
-    slot = jnp.arange(p)
-    is_survivor = slot < n_survivors
-    child = jnp.clip(slot - n_survivors, 0, p - 1)
-
-    def pick(a, c):
-        cond = is_survivor.reshape(-1, *([1] * (a.ndim - 1)))
-        return jnp.where(cond, a[order], c[child])
-
-    new_pop = jax.tree.map(pick, population, children)
+    new_pop, order, is_survivor = ops.survivors_then_children(survive, population, children)
     new_fitness = jnp.where(is_survivor, fitness[order], jnp.nan)
     return new_pop, new_fitness, ~is_survivor

@@ -10,9 +10,8 @@ from __future__ import annotations
 import dataclasses
 
 import jax
-import jax.numpy as jnp
 
-from vlga_jax.strategies.base import SearchState, Strategy, random_depth_population, register
+from vlga_jax.strategies.base import SearchState, Strategy, register
 
 
 @register("random")
@@ -23,7 +22,4 @@ class RandomSearch(Strategy):
     needs_survivors = False
 
     def _next(self, key: jax.Array, state: SearchState) -> SearchState:
-        p = self.ga.population
-        return state.replace(population=random_depth_population(key, self.space, p),
-                             fitness=jnp.full(p, jnp.nan), needs_eval=jnp.ones(p, bool),
-                             generation=state.generation + 1, told=False)
+        return self._random_generation(key, state)

@@ -25,7 +25,6 @@ from vlga_jax.strategies.base import (
     SearchState,
     Strategy,
     gene_rate_mask,
-    random_depth_population,
     register,
 )
 
@@ -49,10 +48,7 @@ class RandomPopulation(Tournament):
     needs_survivors = False
 
     def _next(self, key: jax.Array, state: SearchState) -> SearchState:
-        p = self.ga.population
-        return state.replace(population=random_depth_population(key, self.space, p),
-                             fitness=jnp.full(p, jnp.nan), needs_eval=jnp.ones(p, bool),
-                             generation=state.generation + 1, told=False)
+        return self._random_generation(key, state)
 
 
 @functools.partial(jax.jit, static_argnums=0)

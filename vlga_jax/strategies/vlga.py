@@ -28,7 +28,7 @@ from vlga_jax import operators as ops
 from vlga_jax.config import GAConfig
 from vlga_jax.genome import GeneMask, Genome, block_mutable_mask, random_population, set_gene
 from vlga_jax.space import SearchSpace
-from vlga_jax.strategies.base import SearchFailed, register
+from vlga_jax.strategies.base import SearchFailed, merge_told, register
 
 
 @flax.struct.dataclass
@@ -109,12 +109,7 @@ class VLGA:
 
     def tell(self, state: VLGAState, fitness) -> VLGAState:
         """Record fitness (f32[P]) for the members that needed an evaluation."""
-        fitness = jnp.asarray(fitness, jnp.float32)
-        if fitness.shape != state.fitness.shape:
-            raise ValueError(f"tell: fitness must have shape {state.fitness.shape}, "
-                             f"got {fitness.shape}")
-        merged = jnp.where(state.needs_eval, fitness, state.fitness)
-        merged = jnp.where(jnp.isnan(merged), -jnp.inf, merged)
+        merged = merge_told(state, fitness)
         if not bool(jnp.any(jnp.isfinite(merged))):
             raise SearchFailed(
                 f"every candidate of phase {state.phase}, generation {state.generation} "
@@ -170,17 +165,7 @@ def _breed(strategy: VLGA, key, population: Genome, fitness, mutable: GeneMask):
     kept = jax.tree.map(lambda m, o: jnp.where(
         mutated.reshape(-1, *([1] * (m.ndim - 1))), m, o), mutated_pop, population)
     children = ops.crossover_population(k_cross, kept, pairs, mutable, ga.crossover)
-    order = jnp.argsort(~survive, stable=True)  # survivors first, in index order
-    n_survivors = jnp.sum(survive)
-    slot = jnp.arange(p)
-    is_survivor = slot < n_survivors
-    child = jnp.clip(slot - n_survivors, 0, p - 1)
-
-    def pick(k, c):
-        cond = is_survivor.reshape(-1, *([1] * (k.ndim - 1)))
-        return jnp.where(cond, k[order], c[child])
-
-    new_pop = jax.tree.map(pick, kept, children)
+    new_pop, order, is_survivor = ops.survivors_then_children(survive, kept, children)
     was_mutated = mutated[order]
     new_fitness = jnp.where(is_survivor & ~was_mutated, fitness[order], jnp.nan)
     needs = ~is_survivor | was_mutated
