@@ -159,7 +159,7 @@ class TrainConfig:
     patience: int = 5
     conv_impl: str | None = None
     pad_shapes: bool = True
-    cost_model: str = "measured"
+    cost_model: str = "fixed"
 
     def __post_init__(self):
         from vlga_jax.architecture import OPTIMIZERS

@@ -64,10 +64,18 @@ def activate_family(x: jax.Array, index: jax.Array) -> jax.Array:
 
 
 def dropout(rng: jax.Array, x: jax.Array, rate: jax.Array, train: bool) -> jax.Array:
-    """Inverted dropout with a per-candidate ``rate`` (f32 scalar)."""
+    """Inverted dropout with a per-candidate ``rate`` (f32 scalar).
+
+    x: f32[..., C]. Channel c's mask is drawn from ``fold_in(rng, c)``, so it does not
+    depend on C: a candidate padded with zero channels (to share a program) drops the
+    same units of its real channels as when it trains alone.
+    """
     if not train:
         return x
-    keep = jax.random.bernoulli(rng, 1.0 - rate, x.shape)
+    channels = jnp.arange(x.shape[-1], dtype=jnp.uint32)
+    draw = jax.vmap(lambda c: jax.random.bernoulli(jax.random.fold_in(rng, c), 1.0 - rate,
+                                                   x.shape[:-1]), out_axes=-1)
+    keep = draw(channels)
     return jnp.where(keep, x / jnp.maximum(1.0 - rate, 1e-6), 0.0)
 
 

@@ -16,6 +16,7 @@ import math
 import os
 import time
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import jax
 import jax.numpy as jnp
@@ -226,13 +227,22 @@ class Outcome:
 
 @dataclasses.dataclass
 class TrainerStats:
+    """Counters of a run. ``programs_compiled`` and ``program_reuses`` count the plan (a
+    program is compiled the first time the run needs it), so they survive a resume; the
+    seconds count what this run's processes spent. ``compile_seconds`` sums every
+    compile's trace + lower + backend, ``compile_wait_seconds`` only the part training
+    waited for (compiles run in background threads while earlier buckets train).
+    ``programs`` holds one dict per compile: program, size, and the three phases."""
+
     programs_compiled: int = 0
     compile_seconds: float = 0.0
+    compile_wait_seconds: float = 0.0
     train_seconds: float = 0.0
     buckets: int = 0
     program_reuses: int = 0  # bucket calls that ran an already compiled program
     padded_flops: float = 0.0
     real_flops: float = 0.0
+    programs: list = dataclasses.field(default_factory=list)
 
     @property
     def padded_overhead(self) -> float:
@@ -252,7 +262,33 @@ def _freeze_bias_before_batchnorm(mask: dict, arch: Architecture) -> dict:
     return mask
 
 
-COST_MODELS = ("measured", "fixed")
+COST_MODELS = ("fixed", "measured")
+# The program's arguments: stacked over the population axis, then shared by all members.
+_POP_ARGS = ("params", "stats", "opt_state", "mask", "knobs", "key")
+_SHARED_ARGS = ("n_epochs", "train_x", "train_y", "eval_x", "eval_y", "eval_w", "eval_batches")
+# The fixed cost model's figures, measured on 2-core CPU machines of this project (a
+# whole search's bucket FLOP rate 2-5e10 FLOP/s; 3-7 s per compiled training program).
+# They choose which candidates share a program; they never depend on the machine's load.
+FIXED_FLOP_RATE = 3e10
+FIXED_COMPILE_SECONDS = 5.0
+
+
+def program_label(program: ShapeKey) -> str:
+    """A short name of a program's shapes, e.g. ``8x8x1 32k3,64k5+skip/p adam``."""
+    layers = []
+    for layer in program.layers:
+        if hasattr(layer, "convs"):
+            text = ",".join(f"{c}k{k}" for c, k in layer.convs)
+            layers.append(text + ("+skip" if layer.skip else "") + ("/p" if layer.pool else ""))
+        else:
+            layers.append(f"d{layer.units}")
+    shape = "x".join(map(str, program.input_shape))
+    return f"{shape} {' '.join(layers)} {program.optimizer}"
+
+
+def default_compile_workers() -> int:
+    """Compile threads: half the host's cores (training keeps the rest), 1 to 4."""
+    return max(1, min(4, (os.cpu_count() or 2) // 2))
 
 
 def default_bucket_bytes() -> int:
@@ -283,7 +319,8 @@ class Trainer:
     def __init__(self, data: DeviceData, *, batch_size: int = 128, eval_batch: int = 256,
                  conv_impl: str | None = None, pad_shapes: bool = True,
                  devices: Sequence[jax.Device] | None = None,
-                 max_bucket_bytes: int | None = None, cost_model: str = "measured"):
+                 max_bucket_bytes: int | None = None, cost_model: str = "fixed",
+                 compile_workers: int | None = None):
         self.data = data
         self._data: DeviceData | None = None  # a train() call's replacement data
         n_train = data.train_x.shape[0]
@@ -297,16 +334,21 @@ class Trainer:
         self.max_bucket_bytes = int(max_bucket_bytes or default_bucket_bytes())
         self.devices = list(devices or jax.devices())
         self.mesh = Mesh(np.array(self.devices), ("pop",)) if len(self.devices) > 1 else None
-        self._compiled: dict = {}
+        self._compiled: dict = {}  # (program, frozen, arg shapes) -> Future of executable
+        self._pending: dict = {}  # compiles not yet waited for
+        self._init_opts: dict = {}
         self._known_programs: dict = {}
+        self.compile_workers = int(compile_workers or default_compile_workers())
+        self._pool: ThreadPoolExecutor | None = None
         if cost_model not in COST_MODELS:
             raise ValueError(f"cost_model must be one of {COST_MODELS}, got {cost_model!r}")
-        # "measured": both figures are refined as the run goes (after every bucket and
-        # compile); "fixed": they stay at these values, so that the choice of programs,
-        # which changes float rounding, never depends on timings.
+        # "fixed" (default): both figures stay constant, so that the choice of programs,
+        # which changes float rounding, never depends on timings. "measured": refined as
+        # the run goes (after every bucket and compile); faster choices, but two runs of
+        # one seed may differ in the last bits and then diverge.
         self.cost_model = cost_model
-        self.flop_rate = 2e10  # FLOP/s
-        self.compile_estimate = 5.0  # seconds per new program
+        self.flop_rate = FIXED_FLOP_RATE  # FLOP/s
+        self.compile_estimate = FIXED_COMPILE_SECONDS  # seconds per new program
         self.stats = TrainerStats()
 
     # grouping ------------------------------------------------------------------
@@ -392,54 +434,103 @@ class Trainer:
 
     def _cheapest(self, programs, n: int, frozen: int,
                   n_epochs: int) -> tuple[float, ShapeKey, int]:
-        """(estimated seconds, program, bucket size) of least cost for ``n`` members."""
+        """(estimated seconds, program, bucket size) of least cost for ``n`` members.
+
+        A new program may run ``n`` members exactly or padded with dummy members to the
+        next power of two; the exact size is charged half a compile more (the recompile a
+        later, slightly larger bucket would then need), so dummies are added only while
+        their FLOPs cost less than that.
+        """
         compiled = self._known_programs
         options = []
         for program in dict.fromkeys(programs):
             cap = self.max_members(program)
             n_run = min(n, cap)
             calls = math.ceil(n / n_run)
-            sizes = {min(self._bucket_size(n_run), cap)}
-            sizes |= {s for k, s in compiled.get((program.topology(), frozen), ())
-                      if k == program and n_run <= s <= cap}
+            known = compiled.get((program.topology(), frozen), ())
+            sizes = {min(self._bucket_size(n_run), cap), max(n_run, self._min_size())}
+            sizes |= {s for k, s in known if k == program and n_run <= s <= cap}
             for size in sizes:
-                is_new = (program, size) not in compiled.get((program.topology(), frozen), ())
                 cost = calls * self._train_seconds(program, size, n_epochs)
-                cost += self.compile_estimate if is_new else 0.0
+                if (program, size) not in known:
+                    cost += self.compile_estimate
+                    if size & (size - 1):  # not a power of two
+                        cost += 0.5 * self.compile_estimate
                 options.append((cost, program.train_flops_per_example, size, program))
         cost, _, size, program = min(options, key=lambda o: o[:3])
         return cost, program, size
 
     # compilation -----------------------------------------------------------------
-    def _program(self, program: ShapeKey, frozen_blocks: int, args):
-        signature = str(jax.tree.map(lambda a: (a.shape, a.dtype), args))
-        cache_key = (program, frozen_blocks, signature)
-        if cache_key in self._compiled:
-            self.stats.program_reuses += 1
-            return self._compiled[cache_key]
+    def _batched_fn(self, program: ShapeKey, frozen_blocks: int, size: int):
+        """``vmap`` (and ``shard_map`` over several devices) of the member function."""
         fn = build_train_fn(program, batch_size=self.batch_size, eval_batch=self.eval_batch,
-                            impl=self._impl_for(program, int(args[5].shape[0])),
-                            frozen_blocks=frozen_blocks)
-        in_axes = (0, 0, 0, 0, 0, 0, None, None, None, None, None, None, None)
-        batched = jax.vmap(fn, in_axes=in_axes)
+                            impl=self._impl_for(program, size), frozen_blocks=frozen_blocks)
+        batched = jax.vmap(fn, in_axes=(0,) * len(_POP_ARGS) + (None,) * len(_SHARED_ARGS))
         if self.mesh is not None:
             pop, rep = PartitionSpec("pop"), PartitionSpec()
             batched = jax.shard_map(batched, mesh=self.mesh,
-                                    in_specs=(pop,) * 6 + (rep,) * 7, out_specs=pop,
-                                    check_vma=False)
+                                    in_specs=(pop,) * len(_POP_ARGS) + (rep,) * len(_SHARED_ARGS),
+                                    out_specs=pop, check_vma=False)
+        return batched
+
+    def _compile(self, program: ShapeKey, frozen_blocks: int, size: int, args):
+        """Trace, lower and compile one program (run in a worker thread); the executable
+        and the seconds of each phase."""
+        batched = self._batched_fn(program, frozen_blocks, size)
+        t0 = time.perf_counter()
+        traced = jax.jit(batched).trace(*args)
+        t1 = time.perf_counter()
+        lowered = traced.lower()
+        t2 = time.perf_counter()
+        compiled = lowered.compile()
+        t3 = time.perf_counter()
+        return compiled, {"trace": t1 - t0, "lower": t2 - t1, "backend": t3 - t2}
+
+    def _submit(self, program: ShapeKey, frozen_blocks: int, size: int, args) -> Future:
+        """The executable of ``program`` for these argument shapes: cached, or a compile
+        started in the background. Counts the plan: a (program, size) the run has not
+        used before is a compiled program, else a reuse."""
+        known = self._known_programs.setdefault((program.topology(), frozen_blocks), [])
+        if (program, size) in known:
+            self.stats.program_reuses += 1
+        else:
+            self.stats.programs_compiled += 1
+            known.append((program, size))
+        signature = str(jax.tree.map(lambda a: (a.shape, a.dtype), args))
+        cache_key = (program, frozen_blocks, signature)
+        if cache_key not in self._compiled:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.compile_workers,
+                                                thread_name_prefix="vlga-compile")
+            self._compiled[cache_key] = self._pool.submit(self._compile, program,
+                                                          frozen_blocks, size, args)
+            self._pending[cache_key] = (program, size)
+        return self._compiled[cache_key]
+
+    def _wait(self, future: Future):
+        """The executable of ``future``; the time waited is compile on the critical path."""
         start = time.perf_counter()
-        compiled = jax.jit(batched).lower(*args).compile()
-        seconds = time.perf_counter() - start
-        self.stats.compile_seconds += seconds
-        if self.cost_model == "measured":
-            first = self.stats.programs_compiled == 0
-            self.compile_estimate = seconds if first else (
-                0.5 * self.compile_estimate + 0.5 * seconds)
-        self.stats.programs_compiled += 1
-        self._compiled[cache_key] = compiled
-        entry = (program, int(args[5].shape[0]))
-        self._known_programs.setdefault((program.topology(), frozen_blocks), []).append(entry)
+        compiled, phases = future.result()
+        self.stats.compile_wait_seconds += time.perf_counter() - start
+        for cache_key, (program, size) in list(self._pending.items()):
+            if self._compiled[cache_key] is future:
+                del self._pending[cache_key]
+                seconds = sum(phases.values())
+                self.stats.compile_seconds += seconds
+                self.stats.programs.append({"program": program_label(program), "size": size,
+                                            **{k: round(v, 3) for k, v in phases.items()}})
+                if self.cost_model == "measured":
+                    first = len(self.stats.programs) == 1
+                    self.compile_estimate = seconds if first else (
+                        0.5 * self.compile_estimate + 0.5 * seconds)
         return compiled
+
+    def close(self) -> None:
+        """Stop the compile threads (pending compiles finish first)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
 
     def _impl_for(self, program: ShapeKey, size: int) -> str:
         """The conv implementation of a program; "auto" measures its costliest conv once."""
@@ -460,10 +551,9 @@ class Trainer:
         return choose_impl(size, *shapes)
 
     def _init_opt(self, program: ShapeKey):
-        key = ("init_opt", program)
-        if key not in self._compiled:
-            self._compiled[key] = jax.jit(jax.vmap(build_init_opt_fn(program)))
-        return self._compiled[key]
+        if program not in self._init_opts:
+            self._init_opts[program] = jax.jit(jax.vmap(build_init_opt_fn(program)))
+        return self._init_opts[program]
 
     # training --------------------------------------------------------------------------
     def train(self, members: Sequence[Member], n_epochs: int,
@@ -472,7 +562,9 @@ class Trainer:
 
         ``data`` replaces the trainer's data for this call (e.g. the test split for a
         final evaluation, or features of a frozen prefix); programs are shared whenever
-        its shapes equal those of earlier calls.
+        its shapes equal those of earlier calls. Every bucket's program is submitted for
+        compilation first; buckets whose program is ready train first, while the others
+        compile in the background. Results do not depend on that order.
         """
         if n_epochs < 0:
             raise ValueError(f"n_epochs must be >= 0, got {n_epochs}")
@@ -482,14 +574,23 @@ class Trainer:
         outcomes: list[Outcome | None] = [None] * len(members)
         self._data = data
         try:
+            jobs = []
             for program, size, idx in self.assign_programs(members, n_epochs):
                 bucket = [members[i] for i in idx]
-                for i, outcome in zip(idx, self._train_bucket(program, size, bucket, n_epochs),
-                                      strict=True):
+                args = self._bucket_args(program, size, bucket, n_epochs)
+                future = self._submit(program, bucket[0].frozen_blocks, size, args)
+                jobs.append((future, program, size, idx, args))
+            jobs.sort(key=lambda job: not job[0].done())  # stable: plan order otherwise
+            for future, program, size, idx, args in jobs:
+                bucket = [members[i] for i in idx]
+                run = self._run_bucket(self._wait(future), program, size, bucket, n_epochs,
+                                       args)
+                for i, outcome in zip(idx, run, strict=True):
                     outcomes[i] = outcome
         finally:
             self._data = None
         return outcomes
+
 
     def max_members(self, program: ShapeKey) -> int:
         """The most members one call of ``program`` may train: a power of two whose
@@ -498,6 +599,10 @@ class Trainer:
         fit = max(1, self.max_bucket_bytes // max(per_member, 1))
         return 1 << (fit.bit_length() - 1)
 
+    def _min_size(self) -> int:
+        """At least one member per device."""
+        return len(self.devices) if len(self.devices) > 1 else 1
+
     def _bucket_size(self, n: int) -> int:
         """Members per call for ``n``: the next power of two (dummy members fill the rest,
         so a new population size rarely recompiles), at least one per device."""
@@ -505,7 +610,10 @@ class Trainer:
         d = len(self.devices)
         return max(size, d) if d > 1 else size
 
-    def _train_bucket(self, program: ShapeKey, size: int, members: list[Member], n_epochs: int):
+    def _bucket_args(self, program: ShapeKey, size: int, members: list[Member],
+                     n_epochs: int) -> tuple:
+        """The program's arguments for ``members`` padded to ``program`` and ``size``:
+        `_POP_ARGS` stacked over the members, then `_SHARED_ARGS`."""
         frozen = members[0].frozen_blocks
         shapes = program.param_shapes()
         stats_shapes = program.stats_shapes()
@@ -534,9 +642,14 @@ class Trainer:
         else:
             opt_state = self._init_opt(program)(stacked[0], knobs_stacked.learning_rate,
                                                 knobs_stacked.weight_decay)
-        args = (stacked[0], stacked[1], opt_state, stacked[2], knobs_stacked, keys,
+        return (stacked[0], stacked[1], opt_state, stacked[2], knobs_stacked, keys,
                 jnp.int32(n_epochs), *data.arrays())
-        compiled = self._program(program, frozen, args)
+
+    def _run_bucket(self, compiled, program: ShapeKey, size: int, members: list[Member],
+                    n_epochs: int, args: tuple) -> list[Outcome]:
+        real_keys = [m.arch.shape_key() for m in members]
+        n_real = len(members)
+        data = self._data or self.data
         start = time.perf_counter()
         # One transfer back for the whole bucket (per-leaf copies cost ~0.1 ms each on GPU).
         new_params, new_stats, new_opt, metrics = jax.device_get(compiled(*args))
