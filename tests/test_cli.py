@@ -65,6 +65,8 @@ def test_run_writes_the_run_directory_and_prints_progress(run):
 def test_resume_ends_with_the_same_result(run):
     resumed = json.loads((run["tmp"] / "killed/result.json").read_text())
     finished = dict(run["finished"])
+    counts = ("programs_compiled", "program_reuses", "buckets")
+    assert [resumed["totals"][c] for c in counts] == [finished["totals"][c] for c in counts]
     for summary in (resumed, finished):
         summary.pop("totals")
     assert resumed == finished

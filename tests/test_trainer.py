@@ -39,6 +39,12 @@ ARCHS = {
 SEEDS = {"a": 1, "b": 2, "c": 3, "d": 4}
 
 
+def batched_trainer(data, **kw):
+    """A Trainer that vmaps up to 8 members per call (the accelerator default; on CPUs
+    the default is one member per call)."""
+    return Trainer(data, batch_size=32, eval_batch=32, members_per_call=8, **kw)
+
+
 def member(name, **kw):
     return Member(ARCHS[name], jax.random.key(SEEDS[name]), **kw)
 
@@ -72,7 +78,7 @@ def trees_differ(x, y) -> bool:
 
 @pytest.fixture(scope="module")
 def trainer(device_data):
-    return Trainer(device_data, batch_size=32, eval_batch=32)
+    return batched_trainer(device_data)
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +89,7 @@ def runs(trainer, device_data):
     4-member program for one member, which would not test a population of one.
     """
     together = trainer.train([member("a"), member("b"), member("c")], EPOCHS)
-    solo = Trainer(device_data, batch_size=32, eval_batch=32)
+    solo = batched_trainer(device_data)
     alone = [solo.train([member(n)], EPOCHS)[0] for n in "abc"]
     return {"together": dict(zip("abc", together, strict=True)),
             "alone": dict(zip("abc", alone, strict=True)),
@@ -225,7 +231,7 @@ def padded_runs(trainer, device_data, runs):
     padded = trainer.train([dataclasses.replace(m, program=program) for m in members], EPOCHS)
     compiled = trainer.stats.programs_compiled - before
     # In their exact program.
-    exact_trainer = Trainer(device_data, batch_size=32, eval_batch=32, pad_shapes=False)
+    exact_trainer = batched_trainer(device_data, pad_shapes=False)
     exact = exact_trainer.train(members, EPOCHS)
     return {"names": names, "padded": padded, "exact": exact, "compiled": compiled,
             "program": program, "exact_compiled": exact_trainer.stats.programs_compiled}
@@ -266,7 +272,7 @@ def last_pool_runs(trainer, device_data):
     before = trainer.stats.programs_compiled
     shared = trainer.train([dataclasses.replace(m, program=program) for m in members], EPOCHS)
     compiled = trainer.stats.programs_compiled - before
-    alone = Trainer(device_data, batch_size=32, eval_batch=32, pad_shapes=False)
+    alone = batched_trainer(device_data, pad_shapes=False)
     return {"shared": shared, "alone": alone.train(members[:1], EPOCHS)[0],
             "compiled": compiled}
 
@@ -281,7 +287,7 @@ def test_last_block_pooling_is_a_knob(last_pool_runs):
 
 
 def test_pad_shapes_groups_one_topology_into_one_bucket(device_data):
-    t = Trainer(device_data, batch_size=32, eval_batch=32)
+    t = batched_trainer(device_data)
     one_conv = Architecture((8, 8, 1), 10, (ConvBlock((ConvLayer(4, 1),), pool="max"),
                                             ConvBlock((ConvLayer(8, 3),))))
     members = [member("a"), Member(PADDED_ARCHS["bn_off"], jax.random.key(0)),
@@ -290,7 +296,7 @@ def test_pad_shapes_groups_one_topology_into_one_bucket(device_data):
     assert len(groups) == 1
     assert groups[0][0] == ARCHS["a"].shape_key()
     assert groups[0][-1] == [0, 1, 2]
-    exact = Trainer(device_data, batch_size=32, eval_batch=32, pad_shapes=False)
+    exact = batched_trainer(device_data, pad_shapes=False)
     assert len(exact.assign_programs(members)) == 3
 
 
@@ -299,7 +305,7 @@ def test_cost_model_merges_when_compiles_are_dear_and_splits_when_cheap(device_d
     large = Architecture((8, 8, 1), 10, (ConvBlock((ConvLayer(64, 5), ConvLayer(64, 5))),))
     members = [Member(small, jax.random.key(0)), Member(small, jax.random.key(1)),
                Member(large, jax.random.key(2))]
-    t = Trainer(device_data, batch_size=32, eval_batch=32)
+    t = batched_trainer(device_data)
     t.flop_rate = 1e9
     t.compile_estimate = 1e4  # compiles dearer than FLOPs
     merged = t.assign_programs(members, 1)
@@ -318,12 +324,12 @@ def test_cost_model_names_are_checked(device_data):
 def test_memory_cap_splits_a_group_into_calls_of_one_program(device_data):
     program = ARCHS["a"].shape_key()
     per_member = 4 * 4 * 32 * program.activations_per_example()
-    t = Trainer(device_data, batch_size=32, eval_batch=32, max_bucket_bytes=2 * per_member)
+    t = batched_trainer(device_data, max_bucket_bytes=2 * per_member)
     assert t.max_members(program) == 2
     groups = t.assign_programs([member(n) for n in "abc"])
     assert [(size, idx) for _, size, idx in groups] == [(2, [0, 1]), (2, [2])]
     assert len({p for p, _, _ in groups}) == 1
-    assert Trainer(device_data, batch_size=32, max_bucket_bytes=1).max_members(program) == 1
+    assert batched_trainer(device_data, max_bucket_bytes=1).max_members(program) == 1
 
 
 def test_negative_epochs_rejected(trainer):
@@ -346,7 +352,7 @@ def impl_members():
 
 @pytest.fixture(scope="module")
 def impl_reference(device_data):
-    return Trainer(device_data, batch_size=32, eval_batch=32, conv_impl="lax").train(
+    return batched_trainer(device_data, conv_impl="lax").train(
         impl_members(), EPOCHS)
 
 
@@ -355,7 +361,7 @@ def test_conv_impl_trains_like_lax(device_data, trainer, runs, impl_reference, i
     if impl == trainer.conv_impl:  # the shared trainer has this program compiled already
         t = trainer
     else:
-        t = Trainer(device_data, batch_size=32, eval_batch=32, conv_impl=impl)
+        t = batched_trainer(device_data, conv_impl=impl)
     assert t.conv_impl == impl
     out = t.train(impl_members(), EPOCHS)
     for o, ref in zip(out, impl_reference, strict=True):
@@ -377,10 +383,26 @@ def test_padding_is_exact_with_dropout(device_data):
     program = big.shape_key()
     assert pad_key([small.shape_key(), program]) == program != small.shape_key()
     m = Member(small, jax.random.key(30))
-    t = Trainer(device_data, batch_size=32, eval_batch=32)
+    t = batched_trainer(device_data)
     padded = t.train([dataclasses.replace(m, program=program)], EPOCHS)[0]
     assert padded.program == program
-    alone = Trainer(device_data, batch_size=32, eval_batch=32, pad_shapes=False)
+    alone = batched_trainer(device_data, pad_shapes=False)
     exact = alone.train([m], EPOCHS)[0]
     assert exact.program == small.shape_key()
     assert_outcomes_close(padded, exact, atol=1e-4)
+
+
+def test_cpu_default_trains_one_member_per_call_like_a_bucket(device_data, runs):
+    t = Trainer(device_data, batch_size=32, eval_batch=32)
+    assert t.members_per_call == len(jax.devices())  # CPU: one member per device
+    plan = t.assign_programs([member(n) for n in "abc"], EPOCHS)
+    assert [(size, idx) for _, size, idx in plan] == [(1, [0]), (1, [1]), (1, [2])]
+    out = t.train([member(n) for n in "abc"], EPOCHS)
+    assert (t.stats.programs_compiled, t.stats.program_reuses) == (1, 2)
+    for name, o in zip("abc", out, strict=True):
+        assert_outcomes_close(o, runs["together"][name])
+
+
+def test_members_per_call_is_checked(device_data):
+    with pytest.raises(ValueError, match="members_per_call"):
+        Trainer(device_data, members_per_call=0)

@@ -160,6 +160,7 @@ class TrainConfig:
     conv_impl: str | None = None
     pad_shapes: bool = True
     cost_model: str = "fixed"
+    members_per_call: int | None = None
 
     def __post_init__(self):
         from vlga_jax.architecture import OPTIMIZERS
@@ -188,6 +189,8 @@ class TrainConfig:
 
         _check(self.cost_model in COST_MODELS, "train.cost_model", f"one of {COST_MODELS}",
                self.cost_model)
+        if self.members_per_call is not None:
+            _positive_int("train.members_per_call", self.members_per_call)
 
     def defaults(self) -> dict:
         """Training values for genes the search space does not search."""

@@ -156,7 +156,8 @@ class _Search:
                                            tc.eval_batch_size, eval_rows=rows)
         self.trainer = Trainer(self.val_data, batch_size=tc.batch_size,
                                eval_batch=tc.eval_batch_size, conv_impl=tc.conv_impl,
-                               pad_shapes=tc.pad_shapes, cost_model=tc.cost_model)
+                               pad_shapes=tc.pad_shapes, cost_model=tc.cost_model,
+                               members_per_call=tc.members_per_call)
         self.prefixes: dict[tuple, tuple[FrozenPrefix, DeviceData]] = {}
         self.key_strategy, self.key_train, self.key_final = jax.random.split(key, 3)
         self.cache: dict[str, Evaluation] = {}
@@ -368,6 +369,10 @@ def evolve(key: jax.Array, config: Config | None = None, *,
         "failed": sum(c.failed for c in search.candidates),
         "programs_compiled": stats.programs_compiled,
         "compile_seconds": stats.compile_seconds,
+        "compile_wait_seconds": stats.compile_wait_seconds,
+        "compile_phases": {phase: sum(p[phase] for p in stats.programs)
+                           for phase in ("trace", "lower", "backend")},
+        "programs": list(stats.programs),
         "train_seconds": stats.train_seconds,
         "buckets": stats.buckets,
         "program_reuses": stats.program_reuses,
