@@ -239,3 +239,13 @@ def test_export_then_load_gives_identical_predictions(runs, tmp_path):
     (tmp_path / "junk.npz").write_bytes(b"not a zip")
     with pytest.raises(ValueError, match="junk.npz: not a vlga model file"):
         load_model(tmp_path / "junk.npz")
+
+
+def test_compile_log_gives_three_phases_per_program(runs):
+    lines = read_jsonl(runs["root"] / "reference/logs/compiles.jsonl")
+    programs = runs["reference"].totals["programs"]  # final training's compiles come last
+    assert 1 <= len(lines) <= len(programs) == runs["reference"].totals["programs_compiled"]
+    for line, program in zip(lines, programs, strict=False):
+        assert {k: line[k] for k in program} == program
+        assert line["phase"] in (0, 1) and line["generation"] in (0, 1)
+        assert all(line[k] > 0 for k in ("trace", "lower", "backend"))

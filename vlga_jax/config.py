@@ -236,9 +236,14 @@ class RunConfig:
     tensorboard: bool = False
     wandb: bool = False
     wandb_project: str = "vlga-jax"
+    # Threads that compile programs while others train (None: half the cores, 1 to 4;
+    # 0: compile inline, before the bucket that needs it).
+    compile_workers: int | None = None
 
     def __post_init__(self):
         _positive_int("run.keep_checkpoints", self.keep_checkpoints)
+        if self.compile_workers is not None:
+            _positive_int("run.compile_workers", self.compile_workers, 0)
         for field in ("verbose", "tensorboard", "wandb"):
             _check(isinstance(getattr(self, field), bool), f"run.{field}", "True or False",
                    getattr(self, field))

@@ -157,7 +157,8 @@ class _Search:
         self.trainer = Trainer(self.val_data, batch_size=tc.batch_size,
                                eval_batch=tc.eval_batch_size, conv_impl=tc.conv_impl,
                                pad_shapes=tc.pad_shapes, cost_model=tc.cost_model,
-                               members_per_call=tc.members_per_call)
+                               members_per_call=tc.members_per_call,
+                               compile_workers=config.run.compile_workers)
         self.prefixes: dict[tuple, tuple[FrozenPrefix, DeviceData]] = {}
         self.key_strategy, self.key_train, self.key_final = jax.random.split(key, 3)
         self.cache: dict[str, Evaluation] = {}
@@ -335,7 +336,7 @@ def evolve(key: jax.Array, config: Config | None = None, *,
         elif state.phase != phase or parent is None:
             parent = search.cache[G.genome_hash(transfer, search.space)]
         gen_start = time.perf_counter()
-        n_before = len(search.candidates)
+        n_before, compiles_before = len(search.candidates), len(search.trainer.stats.programs)
         _notify_start(callbacks, state.phase, state.generation, int(np.sum(needs_eval)))
         limit = None if budget is None else (budget - search.spent_epochs) // epochs
         fitness = search.evaluate(state, population, needs_eval, parent, limit)
@@ -354,6 +355,8 @@ def evolve(key: jax.Array, config: Config | None = None, *,
         search.generations.append(record)
         if run is not None:
             run.log.write(record, new)
+            run.log.write_compiles(search.trainer.stats.programs[compiles_before:],
+                                   phase=state.phase, generation=state.generation)
             run.save(search, state, step, earlier_seconds + time.perf_counter() - start)
         for callback in callbacks:
             callback(record, new)
@@ -377,6 +380,8 @@ def evolve(key: jax.Array, config: Config | None = None, *,
         "buckets": stats.buckets,
         "program_reuses": stats.program_reuses,
         "padded_flop_overhead": stats.padded_overhead,
+        "train_flops": stats.real_flops,
+        "padded_train_flops": stats.padded_flops,
         "spent_epochs": search.spent_epochs,
         "wall_seconds": earlier_seconds + time.perf_counter() - start,
     }

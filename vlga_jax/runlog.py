@@ -3,9 +3,12 @@
 ``logs/candidates.jsonl`` and ``logs/generations.jsonl`` hold one JSON object per
 record (`CandidateRecord`, `GenerationRecord` fields; non-finite floats as null). On
 resume they are rewritten from the checkpoint's history, so they never hold a
-generation twice. TensorBoard (``run.tensorboard``, needs ``tensorboardX``) and
-Weights & Biases (``run.wandb``, needs ``wandb``) get the same per-generation scalars;
-neither is imported unless enabled.
+generation twice. ``logs/compiles.jsonl`` gets one line per program compiled (its
+shapes, members per call, and the seconds of trace, lower and backend compile); it
+records what the run's processes did, so a resumed run appends its own recompiles.
+TensorBoard (``run.tensorboard``, needs ``tensorboardX``) and Weights & Biases
+(``run.wandb``, needs ``wandb``) get the same per-generation scalars; neither is
+imported unless enabled.
 """
 
 from __future__ import annotations
@@ -116,6 +119,12 @@ class RunLog:
         if self._wandb is not None:
             self._wandb.log(metrics, step=self._step)
         self._step += 1
+
+    def write_compiles(self, compiles: list[dict], **context) -> None:
+        """Append one line per compile (``Trainer.stats.programs`` entries)."""
+        if compiles:
+            with open(self.dir / "compiles.jsonl", "a") as f:
+                f.writelines(json.dumps({**context, **c}) + "\n" for c in compiles)
 
     def close(self) -> None:
         if self._tb is not None:

@@ -351,7 +351,12 @@ class Trainer:
         self._pending: dict = {}  # compiles not yet waited for
         self._init_opts: dict = {}
         self._known_programs: dict = {}
-        self.compile_workers = int(compile_workers or default_compile_workers())
+        if compile_workers is not None and (not isinstance(compile_workers, int)
+                                            or compile_workers < 0):
+            raise ValueError(f"compile_workers must be None or an int >= 0, got "
+                             f"{compile_workers!r}")
+        self.compile_workers = (default_compile_workers() if compile_workers is None
+                                else compile_workers)
         self._pool: ThreadPoolExecutor | None = None
         if cost_model not in COST_MODELS:
             raise ValueError(f"cost_model must be one of {COST_MODELS}, got {cost_model!r}")
@@ -514,19 +519,27 @@ class Trainer:
         signature = str(jax.tree.map(lambda a: (a.shape, a.dtype), args))
         cache_key = (program, frozen_blocks, signature)
         if cache_key not in self._compiled:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(self.compile_workers,
-                                                thread_name_prefix="vlga-compile")
-            self._compiled[cache_key] = self._pool.submit(self._compile, program,
-                                                          frozen_blocks, size, args)
+            if self.compile_workers == 0:  # inline, on the critical path
+                future = Future()
+                future.set_result(self._compile(program, frozen_blocks, size, args))
+            else:
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(self.compile_workers,
+                                                    thread_name_prefix="vlga-compile")
+                future = self._pool.submit(self._compile, program, frozen_blocks, size, args)
+            self._compiled[cache_key] = future
             self._pending[cache_key] = (program, size)
         return self._compiled[cache_key]
 
     def _wait(self, future: Future):
-        """The executable of ``future``; the time waited is compile on the critical path."""
+        """The executable of ``future``; the time waited (for an inline compile: all of
+        it) is compile on the critical path."""
         start = time.perf_counter()
         compiled, phases = future.result()
-        self.stats.compile_wait_seconds += time.perf_counter() - start
+        waited = time.perf_counter() - start
+        if self.compile_workers == 0:
+            waited = sum(phases.values())
+        self.stats.compile_wait_seconds += waited
         for cache_key, (program, size) in list(self._pending.items()):
             if self._compiled[cache_key] is future:
                 del self._pending[cache_key]
