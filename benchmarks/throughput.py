@@ -223,9 +223,10 @@ class Batched:
         return [Member(self.arch, jax.random.key(base + i)) for i in range(self.population)]
 
     def compile(self) -> tuple[float, float]:
-        """(compile seconds, first call wall seconds) of a 0-epoch call."""
+        """(compile seconds, first call wall seconds) of a first 1-epoch call (a 0-epoch
+        call would compile the evaluation program only)."""
         t0 = time.perf_counter()
-        self.trainer.train(self.members(), 0)
+        self.trainer.train(self.members(), 1)
         return self.trainer.stats.compile_seconds, time.perf_counter() - t0
 
     def run(self, epochs: int) -> tuple[float, float]:

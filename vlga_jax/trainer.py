@@ -4,9 +4,13 @@ A *program* is ``jit(vmap(train_and_evaluate))`` for one padded `ShapeKey`: it t
 stacked parameters, BatchNorm statistics, optimizer states, update masks, knobs and PRNG
 keys of P candidates plus the device-resident dataset, runs ``n_epochs`` epochs
 (``lax.scan`` over minibatches, a fresh permutation per candidate and epoch) and then
-evaluates on the validation split. P is padded to a power of two with copies of the
-first member, so a new population size does not recompile. With several devices the
-population axis is split over a mesh with `jax.shard_map`; nothing is communicated.
+evaluates on the validation split; a call of 0 epochs runs a smaller evaluation program
+(``jit(vmap(evaluate))``, forward passes only) instead. P is at most
+``members_per_call`` (on CPUs one member per device) and may be padded with copies of
+the first member to a power of two, where the cost model finds that cheaper than a
+later recompile. With several devices the population axis is split over a mesh with
+`jax.shard_map`; nothing is communicated. Programs compile in background threads while
+buckets with ready programs train.
 """
 
 from __future__ import annotations
@@ -121,11 +125,8 @@ def build_train_fn(program: ShapeKey, *, batch_size: int, eval_batch: int, impl:
     net = Network(program, impl=impl, frozen_blocks=frozen_blocks, activation_impl="family")
     tx = make_optimizer(program.optimizer)
 
-    def variables(params, stats):
-        return {"params": params, "batch_stats": stats} if stats else {"params": params}
-
     def loss_fn(params, stats, knobs, xb, yb, rng):
-        logits, updated = net.apply(variables(params, stats), xb, knobs, train=True,
+        logits, updated = net.apply(_variables(params, stats), xb, knobs, train=True,
                                     mutable=["batch_stats"], rngs={"dropout": rng})
         return jnp.mean(_cross_entropy(logits, yb)), updated.get("batch_stats", stats)
 
@@ -160,26 +161,55 @@ def build_train_fn(program: ShapeKey, *, batch_size: int, eval_batch: int, impl:
         params, stats, opt_state, _, loss_sum, finite = jax.lax.fori_loop(
             0, n_epochs, epoch, init)
 
-        def evaluate(b, totals):
-            start = b * eval_batch
-            x = jax.lax.dynamic_slice_in_dim(eval_x, start, eval_batch)
-            y = jax.lax.dynamic_slice_in_dim(eval_y, start, eval_batch)
-            w = jax.lax.dynamic_slice_in_dim(eval_w, start, eval_batch)
-            logits = net.apply(variables(params, stats), x, knobs, train=False)
-            loss = _cross_entropy(logits, y)
-            correct = (jnp.argmax(logits, -1) == y).astype(jnp.float32)
-            return totals[0] + jnp.sum(loss * w), totals[1] + jnp.sum(correct * w)
-
-        loss_total, correct_total = jax.lax.fori_loop(
-            0, eval_batches, evaluate, (jnp.float32(0.0), jnp.float32(0.0)))
-        n_eval = jnp.sum(eval_w)
-        val_loss = loss_total / n_eval
-        finite = finite & jnp.isfinite(val_loss)
-        metrics = {"train_loss": loss_sum / steps, "val_loss": val_loss,
-                   "val_acc": correct_total / n_eval, "finite": finite}
+        metrics = _evaluate(net, _variables(params, stats), knobs, eval_x, eval_y, eval_w,
+                            eval_batches, eval_batch)
+        metrics["finite"] = metrics["finite"] & finite
+        metrics["train_loss"] = loss_sum / steps
         return params, stats, opt_state, metrics
 
     return train_fn
+
+
+def _variables(params, stats) -> dict:
+    return {"params": params, "batch_stats": stats} if stats else {"params": params}
+
+
+def _evaluate(net, variables, knobs, eval_x, eval_y, eval_w, eval_batches,
+              eval_batch: int) -> dict:
+    """Loss and accuracy over the real rows of the evaluation split (one candidate)."""
+
+    def batch(b, totals):
+        start = b * eval_batch
+        x = jax.lax.dynamic_slice_in_dim(eval_x, start, eval_batch)
+        y = jax.lax.dynamic_slice_in_dim(eval_y, start, eval_batch)
+        w = jax.lax.dynamic_slice_in_dim(eval_w, start, eval_batch)
+        logits = net.apply(variables, x, knobs, train=False)
+        loss = _cross_entropy(logits, y)
+        correct = (jnp.argmax(logits, -1) == y).astype(jnp.float32)
+        return totals[0] + jnp.sum(loss * w), totals[1] + jnp.sum(correct * w)
+
+    loss_total, correct_total = jax.lax.fori_loop(
+        0, eval_batches, batch, (jnp.float32(0.0), jnp.float32(0.0)))
+    n_eval = jnp.sum(eval_w)
+    val_loss = loss_total / n_eval
+    return {"train_loss": jnp.float32(0.0), "val_loss": val_loss,
+            "val_acc": correct_total / n_eval, "finite": jnp.isfinite(val_loss)}
+
+
+def build_eval_fn(program: ShapeKey, *, eval_batch: int, impl: str):
+    """The per-candidate function of an evaluation program (forward passes only: a
+    smaller program, compiled in a fraction of a training program's time).
+
+    fn(params, stats, knobs, eval_x, eval_y, eval_w, eval_batches) -> metrics as
+    `build_train_fn`'s (train_loss 0).
+    """
+    net = Network(program, impl=impl, activation_impl="family")
+
+    def eval_fn(params, stats, knobs, eval_x, eval_y, eval_w, eval_batches):
+        return _evaluate(net, _variables(params, stats), knobs, eval_x, eval_y, eval_w,
+                         eval_batches, eval_batch)
+
+    return eval_fn
 
 
 def build_init_opt_fn(program: ShapeKey):
@@ -266,6 +296,8 @@ COST_MODELS = ("fixed", "measured")
 # The program's arguments: stacked over the population axis, then shared by all members.
 _POP_ARGS = ("params", "stats", "opt_state", "mask", "knobs", "key")
 _SHARED_ARGS = ("n_epochs", "train_x", "train_y", "eval_x", "eval_y", "eval_w", "eval_batches")
+_EVAL_POP_ARGS = ("params", "stats", "knobs")
+_EVAL_SHARED_ARGS = ("eval_x", "eval_y", "eval_w", "eval_batches")
 # The fixed cost model's figures, measured on 2-core CPU machines of this project (a
 # whole search's bucket FLOP rate 2-5e10 FLOP/s; 3-7 s per compiled training program).
 # They choose which candidates share a program; they never depend on the machine's load.
@@ -481,22 +513,29 @@ class Trainer:
         return cost, program, size
 
     # compilation -----------------------------------------------------------------
-    def _batched_fn(self, program: ShapeKey, frozen_blocks: int, size: int):
-        """``vmap`` (and ``shard_map`` over several devices) of the member function."""
-        fn = build_train_fn(program, batch_size=self.batch_size, eval_batch=self.eval_batch,
-                            impl=self._impl_for(program, size), frozen_blocks=frozen_blocks)
-        batched = jax.vmap(fn, in_axes=(0,) * len(_POP_ARGS) + (None,) * len(_SHARED_ARGS))
+    def _batched_fn(self, program: ShapeKey, frozen_blocks: int, size: int, kind: str):
+        """``vmap`` (and ``shard_map`` over several devices) of the member function of a
+        "train" or an "eval" program."""
+        impl = self._impl_for(program, size)
+        if kind == "eval":
+            fn = build_eval_fn(program, eval_batch=self.eval_batch, impl=impl)
+            n_pop, n_shared = len(_EVAL_POP_ARGS), len(_EVAL_SHARED_ARGS)
+        else:
+            fn = build_train_fn(program, batch_size=self.batch_size, eval_batch=self.eval_batch,
+                                impl=impl, frozen_blocks=frozen_blocks)
+            n_pop, n_shared = len(_POP_ARGS), len(_SHARED_ARGS)
+        batched = jax.vmap(fn, in_axes=(0,) * n_pop + (None,) * n_shared)
         if self.mesh is not None:
             pop, rep = PartitionSpec("pop"), PartitionSpec()
             batched = jax.shard_map(batched, mesh=self.mesh,
-                                    in_specs=(pop,) * len(_POP_ARGS) + (rep,) * len(_SHARED_ARGS),
+                                    in_specs=(pop,) * n_pop + (rep,) * n_shared,
                                     out_specs=pop, check_vma=False)
         return batched
 
-    def _compile(self, program: ShapeKey, frozen_blocks: int, size: int, args):
+    def _compile(self, program: ShapeKey, frozen_blocks: int, size: int, kind: str, args):
         """Trace, lower and compile one program (run in a worker thread); the executable
         and the seconds of each phase."""
-        batched = self._batched_fn(program, frozen_blocks, size)
+        batched = self._batched_fn(program, frozen_blocks, size, kind)
         t0 = time.perf_counter()
         traced = jax.jit(batched).trace(*args)
         t1 = time.perf_counter()
@@ -506,29 +545,33 @@ class Trainer:
         t3 = time.perf_counter()
         return compiled, {"trace": t1 - t0, "lower": t2 - t1, "backend": t3 - t2}
 
-    def _submit(self, program: ShapeKey, frozen_blocks: int, size: int, args) -> Future:
-        """The executable of ``program`` for these argument shapes: cached, or a compile
-        started in the background. Counts the plan: a (program, size) the run has not
-        used before is a compiled program, else a reuse."""
-        known = self._known_programs.setdefault((program.topology(), frozen_blocks), [])
-        if (program, size) in known:
-            self.stats.program_reuses += 1
-        else:
-            self.stats.programs_compiled += 1
-            known.append((program, size))
+    def _submit(self, program: ShapeKey, frozen_blocks: int, size: int, kind: str,
+                args) -> Future:
+        """The executable of a "train" or "eval" ``program`` for these argument shapes:
+        cached, or a compile started in the background. Training programs count in the
+        plan: a (program, size) the run has not used before is a compiled program, else
+        a reuse."""
+        if kind == "train":
+            known = self._known_programs.setdefault((program.topology(), frozen_blocks), [])
+            if (program, size) in known:
+                self.stats.program_reuses += 1
+            else:
+                self.stats.programs_compiled += 1
+                known.append((program, size))
         signature = str(jax.tree.map(lambda a: (a.shape, a.dtype), args))
-        cache_key = (program, frozen_blocks, signature)
+        cache_key = (kind, program, frozen_blocks, signature)
         if cache_key not in self._compiled:
             if self.compile_workers == 0:  # inline, on the critical path
                 future = Future()
-                future.set_result(self._compile(program, frozen_blocks, size, args))
+                future.set_result(self._compile(program, frozen_blocks, size, kind, args))
             else:
                 if self._pool is None:
                     self._pool = ThreadPoolExecutor(self.compile_workers,
                                                     thread_name_prefix="vlga-compile")
-                future = self._pool.submit(self._compile, program, frozen_blocks, size, args)
+                future = self._pool.submit(self._compile, program, frozen_blocks, size, kind,
+                                           args)
             self._compiled[cache_key] = future
-            self._pending[cache_key] = (program, size)
+            self._pending[cache_key] = (program, size, kind)
         return self._compiled[cache_key]
 
     def _wait(self, future: Future):
@@ -536,16 +579,16 @@ class Trainer:
         it) is compile on the critical path."""
         start = time.perf_counter()
         compiled, phases = future.result()
-        waited = time.perf_counter() - start
-        if self.compile_workers == 0:
-            waited = sum(phases.values())
-        self.stats.compile_wait_seconds += waited
-        for cache_key, (program, size) in list(self._pending.items()):
+        self.stats.compile_wait_seconds += time.perf_counter() - start
+        for cache_key, (program, size, kind) in list(self._pending.items()):
             if self._compiled[cache_key] is future:
                 del self._pending[cache_key]
                 seconds = sum(phases.values())
+                if self.compile_workers == 0:  # compiled inline: all of it was waited for
+                    self.stats.compile_wait_seconds += seconds
                 self.stats.compile_seconds += seconds
-                self.stats.programs.append({"program": program_label(program), "size": size,
+                self.stats.programs.append({"program": program_label(program), "kind": kind,
+                                            "size": size,
                                             **{k: round(v, 3) for k, v in phases.items()}})
                 if self.cost_model == "measured":
                     first = len(self.stats.programs) == 1
@@ -602,11 +645,12 @@ class Trainer:
         outcomes: list[Outcome | None] = [None] * len(members)
         self._data = data
         try:
+            kind = "eval" if n_epochs == 0 else "train"
             jobs = []
             for program, size, idx in self.assign_programs(members, n_epochs):
                 bucket = [members[i] for i in idx]
                 args = self._bucket_args(program, size, bucket, n_epochs)
-                future = self._submit(program, bucket[0].frozen_blocks, size, args)
+                future = self._submit(program, bucket[0].frozen_blocks, size, kind, args)
                 jobs.append((future, program, size, idx, args))
             jobs.sort(key=lambda job: not job[0].done())  # stable: plan order otherwise
             for future, program, size, idx, args in jobs:
@@ -667,6 +711,8 @@ class Trainer:
                    for t in (padded_params, padded_stats, masks, knobs)]
         data = self._data or self.data
         knobs_stacked = stacked[3]
+        if n_epochs == 0:  # an evaluation program: forward passes only
+            return (stacked[0], stacked[1], knobs_stacked, *data.arrays()[2:])
         if all(m.opt_state is not None for m in members):
             opt_state = P.stack_trees([members[i].opt_state for i in order])
         else:
@@ -682,7 +728,11 @@ class Trainer:
         data = self._data or self.data
         start = time.perf_counter()
         # One transfer back for the whole bucket (per-leaf copies cost ~0.1 ms each on GPU).
-        new_params, new_stats, new_opt, metrics = jax.device_get(compiled(*args))
+        if n_epochs == 0:  # evaluated only: the parameters are the arguments
+            new_params, new_stats, metrics = jax.device_get((args[0], args[1], compiled(*args)))
+            new_opt = None
+        else:
+            new_params, new_stats, new_opt, metrics = jax.device_get(compiled(*args))
         seconds = time.perf_counter() - start
         self.stats.train_seconds += seconds
         self.stats.buckets += 1
@@ -706,6 +756,6 @@ class Trainer:
                 reason="" if finite else "loss became NaN or inf during training",
                 seconds=seconds / n_real,
                 program=program,
-                opt_state=P.index_tree(new_opt, i),
+                opt_state=None if new_opt is None else P.index_tree(new_opt, i),
             ))
         return outcomes
