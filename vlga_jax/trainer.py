@@ -118,9 +118,12 @@ def build_train_fn(program: ShapeKey, *, batch_size: int, eval_batch: int, impl:
                    frozen_blocks: int = 0):
     """The per-candidate function that a program vmaps.
 
-    fn(params, stats, opt_state, mask, knobs, key, n_epochs, data arrays...) ->
-      (params, stats, opt_state, metrics) with metrics = dict(train_loss, val_loss,
-      val_acc, finite) of f32/bool scalars.
+    fn(params, stats, opt_state, fresh_opt, mask, knobs, key, n_epochs, data arrays...)
+      -> (params, stats, opt_state, metrics) with metrics = dict(train_loss, val_loss,
+      val_acc, finite) of f32/bool scalars. Where ``fresh_opt`` (bool scalar) the
+    optimizer starts afresh from ``knobs``' learning rate and weight decay and
+    ``opt_state`` only gives the state's shapes (initialising inside the program saves
+    compiling an initialiser per program).
     """
     net = Network(program, impl=impl, frozen_blocks=frozen_blocks, activation_impl="family")
     tx = make_optimizer(program.optimizer)
@@ -132,8 +135,11 @@ def build_train_fn(program: ShapeKey, *, batch_size: int, eval_batch: int, impl:
 
     grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
 
-    def train_fn(params, stats, opt_state, mask, knobs: Knobs, key, n_epochs,
+    def train_fn(params, stats, opt_state, fresh_opt, mask, knobs: Knobs, key, n_epochs,
                  train_x, train_y, eval_x, eval_y, eval_w, eval_batches):
+        fresh = make_optimizer(program.optimizer, knobs.learning_rate,
+                               knobs.weight_decay).init(params)
+        opt_state = jax.tree.map(lambda f, o: jnp.where(fresh_opt, f, o), fresh, opt_state)
         n_train = train_x.shape[0]
         steps = n_train // batch_size
         key = jax.random.fold_in(key, 1)  # the init used the member's key itself
@@ -294,7 +300,7 @@ def _freeze_bias_before_batchnorm(mask: dict, arch: Architecture) -> dict:
 
 COST_MODELS = ("fixed", "measured")
 # The program's arguments: stacked over the population axis, then shared by all members.
-_POP_ARGS = ("params", "stats", "opt_state", "mask", "knobs", "key")
+_POP_ARGS = ("params", "stats", "opt_state", "fresh_opt", "mask", "knobs", "key")
 _SHARED_ARGS = ("n_epochs", "train_x", "train_y", "eval_x", "eval_y", "eval_w", "eval_batches")
 _EVAL_POP_ARGS = ("params", "stats", "knobs")
 _EVAL_SHARED_ARGS = ("eval_x", "eval_y", "eval_w", "eval_batches")
@@ -381,7 +387,7 @@ class Trainer:
         self.members_per_call = members_per_call or default_members_per_call(self.devices)
         self._compiled: dict = {}  # (program, frozen, arg shapes) -> Future of executable
         self._pending: dict = {}  # compiles not yet waited for
-        self._init_opts: dict = {}
+        self._opt_shapes_cache: dict = {}
         self._known_programs: dict = {}
         if compile_workers is not None and (not isinstance(compile_workers, int)
                                             or compile_workers < 0):
@@ -621,10 +627,14 @@ class Trainer:
                 h, w = -(-h // 2), -(-w // 2)
         return choose_impl(size, *shapes)
 
-    def _init_opt(self, program: ShapeKey):
-        if program not in self._init_opts:
-            self._init_opts[program] = jax.jit(jax.vmap(build_init_opt_fn(program)))
-        return self._init_opts[program]
+    def _opt_shapes(self, program: ShapeKey, params, knobs):
+        """Zeros shaped like the optimizer state of one member (traced, not compiled)."""
+        if program not in self._opt_shapes_cache:
+            shapes = jax.eval_shape(build_init_opt_fn(program), params, knobs.learning_rate,
+                                    knobs.weight_decay)
+            self._opt_shapes_cache[program] = jax.tree.map(
+                lambda s: np.zeros(s.shape, s.dtype), shapes)
+        return self._opt_shapes_cache[program]
 
     # training --------------------------------------------------------------------------
     def train(self, members: Sequence[Member], n_epochs: int,
@@ -713,13 +723,14 @@ class Trainer:
         knobs_stacked = stacked[3]
         if n_epochs == 0:  # an evaluation program: forward passes only
             return (stacked[0], stacked[1], knobs_stacked, *data.arrays()[2:])
-        if all(m.opt_state is not None for m in members):
-            opt_state = P.stack_trees([members[i].opt_state for i in order])
+        fresh = not all(m.opt_state is not None for m in members)
+        if fresh:
+            zeros = self._opt_shapes(program, padded_params[0], knobs[0])
+            opt_state = P.stack_trees([zeros] * size)
         else:
-            opt_state = self._init_opt(program)(stacked[0], knobs_stacked.learning_rate,
-                                                knobs_stacked.weight_decay)
-        return (stacked[0], stacked[1], opt_state, stacked[2], knobs_stacked, keys,
-                jnp.int32(n_epochs), *data.arrays())
+            opt_state = P.stack_trees([members[i].opt_state for i in order])
+        return (stacked[0], stacked[1], opt_state, np.full(size, fresh), stacked[2],
+                knobs_stacked, keys, jnp.int32(n_epochs), *data.arrays())
 
     def _run_bucket(self, compiled, program: ShapeKey, size: int, members: list[Member],
                     n_epochs: int, args: tuple) -> list[Outcome]:
