@@ -127,6 +127,7 @@ def build_train_fn(program: ShapeKey, *, batch_size: int, eval_batch: int, impl:
     """
     net = Network(program, impl=impl, frozen_blocks=frozen_blocks, activation_impl="family")
     tx = make_optimizer(program.optimizer)
+    init_opt = build_init_opt_fn(program)
 
     def loss_fn(params, stats, knobs, xb, yb, rng):
         logits, updated = net.apply(_variables(params, stats), xb, knobs, train=True,
@@ -137,8 +138,7 @@ def build_train_fn(program: ShapeKey, *, batch_size: int, eval_batch: int, impl:
 
     def train_fn(params, stats, opt_state, fresh_opt, mask, knobs: Knobs, key, n_epochs,
                  train_x, train_y, eval_x, eval_y, eval_w, eval_batches):
-        fresh = make_optimizer(program.optimizer, knobs.learning_rate,
-                               knobs.weight_decay).init(params)
+        fresh = init_opt(params, knobs.learning_rate, knobs.weight_decay)
         opt_state = jax.tree.map(lambda f, o: jnp.where(fresh_opt, f, o), fresh, opt_state)
         n_train = train_x.shape[0]
         steps = n_train // batch_size
@@ -326,10 +326,11 @@ def program_label(program: ShapeKey) -> str:
 
 
 def default_members_per_call(devices: Sequence[jax.Device]) -> int | None:
-    """One member per device and call on CPUs, where vmapping brings no speed (a member
-    alone trains 1.4x faster than in a bucket of 4, ``benchmarks/throughput.py``) and
-    single-member programs are reused by every later member of their shapes; None
-    (only the memory cap) on accelerators, where a bucket trains as one wide program."""
+    """One member per device and call on CPUs, where vmapping brings no speed
+    (``benchmarks/throughput.py``, cifar P=8: 1.61x the naive loop this way, 0.85x as one
+    bucket of 8) and single-member programs are reused by every later member of their
+    shapes; None (only the memory cap) on accelerators, where a bucket trains as one
+    wide program."""
     return len(devices) if devices[0].platform == "cpu" else None
 
 
@@ -386,8 +387,8 @@ class Trainer:
             raise ValueError(f"members_per_call must be None or an int >= 1, got "
                              f"{members_per_call!r}")
         self.members_per_call = members_per_call or default_members_per_call(self.devices)
-        self._compiled: dict = {}  # (program, frozen, arg shapes) -> Future of executable
-        self._pending: dict = {}  # compiles not yet waited for
+        self._compiled: dict = {}  # (kind, program, frozen, arg shapes) -> Future
+        self._pending: dict = {}  # Future -> (program, size, kind), not yet waited for
         self._opt_shapes_cache: dict = {}
         self._known_programs: dict = {}
         if compile_workers is not None and (not isinstance(compile_workers, int)
@@ -578,7 +579,7 @@ class Trainer:
                 future = self._pool.submit(self._compile, program, frozen_blocks, size, kind,
                                            args)
             self._compiled[cache_key] = future
-            self._pending[cache_key] = (program, size, kind)
+            self._pending[future] = (program, size, kind)
         return self._compiled[cache_key]
 
     def _wait(self, future: Future):
@@ -587,28 +588,20 @@ class Trainer:
         start = time.perf_counter()
         compiled, phases = future.result()
         self.stats.compile_wait_seconds += time.perf_counter() - start
-        for cache_key, (program, size, kind) in list(self._pending.items()):
-            if self._compiled[cache_key] is future:
-                del self._pending[cache_key]
-                seconds = sum(phases.values())
-                if self.compile_workers == 0:  # compiled inline: all of it was waited for
-                    self.stats.compile_wait_seconds += seconds
-                self.stats.compile_seconds += seconds
-                self.stats.programs.append({"program": program_label(program), "kind": kind,
-                                            "size": size,
-                                            **{k: round(v, 3) for k, v in phases.items()}})
-                if self.cost_model == "measured":
-                    first = len(self.stats.programs) == 1
-                    self.compile_estimate = seconds if first else (
-                        0.5 * self.compile_estimate + 0.5 * seconds)
+        if future in self._pending:  # first wait: record the compile
+            program, size, kind = self._pending.pop(future)
+            seconds = sum(phases.values())
+            if self.compile_workers == 0:  # compiled inline: all of it was waited for
+                self.stats.compile_wait_seconds += seconds
+            self.stats.compile_seconds += seconds
+            self.stats.programs.append({"program": program_label(program), "kind": kind,
+                                        "size": size,
+                                        **{k: round(v, 3) for k, v in phases.items()}})
+            if self.cost_model == "measured":
+                first = len(self.stats.programs) == 1
+                self.compile_estimate = seconds if first else (
+                    0.5 * self.compile_estimate + 0.5 * seconds)
         return compiled
-
-    def close(self) -> None:
-        """Stop the compile threads (pending compiles finish first)."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
-
 
     def _impl_for(self, program: ShapeKey, size: int) -> str:
         """The conv implementation of a program; "auto" measures its costliest conv once."""
@@ -674,7 +667,6 @@ class Trainer:
             self._data = None
         return outcomes
 
-
     def max_members(self, program: ShapeKey) -> int:
         """The most members one call of ``program`` may train: ``members_per_call``, and
         a power of two whose estimated activation memory stays within
@@ -691,9 +683,7 @@ class Trainer:
     def _bucket_size(self, n: int) -> int:
         """Members per call for ``n``: the next power of two (dummy members fill the rest,
         so a new population size rarely recompiles), at least one per device."""
-        size = _next_pow2(n)
-        d = len(self.devices)
-        return max(size, d) if d > 1 else size
+        return max(_next_pow2(n), self._min_size())
 
     def _bucket_args(self, program: ShapeKey, size: int, members: list[Member],
                      n_epochs: int) -> tuple:
