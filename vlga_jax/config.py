@@ -20,6 +20,18 @@ MUTATION_MODES = ("one", "per_gene", "bitflip")
 SPACE_KINDS = ("xiao2020", "fixed_cnn", "binary_cnn", "mlp_ga", "mlp_tournament")
 STRATEGY_NAMES = ("vlga", "ga", "tournament", "random_population", "random", "grid")
 TRANSFERS = ("finetune", "freeze")
+# "best_seen": a phase's winner is the best candidate evaluated in any of its generations;
+# "last_generation": the best of its last generation (Xiao et al. 2020; survivor mutation
+# may have replaced a better one).
+PHASE_WINNERS = ("best_seen", "last_generation")
+AUGMENTATIONS = ("crop", "flip")
+
+
+def _names(value) -> tuple:
+    """A tuple of names from a tuple/list or one comma-separated string ("crop,flip")."""
+    if isinstance(value, str):
+        return tuple(v.strip() for v in value.split(",") if v.strip())
+    return tuple(value)
 
 
 def _check(cond: bool, field: str, allowed: str, value) -> None:
@@ -108,6 +120,10 @@ class GAConfig:
     # Per-gene mutation probabilities ((gene name, rate), ...) for mutation_mode
     # "per_gene"; genes not named use mutation_rate.
     gene_rates: tuple[tuple[str, float], ...] = ()
+    # Which candidate wins a phase (and so becomes the transfer parent, the phase's entry
+    # in phase_best, the stop rule's input and a candidate for the final model): one of
+    # PHASE_WINNERS.
+    phase_winner: str = "best_seen"
 
     def __post_init__(self):
         _positive_int("ga.population", self.population, 2)
@@ -143,6 +159,8 @@ class GAConfig:
             _check(len(pair) == 2 and isinstance(pair[0], str), "ga.gene_rates",
                    "pairs (gene name, rate)", self.gene_rates)
             _rate(f"ga.gene_rates[{pair[0]!r}]", pair[1])
+        _check(self.phase_winner in PHASE_WINNERS, "ga.phase_winner",
+               f"one of {PHASE_WINNERS}", self.phase_winner)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -161,6 +179,11 @@ class TrainConfig:
     pad_shapes: bool = True
     cost_model: str = "fixed"
     members_per_call: int | None = None
+    # Training-time image augmentation, drawn on the device from each candidate's key:
+    # "crop" (pad by crop_padding pixels with zeros, crop back at a random offset) and/or
+    # "flip" (mirror left-right with probability 1/2).
+    augment: tuple[str, ...] = ()
+    crop_padding: int = 4
 
     def __post_init__(self):
         from vlga_jax.architecture import OPTIMIZERS
@@ -191,6 +214,15 @@ class TrainConfig:
                self.cost_model)
         if self.members_per_call is not None:
             _positive_int("train.members_per_call", self.members_per_call)
+        _check(isinstance(self.augment, str | tuple | list), "train.augment",
+               f"a tuple of names from {AUGMENTATIONS}", self.augment)
+        object.__setattr__(self, "augment", _names(self.augment))
+        for name in self.augment:
+            _check(name in AUGMENTATIONS, "train.augment",
+                   f"names from {AUGMENTATIONS} (e.g. 'crop,flip')", self.augment)
+        _check(len(set(self.augment)) == len(self.augment), "train.augment",
+               "names without repeats", self.augment)
+        _positive_int("train.crop_padding", self.crop_padding)
 
     def defaults(self) -> dict:
         """Training values for genes the search space does not search."""
