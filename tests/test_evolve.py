@@ -54,20 +54,20 @@ class Spy:
         self.original = train
         self.calls = []
 
-    def __call__(self, trainer, members, n_epochs, data=None):
+    def __call__(self, trainer, members, n_epochs, data=None, **kw):
         search = all(m.program is None for m in members)  # final training passes a program
         self.calls.append({"search": search, "n": len(members), "epochs": n_epochs})
         if search and members:
             members = [poisoned(members[0]), *members[1:]]
-        return self.original(trainer, members, n_epochs, data=data)
+        return self.original(trainer, members, n_epochs, data=data, **kw)
 
 
 def run_once(config, dataset):
     spy = Spy(Trainer.train)
     generations = []
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(Trainer, "train", lambda self, members, n, data=None: spy(self, members, n,
-                                                                             data))
+        mp.setattr(Trainer, "train", lambda self, members, n, data=None, **kw: spy(
+            self, members, n, data, **kw))
         result = evolve(jax.random.key(KEY), config, dataset=dataset,
                         callbacks=[lambda record, cands: generations.append((record, cands))])
     return {"result": result, "calls": spy.calls, "callbacks": generations}

@@ -60,29 +60,28 @@ def shared_cache_dir(tmp_path_factory) -> str:
 
 
 def raise_on_call(n: int, final: bool = False):
-    """A Trainer.train that raises on its n-th search call (or first final-training call)."""
+    """A Trainer.train that raises on its n-th search call (or n-th final-training call)."""
     original = Trainer.train
-    calls = {"search": 0}
+    calls = {"search": 0, "final": 0}
 
-    def train(self, members, n_epochs, data=None):
-        if final and members and members[0].program is not None:
-            raise Interrupt("final training")
-        if not final and all(m.program is None for m in members):
-            calls["search"] += 1
-            if calls["search"] == n:
-                raise Interrupt(f"search call {n}")
-        return original(self, members, n_epochs, data=data)
+    def train(self, members, n_epochs, data=None, **kw):
+        kind = "final" if members and members[0].program is not None else "search"
+        calls[kind] += 1
+        if (kind == "final") == final and calls[kind] == n:
+            raise Interrupt(f"{kind} call {n}")
+        return original(self, members, n_epochs, data=data, **kw)
 
     return train
 
 
-def spy_search_calls(calls: list):
+def spy_calls(calls: list):
+    """A Trainer.train that records ("search" | "final", members) for every call."""
     original = Trainer.train
 
-    def train(self, members, n_epochs, data=None):
-        if all(m.program is None for m in members):
-            calls.append(len(members))
-        return original(self, members, n_epochs, data=data)
+    def train(self, members, n_epochs, data=None, **kw):
+        final = members and members[0].program is not None
+        calls.append(("final" if final else "search", len(members)))
+        return original(self, members, n_epochs, data=data, **kw)
 
     return train
 
@@ -129,18 +128,19 @@ def runs(tmp_path_factory):
         with pytest.warns(RuntimeWarning, match=str(latest / "state.json")):
             out["boundary"] = evolve(key, config, checkpoint_dir=root / "boundary", **go)
 
-        # Killed during final training: every generation is checkpointed, as in a
-        # finished run directory, so resuming a copy of one only trains the final model.
+        # Killed during final training's second epoch: every generation and the first
+        # final epoch are checkpointed, so the resumed run only trains the second epoch.
         shutil.copytree(root / "mid", root / "final")
         with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(Trainer, "train", raise_on_call(0, final=True))
+            mp.setattr(Trainer, "train", raise_on_call(2, final=True))
             with pytest.raises(Interrupt):
                 evolve(key, config, checkpoint_dir=root / "final", **go)
-        searched = []
+        out["final_checkpoints"] = [p.name for p in ckpt.list_checkpoints(root / "final/final")]
+        calls = []
         with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(Trainer, "train", spy_search_calls(searched))
+            mp.setattr(Trainer, "train", spy_calls(calls))
             out["final"] = evolve(key, config, checkpoint_dir=root / "final", **go)
-        out["final_search_calls"] = len(searched)
+        out["final_calls"] = calls
     finally:
         for name, value in saved.items():
             jax.config.update(name, value)
@@ -185,7 +185,11 @@ def test_interruptions_left_the_expected_checkpoints(runs):
     assert runs["boundary_checkpoints"] == ["ckpt_000002", "ckpt_000003"]
     # Killed while phase 1 trained: generations 1 and 2 (phase 0) were checkpointed.
     assert runs["mid_checkpoints"] == ["ckpt_000001", "ckpt_000002"]
-    assert runs["final_search_calls"] == 0
+    # The final run resumed after final training's first epoch: no search call, one
+    # training epoch and the test evaluation; its final checkpoints were removed.
+    assert runs["final_checkpoints"] == ["ckpt_000001"]
+    assert runs["final_calls"] == [("final", 1), ("final", 1)]
+    assert not (runs["root"] / "final/final").exists()
 
 
 def test_run_dir_contents_after_resume(runs):

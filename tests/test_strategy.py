@@ -1,5 +1,6 @@
 """The VLGA strategy (init / ask / tell) driven by a fake fitness function: no training."""
 
+import dataclasses
 import hashlib
 
 import jax
@@ -117,7 +118,15 @@ def test_survivors_keep_fitness_and_only_changed_members_need_evaluation(full_ru
     assert checked == 3  # one breeding step in each of three phases
 
 
+def told_in_phase(steps, phase: int) -> list[tuple]:
+    """(genome, fitness) of every member told during ``phase``, in order."""
+    return [(g, float(f)) for s in steps if s["asked"].phase == phase
+            for g, f in zip(G.unstack(s["population"]), np.asarray(s["told"].fitness),
+                            strict=True)]
+
+
 def test_inherited_prefix_equals_phase_winner(full_run):
+    # Default ga.phase_winner="best_seen": the best told in any of the phase's generations.
     state, steps = full_run
     phases_seen = set()
     winner = None
@@ -125,7 +134,9 @@ def test_inherited_prefix_equals_phase_winner(full_run):
         phase = cur["asked"].phase
         if phase != prev["asked"].phase:
             winner, fit = STRATEGY.phase_winner(prev["told"])
-            assert fit == np.nanmax(np.asarray(prev["told"].fitness))
+            told = told_in_phase(steps, prev["asked"].phase)
+            assert fit == max(f for _, f in told)
+            assert any(genomes_equal(g, winner) and f == fit for g, f in told)
             assert genomes_equal(cur["asked"].phase_best_genome, winner)
         if phase == 0:
             continue
@@ -194,10 +205,10 @@ def test_failed_candidates_are_never_the_phase_winner():
     assert all(np.isfinite(b) for b in state.phase_best)
     for prev, cur in zip(steps, steps[1:], strict=False):
         if cur["asked"].phase != prev["asked"].phase:
-            f = np.asarray(prev["told"].fitness)
             w = cur["asked"].phase_best_genome
-            idx = [i for i, g in enumerate(G.unstack(prev["population"])) if genomes_equal(g, w)]
-            assert idx and all(np.isfinite(f[i]) for i in idx)
+            told = [f for g, f in told_in_phase(steps, prev["asked"].phase)
+                    if genomes_equal(g, w)]
+            assert told and all(np.isfinite(f) for f in told)
         # Failed members never survive into the next generation without re-evaluation.
         f = np.asarray(cur["asked"].fitness)
         needs = np.asarray(cur["needs_eval"])
@@ -226,3 +237,54 @@ def test_same_key_same_populations():
     assert a_state.phase_best == b_state.phase_best
     _, c = drive(STRATEGY, jax.random.key(12), [0.8, 0.8, 0.8])
     assert not genomes_equal(a[0]["population"], c[0]["population"])
+
+
+def test_phase_winner_choices_differ_as_documented():
+    """"last_generation" takes the best of the phase's last generation (the paper);
+    "best_seen" the best of all its generations. Both feed phase_best, the transfer
+    parent and the final winner alike."""
+    from vlga_jax.strategies.base import final_winner
+
+    last = VLGA(SPACE, dataclasses.replace(GA, phase_winner="last_generation"))
+
+    for strategy in (STRATEGY, last):
+        state, steps = drive(strategy, jax.random.key(0), [0.8, 0.8, 0.8])
+        history = strategy.phase_history(state)
+        assert [f for _, f in history] == list(state.phase_best)
+        for phase, (genome, fit) in enumerate(history):
+            told = told_in_phase(steps, phase)
+            last_gen = [s for s in steps if s["asked"].phase == phase][-1]
+            if strategy is last:
+                assert fit == float(np.max(np.asarray(last_gen["told"].fitness)))
+            else:
+                assert fit == max(f for _, f in told)
+            assert any(genomes_equal(g, genome) and f == fit for g, f in told)
+            nxt = [s for s in steps if s["asked"].phase == phase + 1]
+            if nxt:
+                assert genomes_equal(nxt[0]["asked"].phase_best_genome, genome)
+        genome, fit = final_winner(history)
+        assert fit == max(state.phase_best)
+        assert genomes_equal(genome, history[list(state.phase_best).index(fit)][0])
+
+
+KEY_MUTATING_THE_BEST = 0
+
+
+def test_best_seen_keeps_a_winner_that_survivor_mutation_replaced():
+    # Generation 0: member 2 scores 0.9, the others 0.5; generation 1 mutates member 2
+    # (with this key) and every new member scores 0.5. "best_seen" keeps the 0.9 network
+    # as phase 0's winner; "last_generation" (the paper) takes a 0.5 one.
+    last = VLGA(SPACE, dataclasses.replace(GA, phase_winner="last_generation"))
+    for strategy, expected in ((STRATEGY, 0.9), (last, 0.5)):
+        state = strategy.init(jax.random.key(3))
+        pop, _, state = strategy.ask(jax.random.key(4), state)
+        f0 = np.full(GA.population, 0.5, np.float32)
+        f0[2] = 0.9
+        state = strategy.tell(state, f0)
+        _, _, state = strategy.ask(jax.random.key(KEY_MUTATING_THE_BEST), state)
+        state = strategy.tell(state, np.full(GA.population, 0.5, np.float32))
+        assert float(np.max(np.asarray(state.fitness))) == 0.5  # the 0.9 network is gone
+        winner, fit = strategy.phase_winner(state)
+        assert fit == pytest.approx(expected)
+        if expected == 0.9:
+            assert genomes_equal(winner, jax.tree.map(lambda a: a[2], pop))

@@ -1,10 +1,18 @@
 """`evolve(key, config) -> Result`: the search loop on the batched trainer.
 
 init; loop ask -> evaluate (cache by genome hash, batched training) -> tell;
-then train the overall best for ``train.final_epochs`` with early stopping on
-validation and report validation and test accuracy. Fitness is validation accuracy.
-The strategy is ``config.ga.strategy`` (VLGA by default); ``ga.budget_epochs`` stops
-any strategy once that many candidate-epochs are spent (cache hits are free).
+then train the search's winner (the best phase winner, see ``ga.phase_winner``) for
+``train.final_epochs`` with early stopping on validation and report validation and test
+accuracy. Fitness is validation accuracy. The strategy is ``config.ga.strategy`` (VLGA
+by default); ``ga.budget_epochs`` stops any strategy once that many candidate-epochs are
+spent (cache hits are free).
+
+Memory is bounded by the population, not by the run: the fitness cache keeps every
+candidate's fitness and metrics, but trained parameters only for the genomes the
+strategy's state still holds (population, transfer parent, phase winners, best so far),
+and optimizer states never outlive their training call. A cache hit on a genome whose
+parameters were dropped keeps its recorded fitness; should it then win a phase, it is
+retrained from its recorded key and parent (counted in ``totals["retrained"]``).
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ from vlga_jax.growth import FrozenPrefix
 from vlga_jax.model import Network
 from vlga_jax.rundir import RunDir
 from vlga_jax.strategies import SearchFailed, make_strategy
+from vlga_jax.strategies.base import final_winner
 from vlga_jax.trainer import DeviceData, Member, Outcome, Trainer, enable_compilation_cache
 
 __all__ = ["evolve", "Result", "CandidateRecord", "GenerationRecord", "SearchFailed"]
@@ -63,10 +72,18 @@ class GenerationRecord:
 
 @dataclasses.dataclass
 class Evaluation:
-    """A trained candidate, cached by genome hash."""
+    """A trained candidate, cached by genome hash.
+
+    ``outcome.params``/``stats`` are None once dropped (see `_Search.retain`); the
+    candidate's training key index, phase and parent's hash let it be retrained.
+    """
 
     arch: Architecture
     outcome: Outcome
+    key_index: int | None = None
+    phase: int = 0
+    parent_hash: str | None = None
+    hash: str = ""
 
     @property
     def fitness(self) -> float:
@@ -129,6 +146,20 @@ class Result:
         return "\n".join(lines)
 
 
+@dataclasses.dataclass
+class FinalProgress:
+    """Final training so far: ``epoch`` epochs run; ``current`` is the newest outcome
+    (with its optimizer state), ``best`` the best by validation accuracy; ``done`` once
+    early stopping (or a failed epoch) ended it."""
+
+    best: Outcome
+    best_acc: float
+    current: Outcome
+    epoch: int = 0
+    waited: int = 0
+    done: bool = False
+
+
 GenerationCallback = Callable[[GenerationRecord, list[CandidateRecord]], None]
 
 
@@ -165,6 +196,7 @@ class _Search:
         self.candidates: list[CandidateRecord] = []
         self.generations: list[GenerationRecord] = []
         self.trained = 0
+        self.retrained = 0
         self.spent_epochs = 0
 
     def arch(self, genome: G.Genome) -> Architecture:
@@ -173,14 +205,11 @@ class _Search:
                                 num_classes=self.dataset.num_classes,
                                 defaults=self.config.train.defaults())
 
-    def _next_key(self) -> jax.Array:
-        """The training key of the next new candidate (one per candidate, in order)."""
-        key = jax.random.fold_in(self.key_train, self.trained)
-        self.trained += 1
-        return key
+    def _key(self, index: int) -> jax.Array:
+        """The training key of the ``index``-th new candidate."""
+        return jax.random.fold_in(self.key_train, index)
 
-    def _member(self, arch: Architecture, parent: Evaluation | None, phase: int):
-        key = self._next_key()
+    def _member(self, arch: Architecture, key, parent: Evaluation | None, phase: int):
         if parent is None:
             return Member(arch, key)
         fresh_params, fresh_stats = P.init_params(jax.random.fold_in(key, 7), arch.shape_key())
@@ -201,19 +230,44 @@ class _Search:
         return self.prefixes[key]
 
     def _train(self, archs: list[Architecture], parent: Evaluation | None,
-               phase: int) -> list[Outcome]:
+               phase: int, key_indices: Sequence[int]) -> list[Outcome]:
         if not archs:
             return []
+        keys = [self._key(i) for i in key_indices]
         epochs = self.config.train.epochs
         frozen = parent is not None and self.config.train.transfer == "freeze"
         cached = self._prefix(parent, phase) if frozen else None
         if cached is None:
-            members = [self._member(a, parent, phase) for a in archs]
+            members = [self._member(a, k, parent, phase) for a, k in zip(archs, keys,
+                                                                       strict=True)]
             return self.trainer.train(members, epochs)
         prefix, data = cached
-        members = [Member(growth.suffix(a, phase, prefix.feature_shape), self._next_key())
-                   for a in archs]
+        members = [Member(growth.suffix(a, phase, prefix.feature_shape), k)
+                   for a, k in zip(archs, keys, strict=True)]
         return [prefix.whole(o, phase) for o in self.trainer.train(members, epochs, data=data)]
+
+    def retain(self, state) -> None:
+        """Drop the parameters of every cached candidate ``state`` no longer holds."""
+        needed = G.hashes_in(state, self.space)
+        for h, ev in self.cache.items():
+            if h not in needed and ev.outcome.params is not None:
+                ev.outcome = dataclasses.replace(ev.outcome, params=None, stats=None,
+                                                 opt_state=None)
+
+    def with_params(self, h: str) -> Evaluation:
+        """The cached candidate ``h`` with its trained parameters (retrained from its key
+        and parent if they were dropped)."""
+        ev = self.cache[h]
+        if ev.outcome.params is not None or ev.outcome.failed:
+            return ev
+        if ev.key_index is None:
+            raise SearchFailed(f"candidate {h}: parameters were dropped and it cannot be "
+                               "retrained (no training key recorded)")
+        parent = None if ev.parent_hash is None else self.with_params(ev.parent_hash)
+        again = self._train([ev.arch], parent, ev.phase, [ev.key_index])[0]
+        self.retrained += 1
+        ev.outcome = dataclasses.replace(ev.outcome, params=again.params, stats=again.stats)
+        return ev
 
     def evaluate(self, state, population, needs_eval, parent,
                  limit: int | None = None) -> np.ndarray:
@@ -229,10 +283,15 @@ class _Search:
                 todo[hashes[i]] = (genomes[i], self.arch(genomes[i]))
         if limit is not None:
             todo = dict(list(todo.items())[:limit])
-        outcomes = self._train([a for _, a in todo.values()], parent, state.phase)
+        indices = list(range(self.trained, self.trained + len(todo)))
+        self.trained += len(todo)
+        outcomes = self._train([a for _, a in todo.values()], parent, state.phase, indices)
         self.spent_epochs += len(todo) * self.config.train.epochs
-        for h, (_, arch), outcome in zip(todo, todo.values(), outcomes, strict=True):
-            self.cache[h] = Evaluation(arch, outcome)
+        parent_hash = None if parent is None else parent.hash
+        for h, (_, arch), outcome, index in zip(todo, todo.values(), outcomes, indices,
+                                                strict=True):
+            self.cache[h] = Evaluation(arch, outcome, key_index=index, phase=state.phase,
+                                       parent_hash=parent_hash, hash=h)
         trained_now = set(todo)
         for i in np.flatnonzero(needs):
             if hashes[i] not in self.cache:  # over the budget: not trained
@@ -250,33 +309,36 @@ class _Search:
                 flops=ev.arch.flops_per_example))
         return fitness
 
-    def best(self) -> tuple[str, Evaluation]:
-        ok = [(ev.fitness, -i, h) for i, (h, ev) in enumerate(self.cache.items())
-              if not ev.outcome.failed]
-        if not ok:
-            raise SearchFailed("no candidate trained successfully")
-        _, _, h = max(ok)
-        return h, self.cache[h]
+    def final_training(self, ev: Evaluation, run: RunDir | None = None
+                       ) -> tuple[Outcome, float, float]:
+        """Train ``ev`` for up to final_epochs with early stopping; (best outcome, val, test).
 
-    def final_training(self, ev: Evaluation) -> tuple[Outcome, float, float]:
-        """Train ``ev`` for up to final_epochs with early stopping; (best outcome, val, test)."""
+        With ``run``, a checkpoint after every epoch; a resumed run continues from it.
+        """
         tc = self.config.train
-        best, best_acc, waited, opt_state = ev.outcome, ev.fitness, 0, None
-        current = ev.outcome
-        for epoch in range(tc.final_epochs):
-            member = Member(ev.arch, jax.random.fold_in(self.key_final, epoch),
+        progress = FinalProgress(best=ev.outcome, best_acc=ev.fitness, current=ev.outcome)
+        if run is not None:
+            progress = run.restore_final(self, ev) or progress
+        while not progress.done and progress.epoch < tc.final_epochs:
+            current = progress.current
+            member = Member(ev.arch, jax.random.fold_in(self.key_final, progress.epoch),
                             params=current.params, stats=current.stats,
-                            opt_state=opt_state, program=current.program)
-            current = self.trainer.train([member], 1)[0]
+                            opt_state=current.opt_state, program=current.program)
+            current = self.trainer.train([member], 1, keep_opt_state=True)[0]
+            progress.epoch += 1
             if current.failed:
-                break
-            opt_state = current.opt_state
-            if current.val_acc > best_acc:
-                best, best_acc, waited = current, current.val_acc, 0
+                progress.done = True
             else:
-                waited += 1
-                if waited >= tc.patience:
-                    break
+                progress.current = current
+                if current.val_acc > progress.best_acc:
+                    progress.best, progress.best_acc, progress.waited = (
+                        current, current.val_acc, 0)
+                else:
+                    progress.waited += 1
+                    progress.done = progress.waited >= tc.patience
+            if run is not None:
+                run.save_final(self, ev, progress)
+        best, best_acc = progress.best, progress.best_acc
         tested = self.trainer.train([Member(ev.arch, self.key_final, params=best.params,
                                             stats=best.stats, program=best.program)], 0,
                                     data=self.test_data)[0]
@@ -334,13 +396,14 @@ def evolve(key: jax.Array, config: Config | None = None, *,
         if transfer is None:
             parent = None
         elif state.phase != phase or parent is None:
-            parent = search.cache[G.genome_hash(transfer, search.space)]
+            parent = search.with_params(G.genome_hash(transfer, search.space))
         gen_start = time.perf_counter()
         n_before, compiles_before = len(search.candidates), len(search.trainer.stats.programs)
         _notify_start(callbacks, state.phase, state.generation, int(np.sum(needs_eval)))
         limit = None if budget is None else (budget - search.spent_epochs) // epochs
         fitness = search.evaluate(state, population, needs_eval, parent, limit)
         state = strategy.tell(state, fitness)
+        search.retain(state)
         new = search.candidates[n_before:]
         f = np.asarray(state.fitness)
         finite = f[np.isfinite(f)]
@@ -360,10 +423,11 @@ def evolve(key: jax.Array, config: Config | None = None, *,
             run.save(search, state, step, earlier_seconds + time.perf_counter() - start)
         for callback in callbacks:
             callback(record, new)
-    best_hash, best_eval = search.best()
-    final, val_acc, test_acc = search.final_training(best_eval)
-    best_record = next(c for c in search.candidates if c.hash == best_hash)
-    best_genome = G.encode(best_record.genome, search.space)
+    history = strategy.phase_history(state)
+    winner, _ = final_winner(history)
+    best_eval = search.with_params(G.genome_hash(winner, search.space))
+    final, val_acc, test_acc = search.final_training(best_eval, run)
+    best_genome = G.canonical(winner, search.space)
     stats = search.trainer.stats
     totals = {
         "candidates": len(search.candidates),
@@ -383,6 +447,7 @@ def evolve(key: jax.Array, config: Config | None = None, *,
         "train_flops": stats.real_flops,
         "padded_train_flops": stats.padded_flops,
         "spent_epochs": search.spent_epochs,
+        "retrained": search.retrained,
         "wall_seconds": earlier_seconds + time.perf_counter() - start,
     }
     result = Result(
@@ -391,7 +456,8 @@ def evolve(key: jax.Array, config: Config | None = None, *,
         params=final.params, batch_stats=final.stats, search_fitness=best_eval.fitness,
         val_accuracy=float(val_acc), test_accuracy=float(test_acc),
         candidates=search.candidates, generations=search.generations,
-        phase_best=state.phase_best, stop_reason=stop_reason or state.stop_reason,
+        phase_best=tuple(f for _, f in history),
+        stop_reason=stop_reason or state.stop_reason,
         totals=totals)
     if run is not None:
         run.finish(result, dataset)

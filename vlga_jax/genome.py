@@ -13,6 +13,7 @@ that describe the same network and hyperparameters decode and hash alike.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 
@@ -237,3 +238,28 @@ def stack(genomes: list[Genome]) -> Genome:
     if not genomes:
         raise ValueError("stack needs at least one genome")
     return jax.tree.map(lambda *a: jnp.stack([jnp.asarray(x) for x in a]), *genomes)
+
+
+def hashes_in(obj, space: SearchSpace) -> set[str]:
+    """Hashes of every genome (single or stacked) held anywhere in ``obj`` (a strategy
+    state: dataclasses, tuples, lists and dicts are walked)."""
+    found: set[str] = set()
+
+    def walk(value):
+        if isinstance(value, Genome):
+            if np.ndim(value.block_mask) == 2:
+                found.update(genome_hash(g, space) for g in unstack(value))
+            else:
+                found.add(genome_hash(value, space))
+        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+            for f in dataclasses.fields(value):
+                walk(getattr(value, f.name))
+        elif isinstance(value, list | tuple):
+            for v in value:
+                walk(v)
+        elif isinstance(value, dict):
+            for v in value.values():
+                walk(v)
+
+    walk(obj)
+    return found

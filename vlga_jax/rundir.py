@@ -4,6 +4,7 @@ Layout of ``DIR`` (``evolve(..., checkpoint_dir=DIR)`` or ``vlga run --out DIR``
 
     run.json                  config, PRNG key and dataset fingerprint of the run
     checkpoints/ckpt_NNNNNN/  one per finished generation (see `vlga_jax.checkpoint`)
+    final/ckpt_NNNNNN/        final training after NNNNNN epochs (removed when finished)
     logs/candidates.jsonl     one JSON object per candidate record
     logs/generations.jsonl    one JSON object per generation record
     result.json               the final result (no parameters)
@@ -20,9 +21,11 @@ import dataclasses
 import hashlib
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 
+import jax
 import numpy as np
 
 from vlga_jax import checkpoint as ckpt
@@ -32,6 +35,7 @@ from vlga_jax.runlog import RunLog
 
 FORMAT = 1
 LOCK = "lock"
+FINAL = "final"
 
 
 def dataset_fingerprint(dataset) -> dict:
@@ -127,13 +131,7 @@ class RunDir:
 
     def save(self, search, state, step: int, elapsed: float) -> Path:
         """Checkpoint the search after a finished generation."""
-        from vlga_jax.evolve import SearchFailed
-
-        needed = _genome_hashes(state, search.space)
-        try:
-            needed.add(search.best()[0])
-        except SearchFailed:
-            pass
+        needed = G.hashes_in(state, search.space)
         arrays: list = []
         cache, params = [], {}
         for h, ev in search.cache.items():
@@ -143,13 +141,16 @@ class RunDir:
                           "program": ckpt.encode(out.program, arrays),
                           "val_acc": out.val_acc, "val_loss": out.val_loss,
                           "train_loss": out.train_loss, "failed": out.failed,
-                          "reason": out.reason, "seconds": out.seconds, "params": keep})
+                          "reason": out.reason, "seconds": out.seconds, "params": keep,
+                          "key_index": ev.key_index, "phase": ev.phase,
+                          "parent_hash": ev.parent_hash})
             if keep:
                 params[h] = {"params": out.params, "stats": out.stats}
         stats = search.trainer.stats
         body = {
             "config": self.config.to_dict(), "key": self.identity["key"],
-            "step": step, "trained": search.trained, "elapsed": elapsed,
+            "step": step, "trained": search.trained, "retrained": search.retrained,
+            "elapsed": elapsed,
             "spent_epochs": search.spent_epochs,
             "strategy": ckpt.encode(state, arrays),
             "cache": cache,
@@ -186,10 +187,13 @@ class RunDir:
                     val_loss=e["val_loss"], train_loss=e["train_loss"], failed=e["failed"],
                     reason=e["reason"], seconds=e["seconds"],
                     program=ckpt.decode(e["program"], arrays))
-                search.cache[e["hash"]] = Evaluation(ckpt.decode(e["arch"], arrays), outcome)
+                search.cache[e["hash"]] = Evaluation(
+                    ckpt.decode(e["arch"], arrays), outcome, key_index=e.get("key_index"),
+                    phase=e.get("phase", 0), parent_hash=e.get("parent_hash"), hash=e["hash"])
             search.candidates[:] = [CandidateRecord(**c) for c in body["candidates"]]
             search.generations[:] = [GenerationRecord(**g) for g in body["generations"]]
             search.trained = body["trained"]
+            search.retrained = body.get("retrained", 0)
             search.spent_epochs = body["spent_epochs"]
             for k, v in body["trainer_stats"].items():
                 setattr(search.trainer.stats, k, v)
@@ -203,12 +207,61 @@ class RunDir:
                   "generations done)", flush=True)
         return state, body["step"], body["elapsed"]
 
+    def save_final(self, search, ev, progress) -> Path:
+        """Checkpoint final training (a `FinalProgress` of candidate ``ev``)."""
+        arrays: list = []
+        opt = jax.tree.leaves(progress.current.opt_state)
+        body = {"hash": ev.hash, "epoch": progress.epoch, "waited": progress.waited,
+                "done": progress.done, "best_acc": progress.best_acc,
+                "best": _outcome_json(progress.best, arrays),
+                "current": _outcome_json(progress.current, arrays), "opt_leaves": len(opt),
+                "trainer_stats": dataclasses.asdict(search.trainer.stats),
+                "trainer": _trainer_choices(search.trainer, arrays)}
+        tree = {"state": {f"a{i}": a for i, a in enumerate(arrays)},
+                "best": _weights(progress.best), "current": _weights(progress.current),
+                "opt": {f"o{i}": np.asarray(leaf) for i, leaf in enumerate(opt)}}
+        return ckpt.save(self.path / FINAL, progress.epoch, body, tree, keep=1)
+
+    def restore_final(self, search, ev):
+        """The `FinalProgress` saved for candidate ``ev``, or None (none saved); restores
+        the trainer's counts as they were when it was saved."""
+        from vlga_jax.evolve import FinalProgress
+
+        found = ckpt.load_latest(self.path / FINAL)
+        if found is None:
+            return None
+        body, tree, path = found
+        try:
+            if body["hash"] != ev.hash:
+                raise ValueError(f"it trains candidate {body['hash']}, not {ev.hash}")
+            raw = tree.get("state", {})
+            arrays = [raw[f"a{i}"] for i in range(len(raw))]
+            best = _outcome_from(body["best"], tree.get("best", {}), arrays)
+            current = _outcome_from(body["current"], tree.get("current", {}), arrays)
+            if body["opt_leaves"]:
+                opt = tree["opt"]
+                structure = search.trainer.opt_state_structure(current.program, ev.arch)
+                current.opt_state = jax.tree.unflatten(
+                    structure, [opt[f"o{i}"] for i in range(body["opt_leaves"])])
+            for k, v in body["trainer_stats"].items():
+                setattr(search.trainer.stats, k, v)
+            _restore_trainer_choices(search.trainer, body["trainer"], arrays)
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            raise ckpt.CheckpointError(f"{path}: cannot continue final training from it "
+                                       f"({type(err).__name__}: {err})") from err
+        if self.config.run.verbose:
+            print(f"resuming final training from {path.name} ({body['epoch']} epochs done)",
+                  flush=True)
+        return FinalProgress(best=best, best_acc=body["best_acc"], current=current,
+                             epoch=body["epoch"], waited=body["waited"], done=body["done"])
+
     def finish(self, result, dataset) -> None:
-        """Write result.json and model.npz."""
+        """Write result.json and model.npz; drop the final-training checkpoints."""
         from vlga_jax.export import result_summary, save_model
 
         save_model(self.path / "model.npz", result, dataset=dataset)
         ckpt.write_json_atomic(self.path / "result.json", result_summary(result))
+        shutil.rmtree(self.path / FINAL, ignore_errors=True)
         self.log.close()
         (self.path / LOCK).unlink(missing_ok=True)
 
@@ -262,26 +315,22 @@ def _restore_trainer_choices(trainer, saved: dict, arrays: list) -> None:
         trainer.compile_estimate = saved["compile_estimate"]
 
 
-def _genome_hashes(state, space) -> set[str]:
-    """Hashes of every genome (single or stacked) held anywhere in a strategy state."""
-    found = set()
+def _outcome_json(out, arrays: list) -> dict:
+    """An Outcome's metrics and program as JSON (its weights go to `_weights`)."""
+    return {"program": ckpt.encode(out.program, arrays), "val_acc": out.val_acc,
+            "val_loss": out.val_loss, "train_loss": out.train_loss, "failed": out.failed,
+            "reason": out.reason, "seconds": out.seconds}
 
-    def walk(obj):
-        if isinstance(obj, G.Genome):
-            if np.ndim(obj.block_mask) == 2:
-                for g in G.unstack(obj):
-                    found.add(G.genome_hash(g, space))
-            else:
-                found.add(G.genome_hash(obj, space))
-        elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-            for f in dataclasses.fields(obj):
-                walk(getattr(obj, f.name))
-        elif isinstance(obj, list | tuple):
-            for v in obj:
-                walk(v)
-        elif isinstance(obj, dict):
-            for v in obj.values():
-                walk(v)
 
-    walk(state)
-    return found
+def _weights(out) -> dict:
+    return {"params": out.params, "stats": out.stats or {}}
+
+
+def _outcome_from(meta: dict, weights: dict, arrays: list):
+    from vlga_jax.trainer import Outcome
+
+    return Outcome(params=weights["params"], stats=weights.get("stats") or {},
+                   val_acc=meta["val_acc"], val_loss=meta["val_loss"],
+                   train_loss=meta["train_loss"], failed=meta["failed"],
+                   reason=meta["reason"], seconds=meta["seconds"],
+                   program=ckpt.decode(meta["program"], arrays))

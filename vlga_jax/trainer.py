@@ -630,10 +630,22 @@ class Trainer:
                 lambda s: np.zeros(s.shape, s.dtype), shapes)
         return self._opt_shapes_cache[program]
 
+    def opt_state_structure(self, program: ShapeKey, arch: Architecture):
+        """The pytree structure of an `Outcome.opt_state` of ``arch`` trained in
+        ``program`` (to rebuild a saved state from its leaves)."""
+        params = P.pad_tree(P.init_params(jax.random.key(0), arch.shape_key())[0],
+                            program.param_shapes())
+        return jax.tree.structure(self._opt_shapes(program, params, arch.knobs()))
+
     # training --------------------------------------------------------------------------
     def train(self, members: Sequence[Member], n_epochs: int,
-              data: DeviceData | None = None) -> list[Outcome]:
+              data: DeviceData | None = None, *,
+              keep_opt_state: bool = False) -> list[Outcome]:
         """Train every member for ``n_epochs`` and evaluate it; one Outcome per member.
+
+        Outcomes carry the optimizer state (program-shaped, to continue training with
+        `Member.opt_state`) only with ``keep_opt_state``: otherwise it never leaves the
+        device (it is several times the parameters' size).
 
         ``data`` replaces the trainer's data for this call (e.g. the test split for a
         final evaluation, or features of a frozen prefix); programs are shared whenever
@@ -660,7 +672,7 @@ class Trainer:
             for future, program, size, idx, args in jobs:
                 bucket = [members[i] for i in idx]
                 run = self._run_bucket(self._wait(future), program, size, bucket, n_epochs,
-                                       args)
+                                       args, keep_opt_state)
                 for i, outcome in zip(idx, run, strict=True):
                     outcomes[i] = outcome
         finally:
@@ -724,7 +736,7 @@ class Trainer:
                 knobs_stacked, keys, jnp.int32(n_epochs), *data.arrays())
 
     def _run_bucket(self, compiled, program: ShapeKey, size: int, members: list[Member],
-                    n_epochs: int, args: tuple) -> list[Outcome]:
+                    n_epochs: int, args: tuple, keep_opt_state: bool) -> list[Outcome]:
         real_keys = [m.arch.shape_key() for m in members]
         n_real = len(members)
         data = self._data or self.data
@@ -734,7 +746,11 @@ class Trainer:
             new_params, new_stats, metrics = jax.device_get((args[0], args[1], compiled(*args)))
             new_opt = None
         else:
-            new_params, new_stats, new_opt, metrics = jax.device_get(compiled(*args))
+            new_params, new_stats, new_opt, metrics = compiled(*args)
+            if not keep_opt_state:
+                new_opt = None
+            new_params, new_stats, new_opt, metrics = jax.device_get(
+                (new_params, new_stats, new_opt, metrics))
         seconds = time.perf_counter() - start
         self.stats.train_seconds += seconds
         self.stats.buckets += 1

@@ -7,6 +7,11 @@ jitted breeding steps take it as a static argument) with
     ask(key, state) -> (population Genome [P, ...], needs_eval bool[P], state)
     tell(state, fitness f32[P]) -> state
     transfer_parent(state) -> Genome | None   (whose trained blocks new candidates inherit)
+    phase_history(state) -> ((winner Genome, fitness), ...)   one per phase (see below)
+
+A phase's winner is ``ga.phase_winner``: the best candidate told in the phase
+("best_seen") or the best of its last generation ("last_generation"); the search's
+result is the best phase winner (`final_winner`).
 
 States are flax.struct dataclasses of arrays (pytree fields) and Python scalars, strings
 and tuples (static fields): checkpoints serialise them by walking their fields. The same
@@ -71,6 +76,9 @@ class SearchState:
     phase_best: tuple = flax.struct.field(pytree_node=False, default=())
     stop_reason: str = flax.struct.field(pytree_node=False, default="")
     position: int = flax.struct.field(pytree_node=False, default=0)
+    # The best genome told so far and its fitness (-inf: none yet).
+    seen_genome: Genome | None = None
+    seen_fitness: float = flax.struct.field(pytree_node=False, default=-math.inf)
 
 
 def random_depth_population(key: jax.Array, space: SearchSpace, size: int) -> Genome:
@@ -122,6 +130,22 @@ def best_of(fitness) -> float:
     return float(f.max()) if f.size else -math.inf
 
 
+def best_member(population: Genome, fitness) -> tuple[Genome, float]:
+    """The member with the highest finite fitness (the first of equals) and its fitness."""
+    f = np.where(np.isfinite(np.asarray(fitness)), np.asarray(fitness), -np.inf)
+    i = int(np.argmax(f))
+    return jax.tree.map(lambda a: a[i], population), float(f[i])
+
+
+def final_winner(history) -> tuple[Genome, float]:
+    """The best (genome, fitness) of a strategy's ``phase_history`` (the earliest of
+    equals); raises SearchFailed when no phase has a finite winner."""
+    finite = [(g, f) for g, f in history if g is not None and math.isfinite(f)]
+    if not finite:
+        raise SearchFailed("no candidate trained successfully")
+    return max(finite, key=lambda gf: gf[1])  # max keeps the first of equal maxima
+
+
 @dataclasses.dataclass(frozen=True)
 class Strategy:
     """Generation loop of the single-phase strategies; subclasses define `_initial`/`_next`.
@@ -159,6 +183,16 @@ class Strategy:
         """No weight transfer: every candidate trains from scratch."""
         return None
 
+    def phase_winner(self, state: SearchState) -> tuple[Genome, float]:
+        """The winner so far (per ``ga.phase_winner``) and its fitness."""
+        if self.ga.phase_winner == "best_seen":
+            return state.seen_genome, state.seen_fitness
+        return best_member(state.population, state.fitness)
+
+    def phase_history(self, state: SearchState) -> tuple[tuple[Genome, float], ...]:
+        """One phase: ((winner, fitness),) once something was told, else ()."""
+        return (self.phase_winner(state),) if state.phase_best else ()
+
     def _finished(self, state: SearchState) -> str:
         if state.generation + 1 >= self.ga.generations:
             return f"reached generations={self.ga.generations}"
@@ -180,12 +214,13 @@ class Strategy:
     def tell(self, state: SearchState, fitness) -> SearchState:
         """Record fitness (f32[P]) for the members that needed an evaluation."""
         merged = merge_told(state, fitness)
-        best = best_of(merged)
+        genome, best = best_member(state.population, merged)
         if self.needs_survivors and best == -math.inf:
             raise SearchFailed(
                 f"every candidate of generation {state.generation} failed (loss NaN/inf): "
                 "lower the learning rate or check the data")
-        if state.phase_best:
-            best = max(best, state.phase_best[0])
-        return state.replace(fitness=merged, needs_eval=jnp.zeros_like(state.needs_eval),
-                             told=True, phase_best=(best,))
+        if best > state.seen_fitness:  # strictly: the earliest of equal bests stays
+            state = state.replace(seen_genome=genome, seen_fitness=best)
+        state = state.replace(fitness=merged, needs_eval=jnp.zeros_like(state.needs_eval),
+                              told=True)
+        return state.replace(phase_best=(self.phase_winner(state)[1],))

@@ -8,9 +8,16 @@ a `GAConfig` and a `SearchSpace`:
         population, needs_eval, state = strategy.ask(key, state)
         state = strategy.tell(state, fitness)   # f32[P]; only needs_eval entries are read
 
-Phase p evolves block p of genomes whose blocks 0..p-1 are the previous phase's best;
+Phase p evolves block p of genomes whose blocks 0..p-1 are the previous phase's winner;
 only block p's genes are mutable (in phase 0 also the global genes). Fitness is
 "higher is better"; NaN or -inf marks a failed candidate.
+
+A phase's winner is ``ga.phase_winner``: "best_seen" (the best candidate told in any of
+the phase's generations) or "last_generation" (the best of its last generation, as in
+the paper, where survivor mutation may have replaced a better network). The winner is
+the next phase's transfer parent, its fitness is the phase's entry in ``phase_best``
+and the stop rule's input, and the search's result is the best of the phase winners
+(`final_winner`).
 """
 
 from __future__ import annotations
@@ -46,6 +53,11 @@ class VLGAState:
     phase_best: tuple = flax.struct.field(pytree_node=False, default=())
     phase_best_genome: Genome | None = None
     stop_reason: str = flax.struct.field(pytree_node=False, default="")
+    # The best genome told so far in this phase and its fitness (-inf: none yet).
+    seen_genome: Genome | None = None
+    seen_fitness: float = flax.struct.field(pytree_node=False, default=-math.inf)
+    # The winner of every finished phase (their fitnesses are ``phase_best``).
+    winners: tuple = ()
 
 
 def _finite_argmax(fitness: np.ndarray) -> int:
@@ -78,13 +90,13 @@ class VLGA:
         globals_ = jnp.broadcast_to(parent.globals, pop.globals.shape)
         return pop.replace(blocks=blocks, globals=globals_)
 
-    def _fresh_state(self, key, phase, parent, phase_best) -> VLGAState:
+    def _fresh_state(self, key, phase, parent, phase_best, winners=()) -> VLGAState:
         pop = self._phase_population(key, phase, parent)
         p = self.ga.population
         return VLGAState(population=pop, fitness=jnp.full(p, jnp.nan),
                          needs_eval=jnp.ones(p, bool), mutable=self.phase_mask(phase),
                          phase=phase, generation=0, phase_best=phase_best,
-                         phase_best_genome=parent)
+                         phase_best_genome=parent, winners=winners)
 
     def transfer_parent(self, state: VLGAState) -> Genome | None:
         """The previous phase's winner, whose trained blocks phase > 0 candidates inherit."""
@@ -114,6 +126,11 @@ class VLGA:
             raise SearchFailed(
                 f"every candidate of phase {state.phase}, generation {state.generation} "
                 "failed (loss NaN/inf): lower the learning rate or check the data")
+        i = _finite_argmax(np.asarray(merged))
+        best = float(merged[i])
+        if best > state.seen_fitness:  # strictly: the earliest of equal bests stays
+            state = state.replace(seen_genome=jax.tree.map(lambda a: a[i], state.population),
+                                  seen_fitness=best)
         return state.replace(fitness=merged, needs_eval=jnp.zeros_like(state.needs_eval),
                              told=True)
 
@@ -123,12 +140,24 @@ class VLGA:
                              generation=state.generation + 1, told=False)
 
     def phase_winner(self, state: VLGAState) -> tuple[Genome, float]:
+        """The current phase's winner (per ``ga.phase_winner``) and its fitness."""
+        if self.ga.phase_winner == "best_seen":
+            return state.seen_genome, state.seen_fitness
         i = _finite_argmax(np.asarray(state.fitness))
         return jax.tree.map(lambda a: a[i], state.population), float(state.fitness[i])
+
+    def phase_history(self, state: VLGAState) -> tuple[tuple[Genome, float], ...]:
+        """(winner, fitness) of every finished phase, and of the current one if it was
+        told and not yet closed (a search stopped by its budget mid-phase)."""
+        history = tuple(zip(state.winners, state.phase_best, strict=True))
+        if state.told and not state.done:
+            history += (self.phase_winner(state),)
+        return history
 
     def _next_phase(self, key, state: VLGAState) -> VLGAState:
         winner, best = self.phase_winner(state)
         history = (*state.phase_best, best)
+        winners = (*state.winners, winner)
         earlier = max(state.phase_best) if state.phase_best else -math.inf
         stop = ""
         if self.ga.stop_drop is not None and best < earlier - self.ga.stop_drop:
@@ -138,8 +167,8 @@ class VLGA:
             stop = f"reached max_phases={self.ga.max_phases}"
         if stop:
             return state.replace(done=True, phase_best=history, stop_reason=stop,
-                                 phase_best_genome=winner)
-        return self._fresh_state(key, state.phase + 1, winner, history)
+                                 phase_best_genome=winner, winners=winners)
+        return self._fresh_state(key, state.phase + 1, winner, history, winners)
 
 
 @functools.partial(jax.jit, static_argnums=0)
