@@ -138,7 +138,7 @@ def test_duplicates_and_survivors_are_not_retrained(runs):
     result = run["result"]
     trained = sum(c["n"] for c in run["calls"] if c["search"])
     unique = {c.hash for c in result.candidates}
-    assert trained == len(unique)
+    assert trained == len(unique) + result.totals["retrained"]
     assert result.totals["trained"] == len(unique)
     assert result.totals["cache_hits"] == len(result.candidates) - len(unique)
     assert all(c["epochs"] == runs["config"].train.epochs for c in run["calls"] if c["search"])
@@ -190,3 +190,47 @@ def test_final_training_and_predict(runs):
     assert abs(accuracy - result.test_accuracy) <= 0.02
     assert result.test_accuracy > 0.15
     assert "best architecture" in result.summary()
+
+
+def test_phase_bests_are_the_best_seen_in_each_phase(runs):
+    # The default ga.phase_winner="best_seen": each phase's entry is its best candidate.
+    result = runs["first"]["result"]
+    for phase, best in enumerate(result.phase_best):
+        ok = [c.fitness for c in result.candidates if c.phase == phase and not c.failed]
+        assert best == max(ok)
+    assert result.search_fitness == max(result.phase_best)
+
+
+def test_parameters_held_are_bounded_by_the_population(runs):
+    result, config = runs["first"]["result"], runs["config"]
+    held = result.totals["params_held_max"]
+    # population + one winner per phase + the best seen in the current phase
+    assert 1 <= held <= config.ga.population + config.ga.max_phases + 1
+    assert held < result.totals["trained"]
+
+
+def test_dropped_parameters_are_retrained_identically(runs, digits_dataset):
+    from vlga_jax.evolve import _Search
+    from vlga_jax.trainer import enable_compilation_cache
+
+    saved = {name: getattr(jax.config, name) for name in CACHE_OPTIONS}
+    config = runs["config"]
+    try:
+        enable_compilation_cache(config.run.compile_cache_dir)  # the fixture's programs
+        search = _Search(jax.random.key(KEY), config, digits_dataset)
+        state = search.strategy.init(search.key_strategy)
+        population, needs, state = search.strategy.ask(jax.random.key(0), state)
+        needs = np.arange(len(needs)) == 0  # one candidate: one program
+        search.evaluate(state, population, needs, None)
+        (h, ev), = search.cache.items()
+        trained = ev.outcome.params
+        search.retain(())  # a state holding no genome: every parameter is dropped
+        assert ev.outcome.params is None and ev.outcome.opt_state is None
+        again = search.with_params(h)
+        assert search.retrained == 1 and search.trained == 1
+        for x, y in zip(jax.tree.leaves(trained), jax.tree.leaves(again.outcome.params),
+                        strict=True):
+            np.testing.assert_array_equal(x, y)
+    finally:
+        for name, value in saved.items():
+            jax.config.update(name, value)

@@ -197,6 +197,7 @@ class _Search:
         self.generations: list[GenerationRecord] = []
         self.trained = 0
         self.retrained = 0
+        self.params_held_max = 0  # the most candidates holding parameters after a tell
         self.spent_epochs = 0
 
     def arch(self, genome: G.Genome) -> Architecture:
@@ -249,10 +250,13 @@ class _Search:
     def retain(self, state) -> None:
         """Drop the parameters of every cached candidate ``state`` no longer holds."""
         needed = G.hashes_in(state, self.space)
+        held = 0
         for h, ev in self.cache.items():
             if h not in needed and ev.outcome.params is not None:
                 ev.outcome = dataclasses.replace(ev.outcome, params=None, stats=None,
                                                  opt_state=None)
+            held += ev.outcome.params is not None
+        self.params_held_max = max(self.params_held_max, held)
 
     def with_params(self, h: str) -> Evaluation:
         """The cached candidate ``h`` with its trained parameters (retrained from its key
@@ -448,6 +452,7 @@ def evolve(key: jax.Array, config: Config | None = None, *,
         "padded_train_flops": stats.padded_flops,
         "spent_epochs": search.spent_epochs,
         "retrained": search.retrained,
+        "params_held_max": search.params_held_max,
         "wall_seconds": earlier_seconds + time.perf_counter() - start,
     }
     result = Result(

@@ -150,6 +150,7 @@ class RunDir:
         body = {
             "config": self.config.to_dict(), "key": self.identity["key"],
             "step": step, "trained": search.trained, "retrained": search.retrained,
+            "params_held_max": search.params_held_max,
             "elapsed": elapsed,
             "spent_epochs": search.spent_epochs,
             "strategy": ckpt.encode(state, arrays),
@@ -194,6 +195,7 @@ class RunDir:
             search.generations[:] = [GenerationRecord(**g) for g in body["generations"]]
             search.trained = body["trained"]
             search.retrained = body.get("retrained", 0)
+            search.params_held_max = body.get("params_held_max", 0)
             search.spent_epochs = body["spent_epochs"]
             for k, v in body["trainer_stats"].items():
                 setattr(search.trainer.stats, k, v)
