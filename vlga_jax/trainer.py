@@ -19,6 +19,7 @@ import dataclasses
 import math
 import os
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -298,6 +299,8 @@ def _freeze_bias_before_batchnorm(mask: dict, arch: Architecture) -> dict:
     return mask
 
 
+# Compiled programs kept in memory (see Trainer._evict_executables).
+MAX_EXECUTABLES = 32
 COST_MODELS = ("fixed", "measured")
 # The program's arguments: stacked over the population axis, then shared by all members.
 _POP_ARGS = ("params", "stats", "opt_state", "fresh_opt", "mask", "knobs", "key")
@@ -387,7 +390,8 @@ class Trainer:
             raise ValueError(f"members_per_call must be None or an int >= 1, got "
                              f"{members_per_call!r}")
         self.members_per_call = members_per_call or default_members_per_call(self.devices)
-        self._compiled: dict = {}  # (kind, program, frozen, arg shapes) -> Future
+        # (kind, program, frozen, arg shapes) -> Future, least recently used first
+        self._compiled: OrderedDict = OrderedDict()
         self._pending: dict = {}  # Future -> (program, size, kind), not yet waited for
         self._opt_shapes_cache: dict = {}
         self._known_programs: dict = {}
@@ -580,7 +584,20 @@ class Trainer:
                                            args)
             self._compiled[cache_key] = future
             self._pending[future] = (program, size, kind)
+            self._evict_executables()
+        self._compiled.move_to_end(cache_key)
         return self._compiled[cache_key]
+
+    def _evict_executables(self) -> None:
+        """Keep at most MAX_EXECUTABLES compiled programs in memory (each holds megabytes
+        of machine code; a long search may compile hundreds). The least recently used
+        finished ones go; one needed again recompiles (from the persistent cache, if on).
+        Results never depend on it: which program trains a candidate is the plan's."""
+        for key in list(self._compiled):
+            if len(self._compiled) <= MAX_EXECUTABLES:
+                break
+            if self._compiled[key] not in self._pending:
+                del self._compiled[key]
 
     def _wait(self, future: Future):
         """The executable of ``future``; the time waited (for an inline compile: all of
