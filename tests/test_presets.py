@@ -1,4 +1,5 @@
-"""Every preset end to end on a tiny digits set, from Python and from `vlga run` (slow).
+"""The presets: their settings and source records (fast), and every preset end to end on
+a tiny digits set, from Python and from `vlga run` (slow).
 
 Tiny on purpose: population 2-4, 1 epoch per candidate, a budget of a few
 candidate-epochs; the presets' paper numbers are overridden, not changed.
@@ -13,9 +14,10 @@ import numpy as np
 import pytest
 
 from vlga_jax import Config, evolve
+from vlga_jax.cli import main
+from vlga_jax.config import PRESETS as ALL_PRESETS
+from vlga_jax.presets_info import PRESET_INFO, explain, preset_info
 from vlga_jax.strategies.base import STRATEGIES
-
-pytestmark = pytest.mark.slow
 
 PRESETS = ("binary-cnn", "mlp-ga", "grid", "tournament", "random-population", "random",
            "classical-ga")
@@ -33,6 +35,98 @@ def tiny(preset: str, budget: int = 2, **more) -> Config:
     return Config.preset(preset).override(**overrides)
 
 
+TABLE1_ACTIVATIONS = ("relu", "elu", "leaky_relu")
+VLGA_ONLY = ("ga.max_phases", "ga.stop_drop", "ga.phase_winner", "train.transfer")
+
+
+# -- settings and source records (fast, no training) -------------------------------------
+
+def test_paper_preset_is_the_paper_as_run():
+    c = Config.preset("paper")
+    assert c.train.transfer == "freeze"
+    assert c.space.activations == TABLE1_ACTIVATIONS
+    assert c.space.build().gene("activation").values == TABLE1_ACTIVATIONS
+    assert c.ga.phase_winner == "last_generation"
+    # The paper's other settings, unchanged.
+    ga = c.ga
+    assert (ga.strategy, ga.population, ga.generations, ga.max_phases) == ("vlga", 20, 5, 5)
+    assert (ga.fit_survival_rate, ga.unfit_survival_prob, ga.mutation_rate) == (0.5, 0.2, 0.2)
+    assert (ga.crossover, ga.parent_selection, ga.stop_drop) == ("uniform", "uniform", 0.01)
+    assert c.train.epochs == 5 and c.space.max_blocks == 5
+
+
+def test_report_preset_follows_its_keras_code():
+    c = Config.preset("report")
+    assert c.space.activations == TABLE1_ACTIVATIONS
+    assert (c.ga.population, c.ga.generations, c.ga.max_phases) == (10, 3, 5)
+    assert (c.ga.crossover, c.ga.parent_selection, c.ga.mutation_rate) == (
+        "one_point", "softmax", 0.1)
+    assert c.ga.phase_winner == "last_generation" and c.ga.stop_drop is None
+    assert (c.train.transfer, c.train.epochs, c.train.batch_size) == ("freeze", 3, 256)
+    assert c.train.learning_rate == 1e-3  # Keras' Adam default
+
+
+@pytest.mark.parametrize("name", ["random", "classical-ga"])
+def test_paper_baselines_search_the_papers_activations(name):
+    assert Config.preset(name).space.activations == TABLE1_ACTIVATIONS
+
+
+def test_every_preset_has_a_source_and_reasoned_departures():
+    assert set(PRESET_INFO) == set(ALL_PRESETS)
+    for name in ALL_PRESETS:
+        info = preset_info(name)
+        assert info.source.strip(), name
+        for d in info.departures:
+            assert d.what.strip() and d.why.strip(), (name, d)
+    assert preset_info("quick").source.startswith("none")
+    for name in ("paper", "report", "binary-cnn", "mlp-ga", "grid", "tournament"):
+        assert preset_info(name).departures, name
+    with pytest.raises(ValueError, match="presets: quick, paper"):
+        preset_info("nope")
+
+
+def test_explain_paper_shows_transfer_and_departures_with_reasons(capsys):
+    assert main(["presets", "--explain", "paper"]) == 0
+    out = capsys.readouterr().out
+    assert out == explain("paper") + "\n"
+    assert "Xiao" in out and "arXiv:2006.12703" in out
+    transfer = next(line for line in out.splitlines() if "train.transfer" in line)
+    assert transfer.split() == ["train.transfer", "freeze"]
+    assert "('relu', 'elu', 'leaky_relu')" in out and "last_generation" in out
+    departures = out.split("departures from the source:")[1]
+    assert "validation accuracy" in departures and "test set" in departures
+    assert "why:" in departures
+
+
+@pytest.mark.parametrize("name", [n for n in ALL_PRESETS
+                                  if Config.preset(n).ga.strategy != "vlga"])
+def test_explain_shows_no_phase_fields_outside_the_vlga(name, capsys):
+    assert main(["presets", "--explain", name]) == 0
+    out = capsys.readouterr().out
+    assert f"preset {name}" in out and "source:" in out
+    for field in VLGA_ONLY:
+        assert field not in out, (name, field)
+
+
+def test_presets_list_shows_phases_and_transfer_only_for_the_vlga(capsys):
+    assert main(["presets"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == list(ALL_PRESETS)
+    for name, line in zip(ALL_PRESETS, lines, strict=True):
+        vlga = Config.preset(name).ga.strategy == "vlga"
+        assert ("phases" in line) == vlga and ("transfer" in line) == vlga, line
+    assert "freeze transfer" in lines[list(ALL_PRESETS).index("paper")]
+
+
+def test_explain_an_unknown_preset_is_one_line_and_status_2(capsys):
+    assert main(["presets", "--explain", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert "'nope'" in err and all(name in err for name in ALL_PRESETS)
+
+
+# -- end to end (slow) ---------------------------------------------------------------------
+
 @pytest.fixture(scope="module")
 def results(digits_dataset, tmp_path_factory):
     cache = str(tmp_path_factory.mktemp("xla"))
@@ -48,6 +142,7 @@ def test_every_preset_names_a_registered_strategy():
         assert Config.preset(name).ga.strategy in STRATEGIES
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("preset", PRESETS)
 def test_preset_runs_and_spends_exactly_its_budget(results, preset):
     result = results[preset]
@@ -60,12 +155,14 @@ def test_preset_runs_and_spends_exactly_its_budget(results, preset):
     assert logits.shape == (2, 10)
 
 
+@pytest.mark.slow
 def test_binary_cnn_result_has_the_dense_head(results):
     arch = results["binary-cnn"].architecture
     assert arch.head_units == (2048, 1024)
     assert "fc_1" in results["binary-cnn"].params
 
 
+@pytest.mark.slow
 def test_vlga_budget_cuts_phase_one_and_keeps_weight_transfer(digits_dataset, tmp_path):
     config = Config.preset("quick").override(**{
         **TINY, "ga.population": 3, "ga.generations": 1, "ga.budget_epochs": 4,
@@ -77,6 +174,7 @@ def test_vlga_budget_cuts_phase_one_and_keeps_weight_transfer(digits_dataset, tm
     assert len(result.architecture.blocks) in (1, 2)
 
 
+@pytest.mark.slow
 def test_cli_runs_a_new_preset(tmp_path):
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
     cmd = [sys.executable, "-m", "vlga_jax.cli", "run", "--preset", "mlp-ga",

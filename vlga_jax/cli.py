@@ -6,7 +6,8 @@
     vlga report DIR              summary table and PNG plots (DIR/report/)
     vlga export DIR --to FILE    the best network and its parameters (.npz)
     vlga predict FILE images.npy predicted classes for raw images
-    vlga presets                 list the presets
+    vlga presets [--explain NAME] list the presets; or one preset's source, settings and
+                                 departures from its source
 
 Bad arguments print one line and exit with status 2.
 """
@@ -70,14 +71,17 @@ def _run_search(config, key, out: str, quiet: bool) -> int:
     from vlga_jax.progress import Progress
     from vlga_jax.runlog import read_jsonl
 
+    vlga = config.ga.strategy == "vlga"  # phases are the VLGA's alone
+    phases = f", phases <= {config.ga.max_phases}" if vlga else ""
     print(f"vlga: run directory {out}; strategy {config.ga.strategy}, dataset "
           f"{config.data.name}, population "
-          f"{config.ga.population}, generations {config.ga.generations}, phases <= "
-          f"{config.ga.max_phases}, backend {jax.default_backend()}", flush=True)
+          f"{config.ga.population}, generations {config.ga.generations}{phases}, backend "
+          f"{jax.default_backend()}", flush=True)
     start = time.perf_counter()
     logged = Path(out) / "logs" / "generations.jsonl"
     done = len(read_jsonl(logged)) if logged.exists() else 0
-    progress = Progress(config.ga.max_phases * config.ga.generations, done=done)
+    progress = Progress((config.ga.max_phases if vlga else 1) * config.ga.generations,
+                        done=done)
     callbacks = [] if quiet else [progress]
     try:
         with progress:
@@ -167,15 +171,14 @@ def cmd_predict(args) -> int:
 
 
 def cmd_presets(args) -> int:
-    from vlga_jax.config import PRESETS, Config
+    from vlga_jax.config import PRESETS
+    from vlga_jax.presets_info import explain, summary
 
+    if args.explain is not None:
+        print(explain(args.explain))  # ValueError naming the presets if unknown
+        return 0
     for name in PRESETS:
-        c = Config.preset(name)
-        print(f"{name:17s} {c.ga.strategy:17s} space {c.space.kind}, "
-              f"population {c.ga.population}, generations {c.ga.generations}, "
-              f"phases {c.ga.max_phases}, {c.ga.crossover} crossover, "
-              f"{c.ga.parent_selection} parents, mutation {c.ga.mutation_rate}, "
-              f"{c.train.epochs} epochs, {c.train.transfer} transfer")
+        print(summary(name))
     return 0
 
 
@@ -233,7 +236,13 @@ def make_parser() -> argparse.ArgumentParser:
                          help="images are already normalised: skip normalisation")
     predict.set_defaults(fn=cmd_predict)
 
-    presets = sub.add_parser("presets", help="list the presets")
+    presets = sub.add_parser("presets", help="list the presets, or explain one",
+                             description="List the presets (one line each), or with "
+                                         "--explain NAME print a preset's source, the "
+                                         "settings that matter for its strategy and its "
+                                         "deliberate departures from the source.")
+    presets.add_argument("--explain", metavar="NAME",
+                         help=f"one of: {', '.join(PRESETS)}")
     presets.set_defaults(fn=cmd_presets)
     return parser
 

@@ -12,7 +12,14 @@ import json
 import os
 from typing import Any
 
-from vlga_jax.space import ACTIVATIONS, CHANNELS, KERNELS, SearchSpace, build_space
+from vlga_jax.space import (
+    ACTIVATIONS,
+    CHANNELS,
+    KERNELS,
+    XIAO2020_ACTIVATIONS,
+    SearchSpace,
+    build_space,
+)
 
 CROSSOVERS = ("uniform", "one_point")
 PARENT_SELECTIONS = ("uniform", "fitness", "softmax", "rank", "tournament")
@@ -362,22 +369,33 @@ def _quick() -> Config:
 
 
 def _paper() -> Config:
+    """Xiao et al. 2020 as the paper ran it: Table 1's space (activations ReLU, ELU,
+    LeakyReLU), p=20, g=5, survival 0.5, unfit survival 0.2, mutation 0.2, uniform
+    crossover, up to 5 phases, stop when a phase's best drops by more than 0.01; each
+    phase trains only its new block (earlier blocks frozen) and its winner is the best of
+    its last generation. Departures: `vlga_jax.presets_info`."""
     return Config(
-        space=SpaceConfig(max_blocks=5),
+        space=SpaceConfig(max_blocks=5, activations=XIAO2020_ACTIVATIONS),
         ga=GAConfig(population=20, generations=5, fit_survival_rate=0.5,
                     unfit_survival_prob=0.2, mutation_rate=0.2, crossover="uniform",
-                    parent_selection="uniform", max_phases=5, stop_drop=0.01),
-        train=TrainConfig(epochs=5, transfer="finetune"),
+                    parent_selection="uniform", max_phases=5, stop_drop=0.01,
+                    phase_winner="last_generation"),
+        train=TrainConfig(epochs=5, transfer="freeze"),
     )
 
 
 def _report() -> Config:
+    """The W&B report's Keras code: p=10, 3 generations, 5 phases, one-point crossover,
+    softmax-of-fitness parents, mutation 0.1, earlier phases frozen, 3 epochs of Adam at
+    Keras' default learning rate 1e-3, batch 256, ReLU/ELU/LeakyReLU, no stop rule; a
+    phase's winner is the best of its last generation."""
     return Config(
-        space=SpaceConfig(max_blocks=5),
+        space=SpaceConfig(max_blocks=5, activations=XIAO2020_ACTIVATIONS),
         ga=GAConfig(population=10, generations=3, fit_survival_rate=0.5,
                     unfit_survival_prob=0.2, mutation_rate=0.1, crossover="one_point",
-                    parent_selection="softmax", max_phases=5, stop_drop=None),
-        train=TrainConfig(epochs=3, batch_size=256, transfer="freeze"),
+                    parent_selection="softmax", max_phases=5, stop_drop=None,
+                    phase_winner="last_generation"),
+        train=TrainConfig(epochs=3, batch_size=256, learning_rate=1e-3, transfer="freeze"),
     )
 
 
@@ -439,10 +457,11 @@ def _random_population() -> Config:
 
 
 def _random() -> Config:
-    """Random search over the VLGA space (paper Table 2's baseline): 20 candidates per
-    step until the paper preset's budget of 5 phases x 5 generations x 20 candidates."""
+    """Random search over the paper preset's space (paper Table 2's baseline): 20
+    candidates per step until the paper preset's budget of 5 phases x 5 generations x 20
+    candidates."""
     return Config(
-        space=SpaceConfig(max_blocks=5),
+        space=SpaceConfig(max_blocks=5, activations=XIAO2020_ACTIVATIONS),
         ga=GAConfig(strategy="random", population=20, generations=25),
         train=TrainConfig(epochs=5),
     )
@@ -450,10 +469,10 @@ def _random() -> Config:
 
 def _classical_ga() -> Config:
     """A classical fixed-length GA over fixed-depth CNNs (paper Table 2's "classical GA"):
-    3 conv blocks, every gene evolved at once, one-point crossover, fitness-proportional
-    parents, per-gene mutation."""
+    3 conv blocks with the paper's gene tables, every gene evolved at once, one-point
+    crossover, fitness-proportional parents, per-gene mutation."""
     return Config(
-        space=SpaceConfig(kind="fixed_cnn", max_blocks=3),
+        space=SpaceConfig(kind="fixed_cnn", max_blocks=3, activations=XIAO2020_ACTIVATIONS),
         ga=GAConfig(strategy="ga", population=20, generations=25, fit_survival_rate=0.5,
                     unfit_survival_prob=0.2, mutation_rate=0.05, mutation_mode="per_gene",
                     crossover="one_point", parent_selection="fitness"),
