@@ -306,6 +306,10 @@ class Config:
         if self.ga.strategy == "vlga":
             _check(self.ga.max_phases <= self.space.max_blocks, "ga.max_phases",
                    f"<= space.max_blocks ({self.space.max_blocks})", self.ga.max_phases)
+        if self.space.kind in ("mlp_ga", "mlp_tournament"):  # dense networks: no images
+            _check(not self.train.augment, "train.augment",
+                   f"() for space.kind {self.space.kind!r} (augmentation is for conv "
+                   f"networks)", self.train.augment)
 
     @staticmethod
     def preset(name: str) -> Config:

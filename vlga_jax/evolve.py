@@ -189,7 +189,8 @@ class _Search:
                                eval_batch=tc.eval_batch_size, conv_impl=tc.conv_impl,
                                pad_shapes=tc.pad_shapes, cost_model=tc.cost_model,
                                members_per_call=tc.members_per_call,
-                               compile_workers=config.run.compile_workers)
+                               compile_workers=config.run.compile_workers,
+                               augment=tc.augment, crop_padding=tc.crop_padding)
         self.prefixes: dict[tuple, tuple[FrozenPrefix, DeviceData]] = {}
         self.key_strategy, self.key_train, self.key_final = jax.random.split(key, 3)
         self.cache: dict[str, Evaluation] = {}
@@ -237,7 +238,7 @@ class _Search:
         keys = [self._key(i) for i in key_indices]
         epochs = self.config.train.epochs
         frozen = parent is not None and self.config.train.transfer == "freeze"
-        cached = self._prefix(parent, phase) if frozen else None
+        cached = self._prefix(parent, phase) if frozen and not self.config.train.augment else None
         if cached is None:
             members = [self._member(a, k, parent, phase) for a, k in zip(archs, keys,
                                                                        strict=True)]

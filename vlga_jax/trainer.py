@@ -10,7 +10,9 @@ evaluates on the validation split; a call of 0 epochs runs a smaller evaluation 
 the first member to a power of two, where the cost model finds that cheaper than a
 later recompile. With several devices the population axis is split over a mesh with
 `jax.shard_map`; nothing is communicated. Programs compile in background threads while
-buckets with ready programs train.
+buckets with ready programs train. With ``augment`` (conv networks only) each training
+minibatch is augmented on the device (`vlga_jax.augment`) from the member's own key;
+evaluation never is.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from jax.sharding import Mesh, PartitionSpec
 
 from vlga_jax import params as P
 from vlga_jax.architecture import Architecture, Knobs, ShapeKey, fits, pad_key
+from vlga_jax.augment import augment as augment_batch
+from vlga_jax.augment import canonical as canonical_augment
 from vlga_jax.conv import CONV_IMPLS, choose_impl, default_impl
 from vlga_jax.model import Network
 
@@ -115,8 +119,13 @@ def _cross_entropy(logits, labels):
     return optax.softmax_cross_entropy_with_integer_labels(logits, labels)
 
 
+# fold_in constant of a step's augmentation key (from the step's dropout key, which flax
+# only uses through fold_ins of hashed module paths): dropout draws stay as they were.
+AUGMENT_STREAM = 0x61756721
+
+
 def build_train_fn(program: ShapeKey, *, batch_size: int, eval_batch: int, impl: str,
-                   frozen_blocks: int = 0):
+                   frozen_blocks: int = 0, augment: Sequence[str] = (), crop_padding: int = 4):
     """The per-candidate function that a program vmaps.
 
     fn(params, stats, opt_state, fresh_opt, mask, knobs, key, n_epochs, data arrays...)
@@ -125,7 +134,15 @@ def build_train_fn(program: ShapeKey, *, batch_size: int, eval_batch: int, impl:
     optimizer starts afresh from ``knobs``' learning rate and weight decay and
     ``opt_state`` only gives the state's shapes (initialising inside the program saves
     compiling an initialiser per program).
+
+    ``augment`` (names from `vlga_jax.augment`, conv programs only) augments each
+    training minibatch f32[batch_size, H, W, C] with a key folded from the step's dropout
+    key (`AUGMENT_STREAM`): a function of the member's key and step alone.
     """
+    augment = canonical_augment(augment)
+    if augment and not program.is_conv:
+        raise ValueError(f"augment {augment}: image augmentation is for conv networks, "
+                         f"not dense ones")
     net = Network(program, impl=impl, frozen_blocks=frozen_blocks, activation_impl="family")
     tx = make_optimizer(program.optimizer)
     init_opt = build_init_opt_fn(program)
@@ -148,8 +165,12 @@ def build_train_fn(program: ShapeKey, *, batch_size: int, eval_batch: int, impl:
         def step(carry, batch_idx):
             params, stats, opt_state, rng, loss_sum, finite = carry
             rng, drop_rng = jax.random.split(rng)
-            (loss, new_stats), grads = grad_fn(params, stats, knobs, train_x[batch_idx],
-                                               train_y[batch_idx], drop_rng)
+            xb = train_x[batch_idx]
+            if augment:
+                xb = augment_batch(jax.random.fold_in(drop_rng, AUGMENT_STREAM), xb, augment,
+                                   crop_padding)
+            (loss, new_stats), grads = grad_fn(params, stats, knobs, xb, train_y[batch_idx],
+                                               drop_rng)
             updates, opt_state = tx.update(grads, opt_state, params)
             updates = jax.tree.map(lambda u, m: jnp.where(m, u, 0.0), updates, mask)
             params = optax.apply_updates(params, updates)
@@ -365,14 +386,29 @@ def enable_compilation_cache(directory: str | None) -> None:
 
 
 class Trainer:
-    """Groups members into programs, compiles each program once, trains them batched."""
+    """Groups members into programs, compiles each program once, trains them batched.
+
+    ``augment`` (names from `vlga_jax.augment.AUGMENTATIONS`: "crop", "flip") augments
+    the training minibatches of conv networks on the device, ``crop_padding`` pixels of
+    zeros for "crop"; training dense networks with it raises ValueError (their flattened
+    input is no image to crop or flip). Data passed to `train` must then hold images
+    (not the cached features of a frozen prefix). Evaluation is never augmented.
+    """
 
     def __init__(self, data: DeviceData, *, batch_size: int = 128, eval_batch: int = 256,
                  conv_impl: str | None = None, pad_shapes: bool = True,
                  devices: Sequence[jax.Device] | None = None,
                  max_bucket_bytes: int | None = None, cost_model: str = "fixed",
-                 compile_workers: int | None = None, members_per_call: int | None = None):
+                 compile_workers: int | None = None, members_per_call: int | None = None,
+                 augment: Sequence[str] = (), crop_padding: int = 4):
         self.data = data
+        if isinstance(augment, str):
+            raise ValueError(f"augment must be a sequence of names, got {augment!r}")
+        self._augment = canonical_augment(augment)
+        if (not isinstance(crop_padding, int) or isinstance(crop_padding, bool)
+                or crop_padding < 1):
+            raise ValueError(f"crop_padding must be an int >= 1, got {crop_padding!r}")
+        self._crop_padding = crop_padding
         self._data: DeviceData | None = None  # a train() call's replacement data
         n_train = data.train_x.shape[0]
         self.batch_size = max(1, min(int(batch_size), n_train))
@@ -390,7 +426,7 @@ class Trainer:
             raise ValueError(f"members_per_call must be None or an int >= 1, got "
                              f"{members_per_call!r}")
         self.members_per_call = members_per_call or default_members_per_call(self.devices)
-        # (kind, program, frozen, arg shapes) -> Future, least recently used first
+        # (kind, program, frozen, augment, arg shapes) -> Future, least recently used first
         self._compiled: OrderedDict = OrderedDict()
         self._pending: dict = {}  # Future -> (program, size, kind), not yet waited for
         self._opt_shapes_cache: dict = {}
@@ -412,6 +448,15 @@ class Trainer:
         self.flop_rate = FIXED_FLOP_RATE  # FLOP/s
         self.compile_estimate = FIXED_COMPILE_SECONDS  # seconds per new program
         self.stats = TrainerStats()
+
+    @property
+    def augment(self) -> tuple[str, ...]:
+        """The augmentations of training programs (fixed at construction)."""
+        return self._augment
+
+    @property
+    def crop_padding(self) -> int:
+        return self._crop_padding
 
     # grouping ------------------------------------------------------------------
     def assign_programs(self, members: Sequence[Member],
@@ -525,16 +570,20 @@ class Trainer:
         return cost, program, size
 
     # compilation -----------------------------------------------------------------
-    def _batched_fn(self, program: ShapeKey, frozen_blocks: int, size: int, kind: str):
+    def _batched_fn(self, program: ShapeKey, frozen_blocks: int, size: int, kind: str,
+                    augment: tuple = ()):
         """``vmap`` (and ``shard_map`` over several devices) of the member function of a
-        "train" or an "eval" program."""
+        "train" or an "eval" program; ``augment``: `_augment_key`'s (names, crop padding)
+        or ()."""
         impl = self._impl_for(program, size)
         if kind == "eval":
             fn = build_eval_fn(program, eval_batch=self.eval_batch, impl=impl)
             n_pop, n_shared = len(_EVAL_POP_ARGS), len(_EVAL_SHARED_ARGS)
         else:
             fn = build_train_fn(program, batch_size=self.batch_size, eval_batch=self.eval_batch,
-                                impl=impl, frozen_blocks=frozen_blocks)
+                                impl=impl, frozen_blocks=frozen_blocks,
+                                augment=augment[0] if augment else (),
+                                crop_padding=augment[1] if augment else 0)
             n_pop, n_shared = len(_POP_ARGS), len(_SHARED_ARGS)
         batched = jax.vmap(fn, in_axes=(0,) * n_pop + (None,) * n_shared)
         if self.mesh is not None:
@@ -544,10 +593,11 @@ class Trainer:
                                     out_specs=pop, check_vma=False)
         return batched
 
-    def _compile(self, program: ShapeKey, frozen_blocks: int, size: int, kind: str, args):
+    def _compile(self, program: ShapeKey, frozen_blocks: int, size: int, kind: str, args,
+                 augment: tuple = ()):
         """Trace, lower and compile one program (run in a worker thread); the executable
         and the seconds of each phase."""
-        batched = self._batched_fn(program, frozen_blocks, size, kind)
+        batched = self._batched_fn(program, frozen_blocks, size, kind, augment)
         t0 = time.perf_counter()
         traced = jax.jit(batched).trace(*args)
         t1 = time.perf_counter()
@@ -571,17 +621,19 @@ class Trainer:
                 self.stats.programs_compiled += 1
                 known.append((program, size))
         signature = str(jax.tree.map(lambda a: (a.shape, a.dtype), args))
-        cache_key = (kind, program, frozen_blocks, signature)
+        augment = self._augment_key(kind)
+        cache_key = (kind, program, frozen_blocks, augment, signature)
         if cache_key not in self._compiled:
             if self.compile_workers == 0:  # inline, on the critical path
                 future = Future()
-                future.set_result(self._compile(program, frozen_blocks, size, kind, args))
+                future.set_result(self._compile(program, frozen_blocks, size, kind, args,
+                                                augment))
             else:
                 if self._pool is None:
                     self._pool = ThreadPoolExecutor(self.compile_workers,
                                                     thread_name_prefix="vlga-compile")
                 future = self._pool.submit(self._compile, program, frozen_blocks, size, kind,
-                                           args)
+                                           args, augment)
             self._compiled[cache_key] = future
             self._pending[future] = (program, size, kind)
             self._evict_executables()
@@ -598,6 +650,13 @@ class Trainer:
                 break
             if self._compiled[key] not in self._pending:
                 del self._compiled[key]
+
+    def _augment_key(self, kind: str) -> tuple:
+        """What of the augmentation settings a program of ``kind`` compiles in: () or
+        (names, crop padding or 0), part of the compiled-program cache's key."""
+        if kind != "train" or not self.augment:
+            return ()
+        return (self.augment, self.crop_padding if "crop" in self.augment else 0)
 
     def _wait(self, future: Future):
         """The executable of ``future``; the time waited (for an inline compile: all of
@@ -675,6 +734,9 @@ class Trainer:
         if data is not None and data.train_x.shape[0] < self.batch_size:
             raise ValueError(f"data: {data.train_x.shape[0]} training rows, fewer than the "
                              f"batch size {self.batch_size}")
+        if n_epochs and self.augment and not all(m.arch.is_conv for m in members):
+            raise ValueError(f"augment {self.augment}: image augmentation is for conv "
+                             f"networks; train dense networks with augment=()")
         outcomes: list[Outcome | None] = [None] * len(members)
         self._data = data
         try:
