@@ -579,6 +579,9 @@ def parse_args(argv=None):
     p.add_argument("--epochs", type=int, default=None, help="train.epochs (paper: 5)")
     p.add_argument("--population", type=int, default=None, help="ga.population (paper: 20)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-programs", type=int, default=None,
+                   help="run.max_programs: compiled programs kept in memory (default: the "
+                        "config's); host memory stops growing once that many were compiled")
     p.add_argument("--no-trim", action="store_true",
                    help="skip gc.collect() + malloc_trim(0) after each generation (the "
                         "target then uses the raw RSS)")
@@ -603,6 +606,8 @@ def run_config(args) -> tuple[Config, Config, list[str]]:
         over["train.epochs"] = args.epochs
     if args.population:
         over["ga.population"] = args.population
+    if args.max_programs:
+        over["run.max_programs"] = args.max_programs
     departures = [f"{k}={v}" for k, v in over.items()
                   if k in ("train.epochs", "ga.population") and v != eval_field(paper, k)]
     if args.train_rows < FULL_TRAIN_POOL:

@@ -278,9 +278,14 @@ class RunConfig:
     # Threads that compile programs while others train (None: half the cores, 1 to 4;
     # 0: compile inline, before the bucket that needs it).
     compile_workers: int | None = None
+    # Compiled programs kept in memory (least recently used ones are dropped; one needed
+    # again recompiles, from the persistent cache if it is on). Each holds tens of MB of
+    # host memory on CPUs, so this bounds a long search's memory.
+    max_programs: int = 16
 
     def __post_init__(self):
         _positive_int("run.keep_checkpoints", self.keep_checkpoints)
+        _positive_int("run.max_programs", self.max_programs)
         if self.compile_workers is not None:
             _positive_int("run.compile_workers", self.compile_workers, 0)
         for field in ("verbose", "tensorboard", "wandb"):

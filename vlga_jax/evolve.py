@@ -190,6 +190,7 @@ class _Search:
                                pad_shapes=tc.pad_shapes, cost_model=tc.cost_model,
                                members_per_call=tc.members_per_call,
                                compile_workers=config.run.compile_workers,
+                               max_programs=config.run.max_programs,
                                augment=tc.augment, crop_padding=tc.crop_padding)
         self.prefixes: dict[tuple, tuple[FrozenPrefix, DeviceData]] = {}
         self.key_strategy, self.key_train, self.key_final = jax.random.split(key, 3)

@@ -320,8 +320,8 @@ def _freeze_bias_before_batchnorm(mask: dict, arch: Architecture) -> dict:
     return mask
 
 
-# Compiled programs kept in memory (see Trainer._evict_executables).
-MAX_EXECUTABLES = 32
+# Compiled programs kept in memory by default (see Trainer._evict_executables).
+MAX_EXECUTABLES = 16
 COST_MODELS = ("fixed", "measured")
 # The program's arguments: stacked over the population axis, then shared by all members.
 _POP_ARGS = ("params", "stats", "opt_state", "fresh_opt", "mask", "knobs", "key")
@@ -400,6 +400,7 @@ class Trainer:
                  devices: Sequence[jax.Device] | None = None,
                  max_bucket_bytes: int | None = None, cost_model: str = "fixed",
                  compile_workers: int | None = None, members_per_call: int | None = None,
+                 max_programs: int = MAX_EXECUTABLES,
                  augment: Sequence[str] = (), crop_padding: int = 4):
         self.data = data
         if isinstance(augment, str):
@@ -428,6 +429,9 @@ class Trainer:
         self.members_per_call = members_per_call or default_members_per_call(self.devices)
         # (kind, program, frozen, augment, arg shapes) -> Future, least recently used first
         self._compiled: OrderedDict = OrderedDict()
+        if not isinstance(max_programs, int) or max_programs < 1:
+            raise ValueError(f"max_programs must be an int >= 1, got {max_programs!r}")
+        self.max_programs = max_programs
         self._pending: dict = {}  # Future -> (program, size, kind), not yet waited for
         self._opt_shapes_cache: dict = {}
         self._known_programs: dict = {}
@@ -641,12 +645,12 @@ class Trainer:
         return self._compiled[cache_key]
 
     def _evict_executables(self) -> None:
-        """Keep at most MAX_EXECUTABLES compiled programs in memory (each holds megabytes
-        of machine code; a long search may compile hundreds). The least recently used
-        finished ones go; one needed again recompiles (from the persistent cache, if on).
-        Results never depend on it: which program trains a candidate is the plan's."""
+        """Keep at most ``max_programs`` compiled programs in memory (each holds tens of
+        MB on CPUs; a long search may compile hundreds). The least recently used finished
+        ones go; one needed again recompiles (from the persistent cache, if on). Results
+        never depend on it: which program trains a candidate is the plan's."""
         for key in list(self._compiled):
-            if len(self._compiled) <= MAX_EXECUTABLES:
+            if len(self._compiled) <= self.max_programs:
                 break
             if self._compiled[key] not in self._pending:
                 del self._compiled[key]
