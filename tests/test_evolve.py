@@ -181,7 +181,9 @@ def test_final_training_and_predict(runs):
     result, dataset = runs["first"]["result"], runs["dataset"]
     final_calls = [c for c in runs["first"]["calls"] if not c["search"]]
     assert 1 <= len(final_calls) <= runs["config"].train.final_epochs + 1
-    assert result.val_accuracy >= result.search_fitness
+    # Judged on final training's own curve, from its first epoch on.
+    assert 1 <= result.totals["final_best_epoch"] <= result.totals["final_epochs"]
+    assert result.totals["final_epochs"] == len(final_calls) - 1  # + the test evaluation
     logits = result.predict(dataset.test_x)
     assert logits.shape == (len(dataset.test_y), dataset.num_classes)
     assert np.all(np.isfinite(logits))
@@ -234,3 +236,52 @@ def test_dropped_parameters_are_retrained_identically(runs, digits_dataset):
     finally:
         for name, value in saved.items():
             jax.config.update(name, value)
+
+
+def scripted_trainer(curve):
+    """A Trainer.train stand-in: epoch i of final training validates at curve[i]
+    (accuracy, loss); the test evaluation returns accuracy 0.5. Records the members."""
+    from vlga_jax.trainer import Outcome
+
+    seen = []
+
+    def train(members, n_epochs, data=None, **kw):
+        (m,) = members
+        seen.append(m)
+        acc, loss = (0.5, 1.0) if n_epochs == 0 else curve[len(seen) - 1]
+        params = jax.tree.map(lambda a: a + 1, m.params)  # "trained": changed parameters
+        return [Outcome(params=params, stats=m.stats, val_acc=acc, val_loss=loss,
+                        train_loss=loss, failed=False, reason="", seconds=0.0,
+                        program=m.arch.shape_key(), opt_state={"step": len(seen)})]
+
+    return train, seen
+
+
+@pytest.mark.parametrize("start", ["search", "scratch"])
+def test_final_training_judges_its_own_curve(digits_dataset, start):
+    """Accuracy first, lower loss on ties, early stop after `patience` epochs without a
+    better one; the search fitness (0.99 here) is not the bar to beat."""
+    from vlga_jax.evolve import Evaluation, _Search
+    from vlga_jax.trainer import Outcome
+
+    config = Config(space=SpaceConfig(max_blocks=1), ga=GAConfig(population=2, max_phases=1),
+                    train=TrainConfig(final_epochs=10, patience=2, final_start=start),
+                    run=RunConfig(verbose=False, compile_cache_dir=None))
+    search = _Search(jax.random.key(0), config, digits_dataset)
+    genome = G.unstack(search.strategy.init(jax.random.key(1)).population)[0]
+    arch = search.arch(genome)
+    params, stats = P.init_params(jax.random.key(2), arch.shape_key())
+    ev = Evaluation(arch, Outcome(params=params, stats=stats, val_acc=0.99, val_loss=0.1,
+                                  train_loss=0.1, failed=False, reason="", seconds=0.0,
+                                  program=None), hash="h")
+    curve = [(0.90, 0.5), (0.95, 0.4), (0.95, 0.3), (0.95, 0.35), (0.94, 0.2), (0.99, 0.1)]
+    search.trainer.train, seen = scripted_trainer(curve)
+    best, val, test = search.final_training(ev)
+    assert (search.final_epochs_run, search.final_best_epoch) == (5, 3)
+    assert val == 0.95 and test == 0.5 and best.val_loss == 0.3
+    assert len(seen) == 6  # 5 epochs, then the test evaluation of the best
+    first = jax.tree.leaves(seen[0].params)
+    from_search = all(np.array_equal(a, b) for a, b in zip(first, jax.tree.leaves(params),
+                                                            strict=True))
+    assert from_search == (start == "search")
+    assert seen[0].opt_state is None and seen[1].opt_state == {"step": 1}  # continued

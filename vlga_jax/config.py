@@ -32,6 +32,7 @@ TRANSFERS = ("finetune", "freeze")
 # may have replaced a better one).
 PHASE_WINNERS = ("best_seen", "last_generation")
 AUGMENTATIONS = ("crop", "flip")
+FINAL_STARTS = ("search", "scratch")
 
 
 def _names(value) -> tuple:
@@ -182,6 +183,10 @@ class TrainConfig:
     transfer: str = "finetune"
     final_epochs: int = 30
     patience: int = 5
+    # Final training starts from the winner's search weights ("search") or from a fresh
+    # initialisation ("scratch"); either way its best epoch is judged on its own
+    # validation curve (accuracy, ties broken by lower loss).
+    final_start: str = "search"
     conv_impl: str | None = None
     pad_shapes: bool = True
     cost_model: str = "fixed"
@@ -210,6 +215,8 @@ class TrainConfig:
                self.transfer)
         _positive_int("train.final_epochs", self.final_epochs, 0)
         _positive_int("train.patience", self.patience)
+        _check(self.final_start in FINAL_STARTS, "train.final_start",
+               f"one of {FINAL_STARTS}", self.final_start)
         from vlga_jax.conv import CONV_IMPLS
 
         allowed = (None, "auto", *CONV_IMPLS)

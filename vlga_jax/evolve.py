@@ -146,6 +146,10 @@ class Result:
         return "\n".join(lines)
 
 
+# fold_in index of the from-scratch initialisation (epochs use 0, 1, ...).
+SCRATCH_STREAM = 1 << 30
+
+
 @dataclasses.dataclass
 class FinalProgress:
     """Final training so far: ``epoch`` epochs run; ``current`` is the newest outcome
@@ -158,6 +162,13 @@ class FinalProgress:
     epoch: int = 0
     waited: int = 0
     done: bool = False
+    best_epoch: int = 0  # 0: the search network
+
+
+def _better(a: Outcome, b: Outcome) -> bool:
+    """Whether ``a`` validates better than ``b``: higher accuracy, or equal accuracy and
+    lower loss."""
+    return (a.val_acc, -a.val_loss) > (b.val_acc, -b.val_loss)
 
 
 GenerationCallback = Callable[[GenerationRecord, list[CandidateRecord]], None]
@@ -200,6 +211,7 @@ class _Search:
         self.trained = 0
         self.retrained = 0
         self.params_held_max = 0  # the most candidates holding parameters after a tell
+        self.final_epochs_run = self.final_best_epoch = 0
         self.spent_epochs = 0
 
     def arch(self, genome: G.Genome) -> Architecture:
@@ -319,10 +331,21 @@ class _Search:
                        ) -> tuple[Outcome, float, float]:
         """Train ``ev`` for up to final_epochs with early stopping; (best outcome, val, test).
 
-        With ``run``, a checkpoint after every epoch; a resumed run continues from it.
+        Training starts from the search weights or from scratch (``train.final_start``).
+        The best epoch is judged on the final training's own validation curve: highest
+        accuracy, ties broken by lower loss (a small validation split saturates, and the
+        search fitness is the maximum of many noisy measurements, so comparing against it
+        would keep the short-trained search network). Without any final epoch the search
+        network is the result. With ``run``, a checkpoint after every epoch; a resumed
+        run continues from it.
         """
         tc = self.config.train
-        progress = FinalProgress(best=ev.outcome, best_acc=ev.fitness, current=ev.outcome)
+        start = ev.outcome
+        if tc.final_start == "scratch" and tc.final_epochs:
+            init_key = jax.random.fold_in(self.key_final, SCRATCH_STREAM)
+            params, stats = P.init_params(init_key, ev.arch.shape_key())
+            start = dataclasses.replace(ev.outcome, params=params, stats=stats)
+        progress = FinalProgress(best=ev.outcome, best_acc=ev.fitness, current=start)
         if run is not None:
             progress = run.restore_final(self, ev) or progress
         while not progress.done and progress.epoch < tc.final_epochs:
@@ -336,15 +359,17 @@ class _Search:
                 progress.done = True
             else:
                 progress.current = current
-                if current.val_acc > progress.best_acc:
+                if progress.epoch == 1 or _better(current, progress.best):
                     progress.best, progress.best_acc, progress.waited = (
                         current, current.val_acc, 0)
+                    progress.best_epoch = progress.epoch
                 else:
                     progress.waited += 1
                     progress.done = progress.waited >= tc.patience
             if run is not None:
                 run.save_final(self, ev, progress)
         best, best_acc = progress.best, progress.best_acc
+        self.final_epochs_run, self.final_best_epoch = progress.epoch, progress.best_epoch
         tested = self.trainer.train([Member(ev.arch, self.key_final, params=best.params,
                                             stats=best.stats, program=best.program)], 0,
                                     data=self.test_data)[0]
@@ -454,6 +479,8 @@ def evolve(key: jax.Array, config: Config | None = None, *,
         "padded_train_flops": stats.padded_flops,
         "spent_epochs": search.spent_epochs,
         "retrained": search.retrained,
+        "final_epochs": search.final_epochs_run,
+        "final_best_epoch": search.final_best_epoch,
         "params_held_max": search.params_held_max,
         "wall_seconds": earlier_seconds + time.perf_counter() - start,
     }

@@ -214,6 +214,7 @@ class RunDir:
         arrays: list = []
         opt = jax.tree.leaves(progress.current.opt_state)
         body = {"hash": ev.hash, "epoch": progress.epoch, "waited": progress.waited,
+                "best_epoch": progress.best_epoch,
                 "done": progress.done, "best_acc": progress.best_acc,
                 "best": _outcome_json(progress.best, arrays),
                 "current": _outcome_json(progress.current, arrays), "opt_leaves": len(opt),
@@ -255,7 +256,8 @@ class RunDir:
             print(f"resuming final training from {path.name} ({body['epoch']} epochs done)",
                   flush=True)
         return FinalProgress(best=best, best_acc=body["best_acc"], current=current,
-                             epoch=body["epoch"], waited=body["waited"], done=body["done"])
+                             epoch=body["epoch"], waited=body["waited"], done=body["done"],
+                             best_epoch=body["best_epoch"])
 
     def finish(self, result, dataset) -> None:
         """Write result.json and model.npz; drop the final-training checkpoints."""
