@@ -129,6 +129,13 @@ def test_phase_one_inherits_the_phase_zero_winner(runs):
     assert winners, "phase 0's best fitness belongs to a phase-0 candidate"
     prefixes = {(repr(c.genome["blocks"][0]), repr(c.genome["globals"])) for c in phase1}
     assert len(prefixes) == 1, "every phase-1 candidate starts with the same block 0"
+    # Inherited training is reported beside the budget: a phase-1 candidate starts from
+    # a block trained for one search's epochs.
+    epochs = runs["config"].train.epochs
+    for c in result.candidates:
+        assert c.inherited_epochs == (0 if c.cache_hit or c.phase == 0 else epochs)
+    assert result.totals["inherited_epochs"] == sum(c.inherited_epochs
+                                                    for c in result.candidates) > 0
     assert prefixes <= {(repr(w.genome["blocks"][0]), repr(w.genome["globals"]))
                         for w in winners}
 

@@ -55,6 +55,9 @@ class CandidateRecord:
     cache_hit: bool
     param_count: int
     flops: int
+    # Epochs of training already in the weights it started from (a VLGA candidate's
+    # inherited blocks), not charged to the budget: reported beside it.
+    inherited_epochs: int = 0
 
 
 @dataclasses.dataclass
@@ -84,6 +87,7 @@ class Evaluation:
     phase: int = 0
     parent_hash: str | None = None
     hash: str = ""
+    inherited_epochs: int = 0
 
     @property
     def fitness(self) -> float:
@@ -306,10 +310,13 @@ class _Search:
         outcomes = self._train([a for _, a in todo.values()], parent, state.phase, indices)
         self.spent_epochs += len(todo) * self.config.train.epochs
         parent_hash = None if parent is None else parent.hash
+        inherited = 0 if parent is None else (parent.inherited_epochs
+                                              + self.config.train.epochs)
         for h, (_, arch), outcome, index in zip(todo, todo.values(), outcomes, indices,
                                                 strict=True):
             self.cache[h] = Evaluation(arch, outcome, key_index=index, phase=state.phase,
-                                       parent_hash=parent_hash, hash=h)
+                                       parent_hash=parent_hash, hash=h,
+                                       inherited_epochs=inherited)
         trained_now = set(todo)
         for i in np.flatnonzero(needs):
             if hashes[i] not in self.cache:  # over the budget: not trained
@@ -324,7 +331,8 @@ class _Search:
                 epochs=0 if hit else self.config.train.epochs,
                 seconds=0.0 if hit else ev.outcome.seconds, failed=ev.outcome.failed,
                 reason=ev.outcome.reason, cache_hit=hit, param_count=ev.arch.param_count,
-                flops=ev.arch.flops_per_example))
+                flops=ev.arch.flops_per_example,
+                inherited_epochs=0 if hit else ev.inherited_epochs))
         return fitness
 
     def final_training(self, ev: Evaluation, run: RunDir | None = None
@@ -478,6 +486,7 @@ def evolve(key: jax.Array, config: Config | None = None, *,
         "train_flops": stats.real_flops,
         "padded_train_flops": stats.padded_flops,
         "spent_epochs": search.spent_epochs,
+        "inherited_epochs": sum(c.inherited_epochs for c in search.candidates),
         "retrained": search.retrained,
         "final_epochs": search.final_epochs_run,
         "final_best_epoch": search.final_best_epoch,

@@ -143,7 +143,8 @@ class RunDir:
                           "train_loss": out.train_loss, "failed": out.failed,
                           "reason": out.reason, "seconds": out.seconds, "params": keep,
                           "key_index": ev.key_index, "phase": ev.phase,
-                          "parent_hash": ev.parent_hash})
+                          "parent_hash": ev.parent_hash,
+                          "inherited_epochs": ev.inherited_epochs})
             if keep:
                 params[h] = {"params": out.params, "stats": out.stats}
         stats = search.trainer.stats
@@ -190,7 +191,8 @@ class RunDir:
                     program=ckpt.decode(e["program"], arrays))
                 search.cache[e["hash"]] = Evaluation(
                     ckpt.decode(e["arch"], arrays), outcome, key_index=e.get("key_index"),
-                    phase=e.get("phase", 0), parent_hash=e.get("parent_hash"), hash=e["hash"])
+                    phase=e.get("phase", 0), parent_hash=e.get("parent_hash"), hash=e["hash"],
+                    inherited_epochs=e.get("inherited_epochs", 0))
             search.candidates[:] = [CandidateRecord(**c) for c in body["candidates"]]
             search.generations[:] = [GenerationRecord(**g) for g in body["generations"]]
             search.trained = body["trained"]
