@@ -43,6 +43,17 @@ def _parse_value(text: str):
         return text
 
 
+def _seed(text: str) -> int:
+    """A PRNG seed: an integer in [0, 2**32) (larger ones would wrap onto smaller ones)."""
+    try:
+        seed = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if not 0 <= seed < 2**32:
+        raise argparse.ArgumentTypeError(f"must be in [0, 2**32), got {seed}")
+    return seed
+
+
 def _build_config(args):
     from vlga_jax.config import Config
 
@@ -281,7 +292,7 @@ def make_parser() -> argparse.ArgumentParser:
     run.add_argument("--data-dir", help="tensorflow-datasets data_dir (array_record)")
     run.add_argument("--out", metavar="DIR",
                      help="run directory (default runs/<time>-<preset>-seed<S>)")
-    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--seed", type=_seed, default=0, help="an integer in [0, 2**32)")
     run.add_argument("--set", action="append", metavar="KEY=VALUE",
                      help="override a config field, e.g. --set ga.population=8")
     run.add_argument("--quiet", action="store_true", help="no progress output")
