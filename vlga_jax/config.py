@@ -109,7 +109,10 @@ def _coerce(name: str, value, tp):
         inner = next(a for a in args if a is not type(None))
         if isinstance(value, str) and inner is not str and value.strip().lower() in _NONE:
             return None
-        return _coerce(name, value, inner)
+        try:
+            return _coerce(name, value, inner)
+        except ValueError:
+            raise _bad(name, value, tp) from None
     if isinstance(value, np.ndarray) and value.ndim == 0:
         value = value[()]
     if isinstance(value, np.generic):
@@ -164,7 +167,7 @@ def _literal(name: str, text: str, tp):
 def _coerce_tuple(name: str, value, tp, args):
     if isinstance(value, str):
         text = value.strip()
-        if text[:1] in "([{":
+        if text and text[0] in "([{":
             try:
                 value = ast.literal_eval(text)
             except (ValueError, SyntaxError):

@@ -138,7 +138,7 @@ class ExportedModel:
         if not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)):
             raise ValueError(f"images must be integer or float, got dtype {x.dtype}")
         if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
-            bad = int(np.count_nonzero(~np.isfinite(x).reshape(len(x), -1).any(axis=1)))
+            bad = int(np.count_nonzero((~np.isfinite(x)).reshape(len(x), -1).any(axis=1)))
             raise ValueError(f"images hold NaN or inf pixels ({bad} of {len(x)} images): "
                              "no class can be predicted for them; fix or drop them")
         if x.shape[1:3] != (h, w):
@@ -201,16 +201,18 @@ def load_model(path: str | os.PathLike) -> ExportedModel:
         raise ValueError(f"{path}: a directory, not a model file (vlga export DIR --to FILE "
                          "writes one)")
     try:
-        with np.load(path, allow_pickle=False) as z:
-            if not hasattr(z, "files"):
-                raise ValueError("a single .npy array, not an .npz archive")
+        z = np.load(path, allow_pickle=False)
+        if not isinstance(z, np.lib.npyio.NpzFile):
+            raise ValueError("a single .npy array, not an .npz archive")
+        with z:
             files = {k: z[k] for k in z.files}
         meta = json.loads(files.pop("meta").tobytes().decode())
         if not isinstance(meta, dict):
             raise ValueError("its meta is not a JSON object")
     except FileNotFoundError:
         raise ValueError(f"{path}: no such model file") from None
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as err:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error,
+            NotImplementedError, RuntimeError) as err:  # what a damaged zip raises
         raise ValueError(f"{path}: not a vlga model file, or damaged ({type(err).__name__}: "
                          f"{err}); export it again with vlga export") from err
     if meta.get("format") != FORMAT:
