@@ -2,7 +2,10 @@
 
 ``Config.preset("paper")``, then ``dataclasses.replace`` (or ``config.override``
 with dotted keys, as the command line does) to change any field. Every field is
-validated on construction; a bad value raises ValueError naming the field.
+coerced to its type and validated on construction, however it is set (Python, JSON,
+``--set`` text; see "typed fields" below), and combinations the search could not honour
+are refused before anything trains; a bad value raises ValueError naming the field, the
+value and what is accepted.
 """
 
 from __future__ import annotations
