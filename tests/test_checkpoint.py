@@ -2,6 +2,7 @@
 
 import json
 import os
+import time
 import warnings
 
 import jax
@@ -9,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from vlga_jax import Config, GAConfig, SpaceConfig
+from vlga_jax import Config, GAConfig, SpaceConfig, rundir
 from vlga_jax import checkpoint as ckpt
 from vlga_jax.rundir import RunDir
 from vlga_jax.strategies.vlga import VLGA, VLGAState
@@ -141,6 +142,22 @@ def test_run_dir_refuses_another_run(tmp_path, digits_dataset):
     assert (tmp_path / "mine" / "notes.txt").read_text() == "precious"
 
 
+def hold_lock(path):
+    """A plain Python process (no jax) holding an exclusive flock on ``path`` with its pid
+    written in, as a running search does; stop it with .kill()."""
+    import subprocess
+    import sys
+
+    script = ("import fcntl, os, sys; fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT); "
+              "fcntl.flock(fd, fcntl.LOCK_EX); os.ftruncate(fd, 0); "
+              "os.write(fd, f'{os.getpid()}\\n'.encode()); print('held', flush=True); "
+              "sys.stdin.read()")
+    proc = subprocess.Popen([sys.executable, "-c", script, str(path)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "held"
+    return proc
+
+
 def test_run_dir_is_locked_while_another_process_runs_it(tmp_path, digits_dataset):
     import subprocess
     import sys
@@ -148,13 +165,55 @@ def test_run_dir_is_locked_while_another_process_runs_it(tmp_path, digits_datase
     config = Config(space=SpaceConfig(max_blocks=2, channels=(8,), kernels=(1, 3)),
                     ga=GAConfig(population=4, generations=1, max_phases=2))
     key = jax.random.key(0)
-    RunDir(tmp_path, config, key, digits_dataset)
-    RunDir(tmp_path, config, key, digits_dataset)  # this process again: fine
-    (tmp_path / "lock").write_text(f"{os.getppid()}\n")  # a live process
-    with pytest.raises(ValueError, match=f"in use by another process \\(pid {os.getppid()}"):
-        RunDir(tmp_path, config, key, digits_dataset)
+    run = tmp_path / "run"
+    RunDir(run, config, key, digits_dataset)
+    RunDir(run, config, key, digits_dataset)  # this process again: fine
+    assert (run / "lock").read_text().split()[0] == str(os.getpid())
+    other = tmp_path / "other"
+    RunDir(other, config, key, digits_dataset)
+    rundir._unlock(other)  # as a finished run does
+    holder = hold_lock(other / "lock")  # a live process runs it
+    try:
+        with pytest.raises(ValueError, match=f"in use by another process \\(pid {holder.pid}"):
+            RunDir(other, config, key, digits_dataset)
+    finally:
+        holder.kill()
+        holder.wait()
+    RunDir(other, config, key, digits_dataset)  # its lock died with it
+    rundir._unlock(other)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    (tmp_path / "lock").write_text(f"{dead.pid}\n")
-    RunDir(tmp_path, config, key, digits_dataset)  # a dead holder's lock is taken over
-    assert (tmp_path / "lock").read_text().split()[0] == str(os.getpid())
+    (other / "lock").write_text(f"{dead.pid}\n")  # a stale lock file: a dead holder's
+    RunDir(other, config, key, digits_dataset)
+    assert (other / "lock").read_text().split()[0] == str(os.getpid())
+
+
+def test_run_dir_lock_is_atomic(tmp_path):
+    """Forked processes claiming one directory at the same moment: exactly one gets it."""
+    n = 12
+    go_r, go_w = os.pipe()
+    done_r, done_w = os.pipe()
+    children = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # jax warns about fork; the children touch no jax
+        for _ in range(n):
+            pid = os.fork()
+            if pid == 0:  # child: wait for the start, try, hold until told to exit
+                code = 3
+                try:
+                    os.close(go_w)
+                    os.read(go_r, 1)
+                    try:
+                        rundir._lock(tmp_path)
+                        code = 0
+                    except ValueError:
+                        code = 1
+                    os.read(done_r, 1)
+                finally:
+                    os._exit(code)
+            children.append(pid)
+    os.write(go_w, b"x" * n)
+    time.sleep(0.5)
+    os.write(done_w, b"x" * n)
+    codes = [os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in children]
+    assert sorted(codes) == [0] + [1] * (n - 1), codes

@@ -9,7 +9,10 @@
     vlga presets [--explain NAME] list the presets; or one preset's source, settings and
                                  departures from its source
 
-Bad arguments print one line and exit with status 2.
+Bad arguments and every expected failure (data not prepared, every candidate failed,
+unwritable paths, damaged files or run directories) print one ``vlga: error: ...`` line
+saying what to do and exit with status 2; an unexpected exception (a bug) keeps its
+traceback.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parse_value(text: str):
+    """A Python value from ``--set`` text (kept for scripts; `vlga run` passes the text to
+    the typed config, which parses it by each field's type)."""
     if text.lower() in ("none", "null"):
         return None
     if text.lower() in ("true", "false"):
@@ -36,6 +41,17 @@ def _parse_value(text: str):
         return ast.literal_eval(text)
     except (ValueError, SyntaxError):
         return text
+
+
+def _seed(text: str) -> int:
+    """A PRNG seed: an integer in [0, 2**32) (larger ones would wrap onto smaller ones)."""
+    try:
+        seed = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if not 0 <= seed < 2**32:
+        raise argparse.ArgumentTypeError(f"must be in [0, 2**32), got {seed}")
+    return seed
 
 
 def _build_config(args):
@@ -60,14 +76,68 @@ def _build_config(args):
         key, sep, value = item.partition("=")
         if not sep:
             raise ValueError(f"--set expects key=value, got {item!r}")
-        overrides[key.strip()] = _parse_value(value.strip())
+        overrides[key.strip()] = _set_text(value)
     return config.override(**overrides) if overrides else config
+
+
+def _set_text(text: str):
+    """``--set`` text for the typed config: None for none/null, else the text itself (one
+    pair of surrounding quotes removed); each field parses it by its type."""
+    text = text.strip()
+    if text.lower() in ("none", "null"):
+        return None
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        return text[1:-1]
+    return text
+
+
+def _check_writable_dir(path: str, what: str) -> None:
+    """Refuse ``path`` as a directory to write into: a file, or under one, or unwritable."""
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise ValueError(f"{what} {path} is a file, not a directory: choose a directory")
+    existing = p
+    while not existing.exists():  # the nearest existing ancestor is created from
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ValueError(f"{what} {path}: {existing} is not a directory")
+    if not _can_write_in(existing):
+        raise ValueError(f"{what} {path}: {existing} is not writable: choose another "
+                         "directory")
+
+
+def _check_writable_file(path: str, what: str) -> None:
+    """Refuse ``path`` as a file to write: a directory, or in an unwritable directory."""
+    p = Path(path)
+    if p.is_dir():
+        raise ValueError(f"{what} {path} is a directory: name a file")
+    parent = p.parent
+    if not parent.is_dir():
+        raise ValueError(f"{what} {path}: {parent} is not a directory")
+    if not _can_write_in(parent):
+        raise ValueError(f"{what} {path}: {parent} is not writable")
+
+
+def _can_write_in(directory: Path) -> bool:
+    """Whether a file can be created in ``directory`` (tried: permissions alone do not
+    tell for root or read-only file systems)."""
+    import tempfile
+
+    if not os.access(directory, os.W_OK | os.X_OK):
+        return False
+    try:
+        fd, name = tempfile.mkstemp(dir=directory, prefix=".vlga-probe-")
+    except OSError:
+        return False
+    os.close(fd)
+    os.unlink(name)
+    return True
 
 
 def _run_search(config, key, out: str, quiet: bool) -> int:
     import jax
 
-    from vlga_jax.evolve import evolve
+    from vlga_jax.evolve import SearchFailed, evolve
     from vlga_jax.progress import Progress
     from vlga_jax.runlog import read_jsonl
 
@@ -80,8 +150,7 @@ def _run_search(config, key, out: str, quiet: bool) -> int:
     start = time.perf_counter()
     logged = Path(out) / "logs" / "generations.jsonl"
     done = len(read_jsonl(logged)) if logged.exists() else 0
-    progress = Progress((config.ga.max_phases if vlga else 1) * config.ga.generations,
-                        done=done)
+    progress = Progress(config.planned_generations(), done=done)
     callbacks = [] if quiet else [progress]
     try:
         with progress:
@@ -89,11 +158,22 @@ def _run_search(config, key, out: str, quiet: bool) -> int:
     except KeyboardInterrupt:
         print(f"\nvlga: interrupted; continue with: vlga resume {out}", file=sys.stderr)
         return 130
+    except SearchFailed as err:
+        raise ValueError(f"{err}. Resuming {out} would repeat this (its config is fixed): "
+                         "start a new run (another --out) with e.g. a lower "
+                         "--set train.learning_rate=...") from err
     print(result.summary())
     print(f"total {time.perf_counter() - start:.1f}s")
     print(f"wrote {os.path.join(out, 'result.json')} and {os.path.join(out, 'model.npz')}; "
           f"plots: vlga report {out}")
     return 0
+
+
+def _check_paths(config, out: str) -> None:
+    """Refuse, before anything is loaded or trained, directories that cannot be written."""
+    _check_writable_dir(out, "--out")
+    if config.run.compile_cache_dir:
+        _check_writable_dir(config.run.compile_cache_dir, "run.compile_cache_dir")
 
 
 def cmd_run(args) -> int:
@@ -102,6 +182,7 @@ def cmd_run(args) -> int:
     config = _build_config(args)
     out = args.out or os.path.join(
         "runs", f"{time.strftime('%Y%m%d-%H%M%S')}-{args.preset}-seed{args.seed}")
+    _check_paths(config, out)
     return _run_search(config, jax.random.key(args.seed), out, args.quiet)
 
 
@@ -111,9 +192,13 @@ def cmd_resume(args) -> int:
 
     config, key = read_config(args.dir)
     if os.path.exists(os.path.join(args.dir, "result.json")):
-        print(f"vlga: {args.dir} has finished; nothing to resume")
-        print(summary_table(RunReport.load(args.dir)))
-        return 0
+        if os.path.exists(os.path.join(args.dir, "model.npz")):
+            print(f"vlga: {args.dir} has finished; nothing to resume")
+            print(summary_table(RunReport.load(args.dir)))
+            return 0
+        print(f"vlga: {args.dir} has finished but its model.npz is missing; training the "
+              "final model again from the last checkpoint", flush=True)
+    _check_paths(config, args.dir)
     return _run_search(config, key, args.dir, args.quiet)
 
 
@@ -134,8 +219,13 @@ def cmd_export(args) -> int:
 
     source = os.path.join(args.dir, "model.npz")
     if not os.path.exists(source):
-        raise ValueError(f"{args.dir}: no model.npz (the run has not finished; "
-                         f"vlga resume {args.dir})")
+        if not os.path.exists(os.path.join(args.dir, "run.json")):
+            raise ValueError(f"{args.dir}: not a vlga run directory (no run.json)")
+        state = ("has finished but its model.npz is missing" if os.path.exists(
+            os.path.join(args.dir, "result.json")) else "has not finished (no model.npz)")
+        raise ValueError(f"{args.dir} {state}: vlga resume {args.dir} trains it, then "
+                         "export again")
+    _check_writable_file(args.to, "--to")
     if os.path.exists(args.to) and not args.force:
         raise ValueError(f"--to {args.to} exists; pass --force to overwrite it")
     model = load_model(source)  # refuse to export a damaged file
@@ -152,8 +242,13 @@ def cmd_predict(args) -> int:
 
     from vlga_jax.export import load_model
 
-    if args.out and os.path.exists(args.out) and not args.force:
-        raise ValueError(f"--out {args.out} exists; pass --force to overwrite it")
+    out = args.out
+    if out is not None:
+        if not out.endswith(".npy"):
+            out += ".npy"  # what np.save writes: check and report that file
+        _check_writable_file(out, "--out")
+        if os.path.exists(out) and not args.force:
+            raise ValueError(f"--out {out} exists; pass --force to overwrite it")
     model = load_model(args.model)
     try:
         images = np.load(args.images, allow_pickle=False)
@@ -162,9 +257,9 @@ def cmd_predict(args) -> int:
     if args.normalized:
         model.mean = model.std = None
     classes = model.predict(images)
-    if args.out:
-        np.save(args.out, classes)
-        print(f"wrote {args.out}: {len(classes)} predicted classes")
+    if out is not None:
+        np.save(out, classes)
+        print(f"wrote {out}: {len(classes)} predicted classes")
     else:
         print("\n".join(str(int(c)) for c in classes))
     return 0
@@ -197,7 +292,7 @@ def make_parser() -> argparse.ArgumentParser:
     run.add_argument("--data-dir", help="tensorflow-datasets data_dir (array_record)")
     run.add_argument("--out", metavar="DIR",
                      help="run directory (default runs/<time>-<preset>-seed<S>)")
-    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--seed", type=_seed, default=0, help="an integer in [0, 2**32)")
     run.add_argument("--set", action="append", metavar="KEY=VALUE",
                      help="override a config field, e.g. --set ga.population=8")
     run.add_argument("--quiet", action="store_true", help="no progress output")
@@ -230,7 +325,8 @@ def make_parser() -> argparse.ArgumentParser:
                                          "model normalises them as in training.")
     predict.add_argument("model", metavar="FILE", help="a file written by vlga export")
     predict.add_argument("images", help="a .npy array of images")
-    predict.add_argument("--out", metavar="NPY", help="save classes (int32) here")
+    predict.add_argument("--out", metavar="NPY",
+                         help="save classes (int32) here (.npy is appended if missing)")
     predict.add_argument("--force", action="store_true", help="overwrite --out")
     predict.add_argument("--normalized", action="store_true",
                          help="images are already normalised: skip normalisation")
@@ -247,15 +343,30 @@ def make_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(err: BaseException) -> str:
+    if isinstance(err, OSError) and err.filename is not None and err.strerror:
+        text = f"{err.filename}: {err.strerror}"
+    else:
+        text = str(err) or type(err).__name__
+    return " ".join(text.split())
+
+
 def main(argv=None) -> int:
     parser = make_parser()
     args = parser.parse_args(argv)
     from vlga_jax.checkpoint import CheckpointError
+    from vlga_jax.data import DatasetNotPrepared
+    from vlga_jax.strategies import SearchFailed
 
     try:
         return args.fn(args)
-    except (ValueError, CheckpointError) as err:
-        print(f"vlga: error: {err}", file=sys.stderr)
+    except (ValueError, CheckpointError, DatasetNotPrepared, SearchFailed) as err:
+        print(f"vlga: error: {_one_line(err)}", file=sys.stderr)
+        return 2
+    except OSError as err:  # a named file that cannot be read or written
+        if err.filename is None:
+            raise
+        print(f"vlga: error: {_one_line(err)}", file=sys.stderr)
         return 2
 
 

@@ -2,15 +2,25 @@
 
 ``Config.preset("paper")``, then ``dataclasses.replace`` (or ``config.override``
 with dotted keys, as the command line does) to change any field. Every field is
-validated on construction; a bad value raises ValueError naming the field.
+coerced to its type and validated on construction, however it is set (Python, JSON,
+``--set`` text; see "typed fields" below), and combinations the search could not honour
+are refused before anything trains; a bad value raises ValueError naming the field, the
+value and what is accepted.
 """
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import functools
 import json
+import math
 import os
+import types
+import typing
 from typing import Any
+
+import numpy as np
 
 from vlga_jax.space import (
     ACTIVATIONS,
@@ -25,6 +35,7 @@ CROSSOVERS = ("uniform", "one_point")
 PARENT_SELECTIONS = ("uniform", "fitness", "softmax", "rank", "tournament")
 MUTATION_MODES = ("one", "per_gene", "bitflip")
 SPACE_KINDS = ("xiao2020", "fixed_cnn", "binary_cnn", "mlp_ga", "mlp_tournament")
+CNN_KINDS = ("xiao2020", "fixed_cnn")  # the kinds space.channels/kernels/activations restrict
 STRATEGY_NAMES = ("vlga", "ga", "tournament", "random_population", "random", "grid")
 TRANSFERS = ("finetune", "freeze")
 # "best_seen": a phase's winner is the best candidate evaluated in any of its generations;
@@ -35,11 +46,174 @@ AUGMENTATIONS = ("crop", "flip")
 FINAL_STARTS = ("search", "scratch")
 
 
+# -- typed fields --------------------------------------------------------------------------
+#
+# Every field is coerced to its annotated type before its range is checked, the same way
+# whether it comes from Python, a JSON file or ``--set`` text: numpy scalars become Python
+# numbers; an integral float becomes an int; booleans are parsed from true/false, yes/no,
+# on/off or 1/0 (anything else is refused: "no" never becomes True); a scalar is accepted
+# where a tuple is meant (``channels=16`` -> (16,), ``activations="relu"`` -> ("relu",),
+# ``resize=8`` -> (8, 8)); a string where a tuple is meant is split on commas
+# (``"8,16"``, ``"crop,flip"``), and a string where a number or tuple is meant is parsed
+# (``"1e-3"``, ``"(8, 16)"``, ``"units:0.15,dropout:0.1"`` for gene rates).
+
+_TRUE = ("true", "yes", "on", "1")
+_FALSE = ("false", "no", "off", "0")
+_NONE = ("none", "null")
+
+
 def _names(value) -> tuple:
     """A tuple of names from a tuple/list or one comma-separated string ("crop,flip")."""
     if isinstance(value, str):
         return tuple(v.strip() for v in value.split(",") if v.strip())
     return tuple(value)
+
+
+def _describe(tp) -> str:
+    """What a field of type ``tp`` accepts, in words."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in args if a is not type(None)]
+        return f"None or {_describe(inner[0])}"
+    if tp is bool:
+        return "a boolean (true/false, yes/no, 1/0)"
+    if tp is int:
+        return "an integer"
+    if tp is float:
+        return "a finite number"
+    if tp is str:
+        return "a string"
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return f"{_describe(args[0])} or a list of them (in text: comma-separated)"
+        if len(set(args)) == 1:
+            return f"{_describe(args[0])} or {len(args)} of them"
+        return "(" + ", ".join(_describe(a) for a in args) + ")"
+    return str(tp)
+
+
+# What a field accepts, where the type alone says too little.
+_ACCEPTS = {
+    "ga.gene_rates": "pairs (gene name, rate in [0, 1]): e.g. (('units', 0.15),), "
+                     "{'units': 0.15} or, in text, 'units:0.15,dropout:0.1'",
+    "data.resize": "None, one size for both sides (8) or (height, width)",
+}
+
+
+def _bad(name: str, value, tp) -> ValueError:
+    return ValueError(f"{name} must be {_ACCEPTS.get(name) or _describe(tp)}, got {value!r}")
+
+
+def _coerce(name: str, value, tp):
+    """``value`` as type ``tp`` (see the notes above); ValueError naming ``name``."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):  # X | None
+        if value is None:
+            return None
+        inner = next(a for a in args if a is not type(None))
+        if isinstance(value, str) and inner is not str and value.strip().lower() in _NONE:
+            return None
+        try:
+            return _coerce(name, value, inner)
+        except ValueError:
+            raise _bad(name, value, tp) from None
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if tp is str:
+        if not isinstance(value, str):
+            raise _bad(name, value, tp)
+        return str(value)
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, int) and value in (0, 1):
+            return bool(value)
+        if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
+            return value.strip().lower() in _TRUE
+        raise _bad(name, value, tp)
+    if tp is int:
+        if isinstance(value, str):
+            value = _literal(name, value, tp)
+        if isinstance(value, bool):
+            raise _bad(name, value, tp)
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+            return int(value)
+        raise _bad(name, value, tp)
+    if tp is float:
+        if isinstance(value, str):
+            value = _literal(name, value, tp)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise _bad(name, value, tp)
+        if not math.isfinite(value):
+            raise _bad(name, value, tp)
+        return float(value)
+    if origin is tuple:
+        return _coerce_tuple(name, value, tp, args)
+    raise TypeError(f"{name}: no coercion for type {tp}")  # a bug in this module
+
+
+def _literal(name: str, text: str, tp):
+    """A number (or tuple) from text; ValueError naming ``name`` when it is none."""
+    text = text.strip()
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        try:
+            return float(text)  # "nan", "inf": refused by the caller's range checks
+        except ValueError:
+            raise _bad(name, text, tp) from None
+
+
+def _coerce_tuple(name: str, value, tp, args):
+    if isinstance(value, str):
+        text = value.strip()
+        if text and text[0] in "([{":
+            try:
+                value = ast.literal_eval(text)
+            except (ValueError, SyntaxError):
+                raise _bad(name, value, tp) from None
+        elif typing.get_origin(args[0]) is tuple:  # "units:0.15,dropout:0.1"
+            value = [tuple(p.strip().strip("'\"") for p in item.split(":", 1))
+                     for item in _names(text)]
+        else:
+            value = tuple(v.strip("'\"") for v in
+                          _names(text.replace("x", ",") if args[0] is int else text))
+    if isinstance(value, dict):
+        value = tuple(value.items())
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    variable = len(args) == 2 and args[1] is Ellipsis
+    element = args[0]
+    nested = typing.get_origin(element) is tuple
+    if not isinstance(value, tuple | list) or (nested and value and not isinstance(
+            value[0], tuple | list)):
+        value = (value,)  # a scalar (or one pair) where a tuple is meant
+    kinds = args if not variable else (element,) * len(value)
+    if not variable and len(value) == 1 and len(set(args)) == 1:
+        value = tuple(value) * len(args)  # one size for both sides
+    if len(value) != len(kinds):
+        raise _bad(name, value, tp)
+    try:
+        return tuple(_coerce(name, v, a) for v, a in zip(value, kinds, strict=True))
+    except ValueError:
+        raise _bad(name, value, tp) from None
+
+
+def _coerce_fields(obj, section: str) -> None:
+    """Coerce every field of the dataclass ``obj`` to its annotated type, in place."""
+    hints = _hints(type(obj))
+    for f in dataclasses.fields(obj):
+        value = _coerce(f"{section}.{f.name}", getattr(obj, f.name), hints[f.name])
+        object.__setattr__(obj, f.name, value)
+
+
+@functools.cache
+def _hints(cls) -> dict:
+    return typing.get_type_hints(cls)
 
 
 def _check(cond: bool, field: str, allowed: str, value) -> None:
@@ -78,23 +252,31 @@ class SpaceConfig:
     kind: str = "xiao2020"
 
     def __post_init__(self):
+        _coerce_fields(self, "space")
         _positive_int("space.max_blocks", self.max_blocks)
         _check(self.kind in SPACE_KINDS, "space.kind", f"one of {SPACE_KINDS}", self.kind)
-        for field in ("channels", "kernels", "activations"):
-            object.__setattr__(self, field, tuple(getattr(self, field)))
-            _check(len(getattr(self, field)) >= 1, f"space.{field}", "non-empty",
-                   getattr(self, field))
-        for c in self.channels:
-            _check(c in CHANNELS, "space.channels", f"values from {CHANNELS}", self.channels)
-        for k in self.kernels:
-            _check(k in KERNELS, "space.kernels", f"values from {KERNELS}", self.kernels)
-        for a in self.activations:
-            _check(a in ACTIVATIONS, "space.activations", f"values from {ACTIVATIONS}",
-                   self.activations)
+        if self.kind == "binary_cnn":
+            _check(self.max_blocks & (self.max_blocks - 1) == 0, "space.max_blocks",
+                   "a power of two with space.kind='binary_cnn' (its stage count is a "
+                   "group of bits)", self.max_blocks)
+        for field, table in (("channels", CHANNELS), ("kernels", KERNELS),
+                             ("activations", ACTIVATIONS)):
+            values = getattr(self, field)
+            _check(len(values) >= 1, f"space.{field}", "non-empty", values)
+            _check(all(v in table for v in values), f"space.{field}",
+                   f"values from {table}", values)
+            _check(len(set(values)) == len(values), f"space.{field}",
+                   "values without repeats", values)
+        if self.kind not in CNN_KINDS:  # these fields restrict the CNN kinds' tables only
+            default = SpaceConfig.__dataclass_fields__
+            for field in ("channels", "kernels", "activations", "training_genes"):
+                _check(getattr(self, field) == default[field].default, f"space.{field}",
+                       f"left at its default with space.kind={self.kind!r} (it applies to "
+                       f"the kinds {CNN_KINDS} only)", getattr(self, field))
 
     def build(self) -> SearchSpace:
         space = build_space(self.kind, self.max_blocks, training_genes=self.training_genes)
-        if self.kind not in ("xiao2020", "fixed_cnn"):
+        if self.kind not in CNN_KINDS:
             return space
         return space.restrict(channels_a=self.channels, channels_b=self.channels,
                               kernel_a=self.kernels, kernel_b=self.kernels,
@@ -134,9 +316,14 @@ class GAConfig:
     phase_winner: str = "best_seen"
 
     def __post_init__(self):
+        _coerce_fields(self, "ga")
         _positive_int("ga.population", self.population, 2)
         _positive_int("ga.generations", self.generations)
         _rate("ga.fit_survival_rate", self.fit_survival_rate)
+        if self.strategy in ("vlga", "ga"):
+            _check(self.fit_survival_rate > 0, "ga.fit_survival_rate",
+                   f"> 0 with ga.strategy={self.strategy!r} (0 leaves no parents to breed "
+                   "from)", self.fit_survival_rate)
         _rate("ga.unfit_survival_prob", self.unfit_survival_prob)
         _rate("ga.mutation_rate", self.mutation_rate)
         _check(self.mutation_mode in MUTATION_MODES, "ga.mutation_mode",
@@ -154,6 +341,10 @@ class GAConfig:
                "ga.stop_drop", "None or >= 0", self.stop_drop)
         _check(self.strategy in STRATEGY_NAMES, "ga.strategy", f"one of {STRATEGY_NAMES}",
                self.strategy)
+        if self.mutation_mode == "bitflip":
+            _check(self.strategy == "ga", "ga.mutation_mode",
+                   f"'one' or 'per_gene' with ga.strategy={self.strategy!r} ('bitflip' "
+                   "mutates the chromosome of ga.strategy='ga' only)", self.mutation_mode)
         if self.budget_epochs is not None:
             _positive_int("ga.budget_epochs", self.budget_epochs)
         _positive_int("ga.elites", self.elites, 0)
@@ -161,14 +352,25 @@ class GAConfig:
             _check(self.elites < self.population, "ga.elites",
                    f"< ga.population ({self.population})", self.elites)
         _rate("ga.layer_mutation_rate", self.layer_mutation_rate)
-        rates = tuple(tuple(pair) for pair in self.gene_rates)
-        object.__setattr__(self, "gene_rates", rates)
-        for pair in rates:
-            _check(len(pair) == 2 and isinstance(pair[0], str), "ga.gene_rates",
-                   "pairs (gene name, rate)", self.gene_rates)
-            _rate(f"ga.gene_rates[{pair[0]!r}]", pair[1])
+        for name, rate in self.gene_rates:
+            _rate(f"ga.gene_rates[{name!r}]", rate)
+        names = [name for name, _ in self.gene_rates]
+        _check(len(set(names)) == len(names), "ga.gene_rates", "one rate per gene",
+               self.gene_rates)
+        if self.gene_rates:
+            _check(self.uses_gene_rates, "ga.gene_rates",
+                   "empty unless genes mutate one by one (ga.strategy='tournament', or "
+                   "'ga' with ga.mutation_mode='per_gene'): with ga.strategy="
+                   f"{self.strategy!r} and ga.mutation_mode={self.mutation_mode!r} they would "
+                   "be ignored", self.gene_rates)
         _check(self.phase_winner in PHASE_WINNERS, "ga.phase_winner",
                f"one of {PHASE_WINNERS}", self.phase_winner)
+
+    @property
+    def uses_gene_rates(self) -> bool:
+        """Whether the strategy reads ``gene_rates`` (per-gene mutation)."""
+        return self.strategy == "tournament" or (self.strategy == "ga"
+                                                 and self.mutation_mode == "per_gene")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -200,6 +402,7 @@ class TrainConfig:
     def __post_init__(self):
         from vlga_jax.architecture import OPTIMIZERS
 
+        _coerce_fields(self, "train")
         _positive_int("train.epochs", self.epochs)
         _positive_int("train.batch_size", self.batch_size)
         _positive_int("train.eval_batch_size", self.eval_batch_size)
@@ -228,9 +431,6 @@ class TrainConfig:
                self.cost_model)
         if self.members_per_call is not None:
             _positive_int("train.members_per_call", self.members_per_call)
-        _check(isinstance(self.augment, str | tuple | list), "train.augment",
-               f"a tuple of names from {AUGMENTATIONS}", self.augment)
-        object.__setattr__(self, "augment", _names(self.augment))
         for name in self.augment:
             _check(name in AUGMENTATIONS, "train.augment",
                    f"names from {AUGMENTATIONS} (e.g. 'crop,flip')", self.augment)
@@ -254,15 +454,13 @@ class DataConfig:
     resize: tuple[int, int] | None = None
 
     def __post_init__(self):
-        _check(isinstance(self.name, str) and bool(self.name), "data.name",
-               "a dataset name", self.name)
-        _check(isinstance(self.val_fraction, int | float) and 0 < self.val_fraction < 1,
-               "data.val_fraction", "in (0, 1)", self.val_fraction)
+        _coerce_fields(self, "data")
+        _check(bool(self.name.strip()), "data.name", "a dataset name", self.name)
+        _check(0 < self.val_fraction < 1, "data.val_fraction", "in (0, 1)", self.val_fraction)
+        _positive_int("data.seed", self.seed, 0)
         if self.resize is not None:
-            object.__setattr__(self, "resize", tuple(self.resize))
-            _check(len(self.resize) == 2 and all(isinstance(s, int) and s > 0
-                                                 for s in self.resize),
-                   "data.resize", "None or (height, width)", self.resize)
+            _check(all(s > 0 for s in self.resize), "data.resize",
+                   "None or (height, width) with sizes >= 1", self.resize)
         if self.subset is not None:
             _positive_int("data.subset", self.subset)
 
@@ -291,6 +489,7 @@ class RunConfig:
     max_programs: int = 16
 
     def __post_init__(self):
+        _coerce_fields(self, "run")
         _positive_int("run.keep_checkpoints", self.keep_checkpoints)
         _positive_int("run.max_programs", self.max_programs)
         if self.compile_workers is not None:
@@ -311,17 +510,59 @@ class Config:
     run: RunConfig = RunConfig()
 
     def __post_init__(self):
-        for field, kind in (("space", SpaceConfig), ("ga", GAConfig), ("train", TrainConfig),
-                            ("data", DataConfig), ("run", RunConfig)):
-            _check(isinstance(getattr(self, field), kind), field, kind.__name__,
-                   getattr(self, field))
-        if self.ga.strategy == "vlga":
-            _check(self.ga.max_phases <= self.space.max_blocks, "ga.max_phases",
-                   f"<= space.max_blocks ({self.space.max_blocks})", self.ga.max_phases)
+        for field, kind in _SUB.items():
+            value = getattr(self, field)
+            if isinstance(value, dict):  # the section's fields by name
+                object.__setattr__(self, field, _section(field, value))
+            _check(isinstance(getattr(self, field), kind), field,
+                   f"a {kind.__name__} (or a dict of its fields)", value)
+        ga = self.ga
+        if ga.strategy == "vlga":
+            _check(ga.max_phases <= self.space.max_blocks, "ga.max_phases",
+                   f"<= space.max_blocks ({self.space.max_blocks})", ga.max_phases)
         if self.space.kind in ("mlp_ga", "mlp_tournament"):  # dense networks: no images
             _check(not self.train.augment, "train.augment",
                    f"() for space.kind {self.space.kind!r} (augmentation is for conv "
                    f"networks)", self.train.augment)
+        if ga.budget_epochs is not None:
+            _check(ga.budget_epochs >= self.train.epochs, "ga.budget_epochs",
+                   f">= train.epochs ({self.train.epochs}: the cost of one candidate)",
+                   ga.budget_epochs)
+        if ga.gene_rates:
+            genes = self.space.build().gene_names
+            unknown = [name for name, _ in ga.gene_rates if name not in genes]
+            _check(not unknown, "ga.gene_rates", f"rates of genes of the space {genes} "
+                   f"(unknown: {unknown})", ga.gene_rates)
+        if ga.strategy == "grid" and ga.budget_epochs is None:
+            size = self.grid_size()
+            asked = ga.population * ga.generations
+            _check(size <= asked, "ga.budget_epochs",
+                   f"set with ga.strategy='grid' on this space: its grid holds {size:,} "
+                   "networks and ga.generations does not bound a grid, so all of them "
+                   f"would train; e.g. ga.budget_epochs={asked * self.train.epochs} "
+                   f"(ga.population x ga.generations x train.epochs), or a smaller space",
+                   ga.budget_epochs)
+
+    def grid_size(self) -> int:
+        """How many networks ``ga.strategy='grid'`` enumerates on this space."""
+        from vlga_jax.strategies.grid import Grid
+
+        return Grid(self.space.build(), self.ga).size
+
+    def planned_generations(self) -> int:
+        """Generations the search runs (the progress bar's total): at most max_phases x
+        generations for the VLGA, generations for the others (a stop rule or the budget
+        may end it earlier); the grid's batches of ga.population until the grid or the
+        budget is spent (more when conditional genes repeat networks: repeats are free)."""
+        ga = self.ga
+        if ga.strategy == "vlga":
+            return ga.max_phases * ga.generations
+        if ga.strategy != "grid":
+            return ga.generations
+        networks = self.grid_size()
+        if ga.budget_epochs is not None:
+            networks = min(networks, ga.budget_epochs // self.train.epochs)
+        return max(1, -(-networks // ga.population))
 
     @staticmethod
     def preset(name: str) -> Config:
@@ -334,18 +575,20 @@ class Config:
 
     @classmethod
     def from_dict(cls, d: dict) -> Config:
-        parts = {}
-        for field in dataclasses.fields(cls):
-            sub = d.get(field.name, {})
-            kind = field.type if isinstance(field.type, type) else _SUB[field.name]
-            known = {f.name for f in dataclasses.fields(kind)}
-            unknown = set(sub) - known
-            if unknown:
-                raise ValueError(f"{field.name}: unknown field(s) {sorted(unknown)}")
-            parts[field.name] = kind(**sub)
+        if not isinstance(d, dict):
+            raise ValueError(f"a config must be an object of sections {tuple(_SUB)}, got "
+                             f"{type(d).__name__} {_short(d)}")
         unknown = set(d) - set(_SUB)
         if unknown:
-            raise ValueError(f"unknown config section(s) {sorted(unknown)}")
+            raise ValueError(f"unknown config section(s) {sorted(map(str, unknown))}; "
+                             f"sections: {', '.join(_SUB)}")
+        parts = {}
+        for name in _SUB:
+            sub = d.get(name, {})
+            if not isinstance(sub, dict):
+                raise ValueError(f"config section {name!r} must be an object of fields, "
+                                 f"got {type(sub).__name__} {_short(sub)}")
+            parts[name] = _section(name, sub)
         return cls(**parts)
 
     def to_json(self) -> str:
@@ -361,7 +604,9 @@ class Config:
         for key, value in dotted.items():
             section, _, field = key.partition(".")
             if section not in d or field not in d[section]:
-                raise ValueError(f"unknown config field {key!r}")
+                known = (f"; fields of {section!r}: {', '.join(d[section])}"
+                         if section in d else f"; sections: {', '.join(d)}")
+                raise ValueError(f"unknown config field {key!r}{known}")
             d[section][field] = value
         return Config.from_dict(d)
 
@@ -370,6 +615,21 @@ class Config:
         d = self.to_dict()
         d.pop("run")
         return d
+
+
+def _section(name: str, fields: dict):
+    """Section ``name`` (e.g. GAConfig for "ga") from a dict of its fields."""
+    kind = _SUB[name]
+    unknown = set(fields) - {f.name for f in dataclasses.fields(kind)}
+    if unknown:
+        raise ValueError(f"{name}: unknown field(s) {sorted(map(str, unknown))}; fields: "
+                         f"{', '.join(f.name for f in dataclasses.fields(kind))}")
+    return kind(**fields)
+
+
+def _short(value, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 _SUB = {"space": SpaceConfig, "ga": GAConfig, "train": TrainConfig, "data": DataConfig,
@@ -468,8 +728,8 @@ def _tournament() -> Config:
 def _random_population() -> Config:
     """The tournament preset's loop with the population re-randomised every generation."""
     base = _tournament()
-    return dataclasses.replace(base, ga=dataclasses.replace(base.ga,
-                                                            strategy="random_population"))
+    return dataclasses.replace(base, ga=dataclasses.replace(
+        base.ga, strategy="random_population", gene_rates=()))
 
 
 def _random() -> Config:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -36,6 +37,11 @@ _NAME_RE = re.compile(
     r"^(?P<base>[A-Za-z0-9_]+)(?:/(?P<config>[A-Za-z0-9_.\-]+))?(?::(?P<version>\d+\.\d+\.\d+))?$"
 )
 _CHUNK = 4096
+# A validation split smaller than this is warned about: fitness moves in steps of 1/n.
+MIN_VAL_IMAGES = 10
+# Splits whose largest pixel magnitudes differ by more than this factor are on different
+# scales (e.g. uint8 0..255 against float 0..1) and are refused.
+MAX_SCALE_RATIO = 4.0
 _ARRAY_FIELDS = ("train_x", "train_y", "val_x", "val_y", "test_x", "test_y", "mean", "std")
 
 # Seed streams, so that changing one stage never reshuffles another.
@@ -145,13 +151,20 @@ class Dataset:
           train_y: ``(N,)`` integer labels in ``[0, num_classes)``.
           test_x, test_y: the same for the test split; when both are None a seeded,
             stratified ``test_fraction`` of train becomes the test split.
-          num_classes: defaults to ``max(label) + 1``.
+          num_classes: defaults to ``max(label) + 1``; then the labels must be exactly
+            ``0..num_classes-1`` (sparse labels such as {0, 1000000} are refused with a
+            hint to remap them). Every class of test must be present in train, and at
+            least two classes in train.
           val_fraction: in ``(0, 1)``; the seeded, stratified share of the (subset)
             train pool that becomes the validation split.
           subset: keep a seeded random ``subset`` examples per class of the train pool
             (all of a class that has fewer) before carving validation.
           resize: ``(H, W)`` (or one int for square) output size; bilinear with
             antialiasing, like ``jax.image.resize(..., "linear")``.
+
+        Images must be channels-last; ``(N, C, H, W)`` arrays are recognised and refused
+        with a hint. Train and test must be on one value scale (e.g. both 0..255). A
+        validation split of fewer than ``MIN_VAL_IMAGES`` images is warned about.
         """
         train_x, train_y = _check_pair(train_x, train_y, "train")
         if (test_x is None) != (test_y is None):
@@ -168,6 +181,7 @@ class Dataset:
                     f"train and test images have different shapes: {train_x.shape[1:]} vs "
                     f"{test_x.shape[1:]} (pass resize=(H, W) to bring both to one size)"
                 )
+            _check_same_scale(train_x, test_x)
         num_classes = _check_num_classes(num_classes, train_y, test_y)
         size = _check_options(val_fraction, seed, subset, resize, test_fraction)
 
@@ -185,6 +199,14 @@ class Dataset:
         )
         val_x, val_y = train_x[take], train_y[take]
         train_x, train_y = train_x[keep], train_y[keep]
+        if len(val_y) < MIN_VAL_IMAGES:
+            warnings.warn(
+                f"{name}: the validation split holds only {len(val_y)} image(s), so fitness "
+                f"(validation accuracy) moves in steps of 1/{len(val_y)}; raise val_fraction "
+                "or give more training images",
+                UserWarning,
+                stacklevel=2,
+            )
 
         if size is not None:
             train_x, val_x, test_x = (resize_images(x, size) for x in (train_x, val_x, test_x))
@@ -331,6 +353,11 @@ def _is_int(v) -> bool:
 def _check_pair(x, y, split: str) -> tuple[np.ndarray, np.ndarray]:
     """Validate one split; returns images ``(N, H, W, C)`` and int64 labels ``(N,)``."""
     x, y = np.asarray(x), np.asarray(y)
+    if x.ndim == 4 and x.shape[1] in (1, 3, 4) and x.shape[1] < x.shape[2] and x.shape[3] > 4:
+        raise ValueError(
+            f"{split}_x looks channels-first (N, C, H, W) = {x.shape}; images must be "
+            f"channels-last (N, H, W, C): pass np.moveaxis({split}_x, 1, -1)"
+        )
     if x.ndim == 3:
         x = x[..., None]
     if x.ndim != 4:
@@ -365,6 +392,7 @@ def _check_pair(x, y, split: str) -> tuple[np.ndarray, np.ndarray]:
 
 def _check_num_classes(num_classes, train_y: np.ndarray, test_y: np.ndarray | None) -> int:
     top = int(max(train_y.max(), -1 if test_y is None else test_y.max()))
+    given = num_classes is not None
     if num_classes is None:
         num_classes = top + 1
     elif not _is_int(num_classes):
@@ -373,7 +401,41 @@ def _check_num_classes(num_classes, train_y: np.ndarray, test_y: np.ndarray | No
         raise ValueError(f"need at least 2 classes, got num_classes={num_classes}")
     if top >= num_classes:
         raise ValueError(f"labels out of range: max label {top} >= num_classes={num_classes}")
+    present = np.unique(train_y)
+    if test_y is not None:
+        only_test = np.setdiff1d(np.unique(test_y), present)
+        if only_test.size:
+            raise ValueError(
+                f"test_y holds {only_test.size} class(es) absent from train_y (e.g. "
+                f"{only_test[:5].tolist()}): the model could never predict them; drop them "
+                "from test or give training examples of them"
+            )
+    if present.size < 2:
+        raise ValueError(
+            f"train_y holds only class {int(present[0])}: a classifier needs at least 2 "
+            f"classes present in training (num_classes={num_classes})"
+        )
+    if not given and present.size < num_classes:
+        missing = np.setdiff1d(np.arange(num_classes), present)
+        raise ValueError(
+            f"labels are not 0..K-1: train_y holds {present.size} distinct labels up to "
+            f"{top}, missing {missing.size} (e.g. {missing[:5].tolist()}), which would "
+            f"give a {num_classes}-class head; remap them (classes, y = "
+            "np.unique(y, return_inverse=True)) or pass num_classes if the gaps are meant"
+        )
     return int(num_classes)
+
+
+def _check_same_scale(train_x: np.ndarray, test_x: np.ndarray) -> None:
+    """Refuse train and test images whose largest pixel magnitudes differ widely."""
+    peaks = [max(abs(float(x.min())), abs(float(x.max()))) for x in (train_x, test_x)]
+    if min(peaks) > 0 and max(peaks) / min(peaks) > MAX_SCALE_RATIO:
+        ranges = [f"{x.dtype} {float(x.min()):g}..{float(x.max()):g}" for x in (train_x, test_x)]
+        raise ValueError(
+            f"train and test images are on different scales (train_x {ranges[0]}, test_x "
+            f"{ranges[1]}): they are normalised with the train statistics, so scale both "
+            "alike first (e.g. both 0..255, or both divided by 255)"
+        )
 
 
 def _check_fraction(fraction, what: str) -> None:

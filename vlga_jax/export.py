@@ -15,6 +15,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import zipfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -135,6 +137,10 @@ class ExportedModel:
                              + (" or (N, H, W)" if c == 1 else "") + f", got {np.shape(images)}")
         if not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)):
             raise ValueError(f"images must be integer or float, got dtype {x.dtype}")
+        if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
+            bad = int(np.count_nonzero((~np.isfinite(x)).reshape(len(x), -1).any(axis=1)))
+            raise ValueError(f"images hold NaN or inf pixels ({bad} of {len(x)} images): "
+                             "no class can be predicted for them; fix or drop them")
         if x.shape[1:3] != (h, w):
             if self.resize is None:
                 raise ValueError(f"images must be {h}x{w}, got {x.shape[1]}x{x.shape[2]}")
@@ -158,28 +164,73 @@ class ExportedModel:
         return np.argmax(self.logits(images, batch_size), axis=-1).astype(np.int32)
 
 
+def _check_arrays(files: dict, arch: Architecture) -> None:
+    """Every parameter and batch statistic the architecture needs, at its shape, finite."""
+    shape_key = arch.shape_key()
+    want = {**_flat_shapes(shape_key.param_shapes(), "params/"),
+            **_flat_shapes(shape_key.stats_shapes(), "batch_stats/")}
+    missing = sorted(set(want) - set(files))
+    extra = sorted(set(files) - set(want))
+    if missing or extra:
+        raise ValueError(f"arrays do not match the architecture (missing {missing[:3]}, "
+                         f"unexpected {extra[:3]})")
+    for name, shape in want.items():
+        a = files[name]
+        if tuple(a.shape) != tuple(shape):
+            raise ValueError(f"{name} has shape {a.shape}, the architecture needs {shape}")
+        if not np.issubdtype(a.dtype, np.floating) or not np.isfinite(a).all():
+            raise ValueError(f"{name} is not finite floats")
+
+
+def _flat_shapes(tree: dict, prefix: str) -> dict[str, tuple]:
+    out = {}
+    for k, v in tree.items():
+        if isinstance(v, dict):
+            out.update(_flat_shapes(v, f"{prefix}{k}/"))
+        else:
+            out[f"{prefix}{k}"] = tuple(v)
+    return out
+
+
 def load_model(path: str | os.PathLike) -> ExportedModel:
     """Load a file written by `save_model` / ``vlga export``."""
     from vlga_jax.model import Network
 
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path}: a directory, not a model file (vlga export DIR --to FILE "
+                         "writes one)")
     try:
-        with np.load(path, allow_pickle=False) as z:
+        z = np.load(path, allow_pickle=False)
+        if not isinstance(z, np.lib.npyio.NpzFile):
+            raise ValueError("a single .npy array, not an .npz archive")
+        with z:
             files = {k: z[k] for k in z.files}
         meta = json.loads(files.pop("meta").tobytes().decode())
+        if not isinstance(meta, dict):
+            raise ValueError("its meta is not a JSON object")
     except FileNotFoundError:
         raise ValueError(f"{path}: no such model file") from None
-    except (OSError, ValueError, KeyError) as err:
-        raise ValueError(f"{path}: not a vlga model file ({err})") from err
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error,
+            NotImplementedError, RuntimeError) as err:  # what a damaged zip raises
+        raise ValueError(f"{path}: not a vlga model file, or damaged ({type(err).__name__}: "
+                         f"{err}); export it again with vlga export") from err
     if meta.get("format") != FORMAT:
         raise ValueError(f"{path}: model format {meta.get('format')!r}, expected {FORMAT}")
-    arch = ckpt.decode(meta["architecture"], [])
-    net, knobs = Network(arch.shape_key()), arch.knobs()
+    try:
+        arch = ckpt.decode(meta["architecture"], [])
+        if not isinstance(arch, Architecture):
+            raise TypeError(f"decodes to {type(arch).__name__}")
+        net, knobs = Network(arch.shape_key()), arch.knobs()
+        norm = meta["normalization"]
+        _check_arrays(files, arch)
+    except (KeyError, TypeError, ValueError, AttributeError, ImportError) as err:
+        raise ValueError(f"{path}: damaged model file ({type(err).__name__}: {err}); export "
+                         "it again with vlga export") from err
 
     def apply(variables, images):
         return net.apply(variables, images, knobs)
 
-    norm = meta["normalization"]
     return ExportedModel(
         architecture=arch, params=_nest(files, "params/"),
         batch_stats=_nest(files, "batch_stats/"), apply=apply,

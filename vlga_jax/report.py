@@ -38,7 +38,10 @@ class RunReport:
             raise ValueError(f"{directory}: not a vlga run directory "
                              "(no logs/generations.jsonl)")
         result_path = path / "result.json"
-        result = json.loads(result_path.read_text()) if result_path.exists() else None
+        try:
+            result = json.loads(result_path.read_text()) if result_path.exists() else None
+        except ValueError as err:
+            raise ValueError(f"{result_path}: unreadable ({err})") from err
         return cls(path, read_jsonl(logs / "generations.jsonl"),
                    read_jsonl(logs / "candidates.jsonl"), result)
 

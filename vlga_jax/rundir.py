@@ -9,15 +9,21 @@ Layout of ``DIR`` (``evolve(..., checkpoint_dir=DIR)`` or ``vlga run --out DIR``
     logs/generations.jsonl    one JSON object per generation record
     result.json               the final result (no parameters)
     model.npz                 the best network, trained (see `vlga_jax.export`)
-    lock                      the pid of the process running the search
+    lock                      held (flock) by the process running the search; holds its pid
 
 A directory that holds another run (different search config, key or dataset) is never
-written to: opening it raises ValueError naming what differs.
+written to: opening it raises ValueError naming what differs. Resuming also checks that
+run.json still describes the run its checkpoints hold (an edited run.json is refused).
+
+Only one process runs a directory at a time: `RunDir` takes an exclusive ``flock`` on
+``lock`` (released by the kernel when the process dies, so a stale lock file left by a
+killed run never blocks) and keeps it until the run finishes.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import hashlib
 import json
 import os
@@ -81,16 +87,29 @@ def key_from_json(d: dict):
     return jax.random.wrap_key_data(data, impl=d["impl"]) if d["typed"] else data
 
 
-def read_config(directory: str | os.PathLike) -> tuple[Config, object]:
-    """(config, key) of the run stored in ``directory``."""
+def _read_run_json(directory: str | os.PathLike) -> dict:
     path = Path(directory) / "run.json"
     try:
         info = json.loads(path.read_text())
     except FileNotFoundError:
         raise ValueError(f"{directory}: not a vlga run directory (no run.json)") from None
-    except ValueError as err:
+    except NotADirectoryError:
+        raise ValueError(f"{directory}: not a directory") from None
+    except (ValueError, UnicodeDecodeError) as err:
         raise ValueError(f"{path}: unreadable ({err})") from err
-    return Config.from_dict(info["config"]), key_from_json(info["key"])
+    if not isinstance(info, dict) or not {"config", "key", "dataset"} <= set(info):
+        raise ValueError(f"{path}: damaged (needs config, key and dataset)")
+    return info
+
+
+def read_config(directory: str | os.PathLike) -> tuple[Config, object]:
+    """(config, key) of the run stored in ``directory``."""
+    info = _read_run_json(directory)
+    try:
+        key = key_from_json(info["key"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"{Path(directory) / 'run.json'}: damaged key ({err})") from err
+    return Config.from_dict(info["config"]), key
 
 
 class RunDir:
@@ -104,7 +123,7 @@ class RunDir:
         self.identity = identity
         run_json = self.path / "run.json"
         if run_json.exists():
-            saved = json.loads(run_json.read_text())
+            saved = _read_run_json(self.path)
             saved_identity = {"config": Config.from_dict(saved["config"]).search_config(),
                               "key": saved["key"], "dataset": saved["dataset"]}
             diff = _differences(saved_identity, identity)
@@ -177,6 +196,7 @@ class RunDir:
             self.log.reset([], [])
             return None
         body, tree, path = found
+        self._check_same_run(body, path)
         try:
             raw = tree.get("state", {})
             arrays = [raw[f"a{i}"] for i in range(len(raw))]
@@ -210,6 +230,22 @@ class RunDir:
             print(f"resuming {self.path} from {path.name} ({len(search.generations)} "
                   "generations done)", flush=True)
         return state, body["step"], body["elapsed"]
+
+    def _check_same_run(self, body: dict, path: Path) -> None:
+        """Refuse a checkpoint of another search than run.json's (an edited run.json)."""
+        try:
+            saved = {"config": Config.from_dict(body["config"]).search_config(),
+                     "key": body["key"]}
+        except (KeyError, TypeError, ValueError) as err:
+            raise ckpt.CheckpointError(f"{path}: no readable config ({err})") from err
+        diff = _differences(saved, {k: self.identity[k] for k in ("config", "key")})
+        if diff:
+            diff = [d.replace("in the directory", "in the checkpoints") for d in diff]
+            raise ValueError(f"{self.path / 'run.json'} does not match the run its checkpoints "
+                             "hold (was it edited?); refusing to resume. Restore run.json, or "
+                             "start a new run in another directory. Differences: "
+                             + "; ".join(diff[:8])
+                             + (f" (and {len(diff) - 8} more)" if len(diff) > 8 else ""))
 
     def save_final(self, search, ev, progress) -> Path:
         """Checkpoint final training (a `FinalProgress` of candidate ``ev``)."""
@@ -269,36 +305,60 @@ class RunDir:
         ckpt.write_json_atomic(self.path / "result.json", result_summary(result))
         shutil.rmtree(self.path / FINAL, ignore_errors=True)
         self.log.close()
-        (self.path / LOCK).unlink(missing_ok=True)
+        _unlock(self.path)
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+# Lock files this process holds: resolved directory -> open descriptor (flocked).
+_HELD: dict[str, int] = {}
 
 
 def _lock(directory: Path) -> None:
     """Claim ``directory`` for this process; refuse if another live process holds it.
 
-    The lock is released when the run finishes; one left by a dead process (or by this
-    process, e.g. an interrupted `evolve` called again) is taken over.
+    An exclusive, non-blocking ``flock`` on ``directory/lock``: atomic, and released by
+    the kernel when its process dies, so a lock file left by a killed run (a stale lock)
+    is taken over. This process claiming a directory again (e.g. an interrupted `evolve`
+    called again) keeps its lock. Released by `_unlock` when the run finishes.
     """
+    key = os.path.realpath(directory)
     path = directory / LOCK
-    try:
-        holder = int(path.read_text().split()[0])
-    except (FileNotFoundError, ValueError, IndexError):
-        holder = None
-    if holder is not None and holder != os.getpid() and _pid_alive(holder):
-        raise ValueError(f"{directory} is in use by another process (pid {holder}); if "
-                         f"that is wrong, delete {path}")
-    tmp = path.with_name(f"{LOCK}.{os.getpid()}")
-    tmp.write_text(f"{os.getpid()}\n")
-    os.replace(tmp, path)
+    if key in _HELD:
+        try:
+            if os.fstat(_HELD[key]).st_ino == os.stat(path).st_ino:
+                return
+        except FileNotFoundError:
+            pass
+        os.close(_HELD.pop(key))  # the directory was replaced since: lock it afresh
+    for _ in range(10):
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode(errors="replace").split()
+            os.close(fd)
+            pid = f" (pid {holder[0]})" if holder else ""
+            raise ValueError(f"{directory} is in use by another process{pid}: wait for "
+                             "it to finish, or stop it first") from None
+        try:  # the file may have been unlinked (a run finishing) between open and flock
+            same = os.fstat(fd).st_ino == os.stat(path).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            _HELD[key] = fd
+            return
+        os.close(fd)
+    raise ValueError(f"{directory}: could not take {path} (it keeps changing)")
+
+
+def _unlock(directory: Path) -> None:
+    """Release and remove this process's lock on ``directory`` (if it holds one)."""
+    fd = _HELD.pop(os.path.realpath(directory), None)
+    if fd is None:
+        return
+    (directory / LOCK).unlink(missing_ok=True)
+    os.close(fd)
 
 
 def _trainer_choices(trainer, arrays: list) -> dict:
