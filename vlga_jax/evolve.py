@@ -33,65 +33,19 @@ from vlga_jax.config import Config
 from vlga_jax.data import Dataset, load_dataset
 from vlga_jax.growth import FrozenPrefix
 from vlga_jax.model import Network
+from vlga_jax.records import (
+    CandidateRecord,
+    Evaluation,
+    FinalProgress,
+    GenerationRecord,
+    better_validation,
+)
 from vlga_jax.rundir import RunDir
 from vlga_jax.strategies import SearchFailed, make_strategy
 from vlga_jax.strategies.base import final_winner
 from vlga_jax.trainer import DeviceData, Member, Outcome, Trainer, enable_compilation_cache
 
 __all__ = ["evolve", "Result", "CandidateRecord", "GenerationRecord", "SearchFailed"]
-
-
-@dataclasses.dataclass
-class CandidateRecord:
-    phase: int
-    generation: int
-    hash: str
-    genome: dict
-    fitness: float
-    epochs: int
-    seconds: float
-    failed: bool
-    reason: str
-    cache_hit: bool
-    param_count: int
-    flops: int
-    # Epochs of training already in the weights it started from (a VLGA candidate's
-    # inherited blocks), not charged to the budget: reported beside it.
-    inherited_epochs: int = 0
-
-
-@dataclasses.dataclass
-class GenerationRecord:
-    phase: int
-    generation: int
-    best: float
-    mean: float
-    median: float
-    evaluated: int
-    cache_hits: int
-    seconds: float
-    population_fitness: list[float] = dataclasses.field(default_factory=list)
-
-
-@dataclasses.dataclass
-class Evaluation:
-    """A trained candidate, cached by genome hash.
-
-    ``outcome.params``/``stats`` are None once dropped (see `_Search.retain`); the
-    candidate's training key index, phase and parent's hash let it be retrained.
-    """
-
-    arch: Architecture
-    outcome: Outcome
-    key_index: int | None = None
-    phase: int = 0
-    parent_hash: str | None = None
-    hash: str = ""
-    inherited_epochs: int = 0
-
-    @property
-    def fitness(self) -> float:
-        return self.outcome.val_acc
 
 
 @dataclasses.dataclass
@@ -154,26 +108,8 @@ class Result:
 SCRATCH_STREAM = 1 << 30
 
 
-@dataclasses.dataclass
-class FinalProgress:
-    """Final training so far: ``epoch`` epochs run; ``current`` is the newest outcome
-    (with its optimizer state), ``best`` the best by validation accuracy; ``done`` once
-    early stopping (or a failed epoch) ended it."""
-
-    best: Outcome
-    best_acc: float
-    current: Outcome
-    epoch: int = 0
-    waited: int = 0
-    done: bool = False
-    best_epoch: int = 0  # 0: the search network
-
-
-def _better(a: Outcome, b: Outcome) -> bool:
-    """Whether ``a`` validates better than ``b``: higher accuracy, or equal accuracy and
-    lower loss."""
-    return (a.val_acc, -a.val_loss) > (b.val_acc, -b.val_loss)
-
+# fold_in index of final training's from-scratch initialisation (epochs use 0, 1, ...).
+SCRATCH_STREAM = 1 << 30
 
 GenerationCallback = Callable[[GenerationRecord, list[CandidateRecord]], None]
 
@@ -367,7 +303,7 @@ class _Search:
                 progress.done = True
             else:
                 progress.current = current
-                if progress.epoch == 1 or _better(current, progress.best):
+                if progress.epoch == 1 or better_validation(current, progress.best):
                     progress.best, progress.best_acc, progress.waited = (
                         current, current.val_acc, 0)
                     progress.best_epoch = progress.epoch

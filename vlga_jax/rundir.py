@@ -37,7 +37,9 @@ import numpy as np
 from vlga_jax import checkpoint as ckpt
 from vlga_jax import genome as G
 from vlga_jax.config import Config
+from vlga_jax.records import CandidateRecord, Evaluation, FinalProgress, GenerationRecord
 from vlga_jax.runlog import RunLog
+from vlga_jax.trainer import Outcome
 
 FORMAT = 1
 LOCK = "lock"
@@ -188,9 +190,6 @@ class RunDir:
 
     def restore(self, search):
         """Fill ``search`` from the newest intact checkpoint; (state, step, elapsed) or None."""
-        from vlga_jax.evolve import CandidateRecord, Evaluation, GenerationRecord
-        from vlga_jax.trainer import Outcome
-
         found = ckpt.load_latest(self.checkpoints)
         if found is None:
             self.log.reset([], [])
@@ -266,8 +265,6 @@ class RunDir:
     def restore_final(self, search, ev):
         """The `FinalProgress` saved for candidate ``ev``, or None (none saved); restores
         the trainer's counts as they were when it was saved."""
-        from vlga_jax.evolve import FinalProgress
-
         found = ckpt.load_latest(self.path / FINAL)
         if found is None:
             return None
@@ -393,8 +390,6 @@ def _weights(out) -> dict:
 
 
 def _outcome_from(meta: dict, weights: dict, arrays: list):
-    from vlga_jax.trainer import Outcome
-
     return Outcome(params=weights["params"], stats=weights.get("stats") or {},
                    val_acc=meta["val_acc"], val_loss=meta["val_loss"],
                    train_loss=meta["train_loss"], failed=meta["failed"],

@@ -1,0 +1,86 @@
+"""The records of a search, shared by `evolve` and `rundir` (no dependency on either).
+
+`CandidateRecord` and `GenerationRecord` are what logs and results hold; `Evaluation` is
+a trained candidate in the fitness cache; `FinalProgress` is final training so far.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from vlga_jax.architecture import Architecture
+from vlga_jax.trainer import Outcome
+
+
+@dataclasses.dataclass
+class CandidateRecord:
+    phase: int
+    generation: int
+    hash: str
+    genome: dict
+    fitness: float
+    epochs: int
+    seconds: float
+    failed: bool
+    reason: str
+    cache_hit: bool
+    param_count: int
+    flops: int
+    # Epochs of training already in the weights it started from (a VLGA candidate's
+    # inherited blocks), not charged to the budget: reported beside it.
+    inherited_epochs: int = 0
+
+
+@dataclasses.dataclass
+class GenerationRecord:
+    phase: int
+    generation: int
+    best: float
+    mean: float
+    median: float
+    evaluated: int
+    cache_hits: int
+    seconds: float
+    population_fitness: list[float] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass
+class Evaluation:
+    """A trained candidate, cached by genome hash.
+
+    ``outcome.params``/``stats`` are None once dropped (see `_Search.retain`); the
+    candidate's training key index, phase and parent's hash let it be retrained.
+    """
+
+    arch: Architecture
+    outcome: Outcome
+    key_index: int | None = None
+    phase: int = 0
+    parent_hash: str | None = None
+    hash: str = ""
+    inherited_epochs: int = 0
+
+    @property
+    def fitness(self) -> float:
+        return self.outcome.val_acc
+
+
+@dataclasses.dataclass
+class FinalProgress:
+    """Final training so far: ``epoch`` epochs run; ``current`` is the newest outcome
+    (with its optimizer state), ``best`` the best by validation accuracy; ``done`` once
+    early stopping (or a failed epoch) ended it."""
+
+    best: Outcome
+    best_acc: float
+    current: Outcome
+    epoch: int = 0
+    waited: int = 0
+    done: bool = False
+    best_epoch: int = 0  # 0: the search network
+
+
+def better_validation(a: Outcome, b: Outcome) -> bool:
+    """Whether ``a`` validates better than ``b``: higher accuracy, or equal accuracy and
+    lower loss."""
+    return (a.val_acc, -a.val_loss) > (b.val_acc, -b.val_loss)
