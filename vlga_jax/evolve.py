@@ -104,10 +104,6 @@ class Result:
         return "\n".join(lines)
 
 
-# fold_in index of the from-scratch initialisation (epochs use 0, 1, ...).
-SCRATCH_STREAM = 1 << 30
-
-
 # fold_in index of final training's from-scratch initialisation (epochs use 0, 1, ...).
 SCRATCH_STREAM = 1 << 30
 
@@ -289,7 +285,7 @@ class _Search:
             init_key = jax.random.fold_in(self.key_final, SCRATCH_STREAM)
             params, stats = P.init_params(init_key, ev.arch.shape_key())
             start = dataclasses.replace(ev.outcome, params=params, stats=stats)
-        progress = FinalProgress(best=ev.outcome, best_acc=ev.fitness, current=start)
+        progress = FinalProgress(best=ev.outcome, current=start)
         if run is not None:
             progress = run.restore_final(self, ev) or progress
         while not progress.done and progress.epoch < tc.final_epochs:
@@ -304,20 +300,19 @@ class _Search:
             else:
                 progress.current = current
                 if progress.epoch == 1 or better_validation(current, progress.best):
-                    progress.best, progress.best_acc, progress.waited = (
-                        current, current.val_acc, 0)
+                    progress.best, progress.waited = current, 0
                     progress.best_epoch = progress.epoch
                 else:
                     progress.waited += 1
                     progress.done = progress.waited >= tc.patience
             if run is not None:
                 run.save_final(self, ev, progress)
-        best, best_acc = progress.best, progress.best_acc
+        best = progress.best
         self.final_epochs_run, self.final_best_epoch = progress.epoch, progress.best_epoch
         tested = self.trainer.train([Member(ev.arch, self.key_final, params=best.params,
                                             stats=best.stats, program=best.program)], 0,
                                     data=self.test_data)[0]
-        return best, best_acc, tested.val_acc
+        return best, best.val_acc, tested.val_acc
 
 
 def evolve(key: jax.Array, config: Config | None = None, *,

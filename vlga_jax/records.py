@@ -72,7 +72,6 @@ class FinalProgress:
     early stopping (or a failed epoch) ended it."""
 
     best: Outcome
-    best_acc: float
     current: Outcome
     epoch: int = 0
     waited: int = 0

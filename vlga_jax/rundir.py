@@ -159,15 +159,12 @@ class RunDir:
             out = ev.outcome
             keep = h in needed and out.params is not None
             cache.append({"hash": h, "arch": ckpt.encode(ev.arch, arrays),
-                          "program": ckpt.encode(out.program, arrays),
-                          "val_acc": out.val_acc, "val_loss": out.val_loss,
-                          "train_loss": out.train_loss, "failed": out.failed,
-                          "reason": out.reason, "seconds": out.seconds, "params": keep,
+                          **_outcome_json(out, arrays), "params": keep,
                           "key_index": ev.key_index, "phase": ev.phase,
                           "parent_hash": ev.parent_hash,
                           "inherited_epochs": ev.inherited_epochs})
             if keep:
-                params[h] = {"params": out.params, "stats": out.stats}
+                params[h] = _weights(out)
         stats = search.trainer.stats
         body = {
             "config": self.config.to_dict(), "key": self.identity["key"],
@@ -202,12 +199,8 @@ class RunDir:
             state = ckpt.decode(body["strategy"], arrays)
             search.cache.clear()
             for e in body["cache"]:
-                p = tree["params"][e["hash"]] if e["params"] else {}
-                outcome = Outcome(
-                    params=p.get("params"), stats=p.get("stats"), val_acc=e["val_acc"],
-                    val_loss=e["val_loss"], train_loss=e["train_loss"], failed=e["failed"],
-                    reason=e["reason"], seconds=e["seconds"],
-                    program=ckpt.decode(e["program"], arrays))
+                weights = tree["params"][e["hash"]] if e["params"] else {}
+                outcome = _outcome_from(e, weights, arrays)
                 search.cache[e["hash"]] = Evaluation(
                     ckpt.decode(e["arch"], arrays), outcome, key_index=e.get("key_index"),
                     phase=e.get("phase", 0), parent_hash=e.get("parent_hash"), hash=e["hash"],
@@ -252,7 +245,7 @@ class RunDir:
         opt = jax.tree.leaves(progress.current.opt_state)
         body = {"hash": ev.hash, "epoch": progress.epoch, "waited": progress.waited,
                 "best_epoch": progress.best_epoch,
-                "done": progress.done, "best_acc": progress.best_acc,
+                "done": progress.done,
                 "best": _outcome_json(progress.best, arrays),
                 "current": _outcome_json(progress.current, arrays), "opt_leaves": len(opt),
                 "trainer_stats": dataclasses.asdict(search.trainer.stats),
@@ -290,7 +283,7 @@ class RunDir:
         if self.config.run.verbose:
             print(f"resuming final training from {path.name} ({body['epoch']} epochs done)",
                   flush=True)
-        return FinalProgress(best=best, best_acc=body["best_acc"], current=current,
+        return FinalProgress(best=best, current=current,
                              epoch=body["epoch"], waited=body["waited"], done=body["done"],
                              best_epoch=body["best_epoch"])
 
@@ -390,7 +383,10 @@ def _weights(out) -> dict:
 
 
 def _outcome_from(meta: dict, weights: dict, arrays: list):
-    return Outcome(params=weights["params"], stats=weights.get("stats") or {},
+    """The inverse of `_outcome_json` and `_weights` (no weights: parameters dropped)."""
+    params = weights.get("params")
+    stats = None if params is None else weights.get("stats") or {}
+    return Outcome(params=params, stats=stats,
                    val_acc=meta["val_acc"], val_loss=meta["val_loss"],
                    train_loss=meta["train_loss"], failed=meta["failed"],
                    reason=meta["reason"], seconds=meta["seconds"],
