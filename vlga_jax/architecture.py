@@ -22,9 +22,11 @@ import flax.struct
 import jax
 import numpy as np
 
+from vlga_jax.names import OPTIMIZERS, block_name, bn_name, conv_name
+from vlga_jax.space import BINARY_HEAD
+
 ACTIVATIONS = ("relu", "tanh", "elu", "selu", "leaky_relu", "sigmoid")
 POOL_KINDS = ("max", "avg")
-OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "adagrad", "adadelta", "adamax", "nadam")
 MAX_CONVS = 2
 
 
@@ -153,9 +155,9 @@ class Architecture:
                     for c in b.convs)
                 extra = (" +skip" if b.skip else "") + (f" -> {b.pool}pool 2x2" if b.pool else "")
                 extra += f" -> dropout {b.dropout}" if b.dropout else ""
-                lines.append(f"block_{i}: {convs} ({self.activation}){extra}")
+                lines.append(f"{block_name(i)}: {convs} ({self.activation}){extra}")
             else:
-                lines.append(f"block_{i}: dense {b.units} ({b.activation or self.activation})"
+                lines.append(f"{block_name(i)}: dense {b.units} ({b.activation or self.activation})"
                              f"{f' dropout {b.dropout}' if b.dropout else ''}")
         pool = "global avg pool -> " if self.is_conv else ""
         drop = f" dropout {self.dropout}" if self.dropout else ""
@@ -228,9 +230,8 @@ class ShapeKey:
                 block = {}
                 cin = c
                 for j, (ch, k) in enumerate(layer.convs):
-                    name = "ab"[j]
-                    block[f"conv_{name}"] = {"kernel": (k, k, cin, ch), "bias": (ch,)}
-                    block[f"bn_{name}"] = {"scale": (ch,), "bias": (ch,)}
+                    block[conv_name(j)] = {"kernel": (k, k, cin, ch), "bias": (ch,)}
+                    block[bn_name(j)] = {"scale": (ch,), "bias": (ch,)}
                     cin = ch
                 if layer.skip:
                     block["skip"] = {"kernel": (1, 1, c, cin), "bias": (cin,)}
@@ -239,7 +240,7 @@ class ShapeKey:
             else:
                 block = {"dense": {"kernel": (features, layer.units), "bias": (layer.units,)}}
                 features = layer.units
-            shapes[f"block_{i}"] = block
+            shapes[block_name(i)] = block
         for j, units in enumerate(self.head_units):
             shapes[f"fc_{j}"] = {"kernel": (features, units), "bias": (units,)}
             features = units
@@ -251,8 +252,8 @@ class ShapeKey:
         stats = {}
         for i, layer in enumerate(self.layers):
             if isinstance(layer, ConvKey):
-                stats[f"block_{i}"] = {
-                    f"bn_{'ab'[j]}": {"mean": (ch,), "var": (ch,)}
+                stats[block_name(i)] = {
+                    bn_name(j): {"mean": (ch,), "var": (ch,)}
                     for j, (ch, _) in enumerate(layer.convs)}
         return stats
 
@@ -425,8 +426,6 @@ def _binary_cnn(description: dict, g: dict, input_shape, num_classes: int) -> Ar
     zero padding with its outer taps: it is stored as that smaller kernel (the same
     function, fewer FLOPs; a 7x7 conv on a 1x1 image is a 1x1 conv).
     """
-    from vlga_jax.space import BINARY_HEAD
-
     h, w = int(input_shape[0]), int(input_shape[1])
     blocks = []
     for s, b in enumerate(description["blocks"]):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from vlga_jax.config import AUGMENTATIONS
+from vlga_jax.names import AUGMENTATIONS
 
 
 def random_crop(key: jax.Array, x: jax.Array, padding: int) -> jax.Array:

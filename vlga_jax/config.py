@@ -22,6 +22,15 @@ from typing import Any
 
 import numpy as np
 
+from vlga_jax.names import (
+    AUGMENTATIONS,
+    CONV_IMPLS,
+    COST_MODELS,
+    CROSSOVERS,
+    GA_MUTATION_MODES,
+    OPTIMIZERS,
+    PARENT_SELECTIONS,
+)
 from vlga_jax.space import (
     ACTIVATIONS,
     CHANNELS,
@@ -29,11 +38,9 @@ from vlga_jax.space import (
     XIAO2020_ACTIVATIONS,
     SearchSpace,
     build_space,
+    grid_size,
 )
 
-CROSSOVERS = ("uniform", "one_point")
-PARENT_SELECTIONS = ("uniform", "fitness", "softmax", "rank", "tournament")
-MUTATION_MODES = ("one", "per_gene", "bitflip")
 SPACE_KINDS = ("xiao2020", "fixed_cnn", "binary_cnn", "mlp_ga", "mlp_tournament")
 CNN_KINDS = ("xiao2020", "fixed_cnn")  # the kinds space.channels/kernels/activations restrict
 STRATEGY_NAMES = ("vlga", "ga", "tournament", "random_population", "random", "grid")
@@ -42,7 +49,6 @@ TRANSFERS = ("finetune", "freeze")
 # "last_generation": the best of its last generation (Xiao et al. 2020; survivor mutation
 # may have replaced a better one).
 PHASE_WINNERS = ("best_seen", "last_generation")
-AUGMENTATIONS = ("crop", "flip")
 FINAL_STARTS = ("search", "scratch")
 
 
@@ -326,8 +332,8 @@ class GAConfig:
                    "from)", self.fit_survival_rate)
         _rate("ga.unfit_survival_prob", self.unfit_survival_prob)
         _rate("ga.mutation_rate", self.mutation_rate)
-        _check(self.mutation_mode in MUTATION_MODES, "ga.mutation_mode",
-               f"one of {MUTATION_MODES}", self.mutation_mode)
+        _check(self.mutation_mode in GA_MUTATION_MODES, "ga.mutation_mode",
+               f"one of {GA_MUTATION_MODES}", self.mutation_mode)
         _check(self.crossover in CROSSOVERS, "ga.crossover", f"one of {CROSSOVERS}",
                self.crossover)
         _check(self.parent_selection in PARENT_SELECTIONS, "ga.parent_selection",
@@ -400,8 +406,6 @@ class TrainConfig:
     crop_padding: int = 4
 
     def __post_init__(self):
-        from vlga_jax.architecture import OPTIMIZERS
-
         _coerce_fields(self, "train")
         _positive_int("train.epochs", self.epochs)
         _positive_int("train.batch_size", self.batch_size)
@@ -420,13 +424,9 @@ class TrainConfig:
         _positive_int("train.patience", self.patience)
         _check(self.final_start in FINAL_STARTS, "train.final_start",
                f"one of {FINAL_STARTS}", self.final_start)
-        from vlga_jax.conv import CONV_IMPLS
-
         allowed = (None, "auto", *CONV_IMPLS)
         _check(self.conv_impl in allowed, "train.conv_impl", f"one of {allowed}",
                self.conv_impl)
-        from vlga_jax.trainer import COST_MODELS
-
         _check(self.cost_model in COST_MODELS, "train.cost_model", f"one of {COST_MODELS}",
                self.cost_model)
         if self.members_per_call is not None:
@@ -545,9 +545,7 @@ class Config:
 
     def grid_size(self) -> int:
         """How many networks ``ga.strategy='grid'`` enumerates on this space."""
-        from vlga_jax.strategies.grid import Grid
-
-        return Grid(self.space.build(), self.ga).size
+        return grid_size(self.space.build())
 
     def planned_generations(self) -> int:
         """Generations the search runs (the progress bar's total): at most max_phases x

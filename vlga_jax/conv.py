@@ -42,6 +42,8 @@ import numpy as np
 from jax import lax
 from jax.custom_batching import custom_vmap
 
+from vlga_jax import names
+
 __all__ = ["CONV_IMPLS", "ENV_VAR", "choose_impl", "conv2d", "default_impl"]
 
 ENV_VAR = "VLGA_CONV_IMPL"
@@ -198,6 +200,7 @@ CONV_IMPLS: dict[str, Callable[[jax.Array, jax.Array], jax.Array]] = {
     "shift_accumulate": conv_shift_accumulate,
     "shift_concat": conv_shift_concat,
 }
+assert tuple(CONV_IMPLS) == names.CONV_IMPLS
 
 
 def _check(name: str) -> str:

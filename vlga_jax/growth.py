@@ -18,6 +18,7 @@ import numpy as np
 
 from vlga_jax.architecture import Architecture
 from vlga_jax.model import Network
+from vlga_jax.names import block_index, block_name
 from vlga_jax.trainer import DeviceData, Outcome
 
 # Features larger than this stay uncached: the candidates run the frozen prefix instead.
@@ -34,8 +35,9 @@ def shift_blocks(tree: dict, offset: int) -> dict:
     """Rename ``block_i`` to ``block_{i+offset}`` (other entries, e.g. ``head``, kept)."""
     out = {}
     for name, value in tree.items():
-        if name.startswith("block_"):
-            name = f"block_{int(name.split('_')[1]) + offset}"
+        i = block_index(name)
+        if i is not None:
+            name = block_name(i + offset)
         out[name] = value
     return out
 
@@ -44,7 +46,7 @@ def join(prefix_tree: dict, suffix_tree: dict, start: int) -> dict:
     """The prefix's ``block_0..block_{start-1}`` plus the suffix's blocks (renumbered)
     and head: the whole network's pytree."""
     out = {k: v for k, v in prefix_tree.items()
-           if k.startswith("block_") and int(k.split("_")[1]) < start}
+           if (i := block_index(k)) is not None and i < start}
     out.update(shift_blocks(suffix_tree, start))
     return out
 
@@ -68,7 +70,7 @@ class FrozenPrefix:
         self.arch = dataclasses.replace(self.parent, blocks=self.parent.blocks[:self.blocks])
         self.key = self.arch.shape_key()
         self.feature_shape = self.key.output_shapes()[self.blocks - 1]
-        keep = {f"block_{i}" for i in range(self.blocks)}
+        keep = {block_name(i) for i in range(self.blocks)}
         self._variables = {"params": {k: v for k, v in self.params.items() if k in keep}}
         stats = {k: v for k, v in (self.stats or {}).items() if k in keep}
         if stats:

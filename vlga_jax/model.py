@@ -16,6 +16,7 @@ from jax import lax
 
 from vlga_jax.architecture import ConvKey, Knobs, ShapeKey
 from vlga_jax.conv import conv2d
+from vlga_jax.names import block_name, bn_name, conv_name
 
 BN_MOMENTUM = 0.9
 BN_EPS = 1e-5
@@ -147,9 +148,8 @@ class ConvBlockModule(nn.Module):
     def __call__(self, x, act, batchnorm, pool_max, use_b, train: bool):
         y = x
         for j, (channels, kernel) in enumerate(self.layer.convs):
-            name = "ab"[j]
-            z = Conv(channels, kernel, self.impl, name=f"conv_{name}")(y)
-            z = SwitchableBatchNorm(self.frozen, name=f"bn_{name}")(z, batchnorm[j], train)
+            z = Conv(channels, kernel, self.impl, name=conv_name(j))(y)
+            z = SwitchableBatchNorm(self.frozen, name=bn_name(j))(z, batchnorm[j], train)
             z = _ACTIVATE[self.activation_impl](z, act)
             # A program shared with candidates that lack conv b passes conv a through.
             y = jnp.where(use_b, z, y) if j == 1 and z.shape == y.shape else z
@@ -179,7 +179,7 @@ class Network(nn.Module):
     def __call__(self, x, knobs: Knobs, train: bool = False):
         last = len(self.key.layers) - 1
         for i, layer in enumerate(self.key.layers):
-            name = f"block_{i}"
+            name = block_name(i)
             if isinstance(layer, ConvKey):
                 # The last block's pooling is a knob: global average pooling follows.
                 pool_here = i < last or self.features

@@ -42,6 +42,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from vlga_jax.genome import GeneMask, Genome
+from vlga_jax.names import CROSSOVERS, MUTATION_MODES, PARENT_SELECTIONS
 from vlga_jax.space import SearchSpace
 
 __all__ = [
@@ -65,7 +66,6 @@ __all__ = [
     "check_rate",
     "crossover",
     "crossover_population",
-    "mutable_genes",
     "mutate",
     "mutate_population",
     "one_point_crossover",
@@ -81,9 +81,8 @@ UNFIT_SURVIVAL_PROB = 0.2
 MUTATION_RATE = 0.2
 CROSSOVER_METHOD = "uniform"
 
-MUTATION_MODES = ("one", "per_gene")
-CROSSOVER_METHODS = ("uniform", "one_point")
-PARENT_METHODS = ("uniform", "fitness", "softmax", "rank", "tournament")
+CROSSOVER_METHODS = CROSSOVERS
+PARENT_METHODS = PARENT_SELECTIONS
 
 # Added to every eligible weight of fitness-proportional selection, so that the worst
 # candidate (or one with fitness 0) keeps a tiny positive probability.
@@ -209,17 +208,6 @@ def _flat_mutable(mutable: GeneMask | None, genome: Genome) -> jax.Array:
     return _flat(jnp.asarray(mutable.blocks, bool), jnp.asarray(mutable.globals, bool))
 
 
-def mutable_genes(genome: Genome, space, mutable: GeneMask | None = None) -> GeneMask:
-    """The genes `mutate` may change: mutable, active, and with a table of >= 2 values.
-
-    One genome (blocks [B, G]); returns a bool `GeneMask` shaped like it.
-    """
-    _check_single(genome, "mutable_genes")
-    can = _flat_mutable(mutable, genome) & _flat_active(genome) & (_flat_sizes(space, genome) >= 2)
-    n = genome.blocks.size
-    return GeneMask(blocks=can[:n].reshape(genome.blocks.shape), globals=can[n:])
-
-
 # -- mutation ------------------------------------------------------------------------
 
 def mutate(
@@ -233,10 +221,9 @@ def mutate(
 ) -> Genome:
     """Mutate one genome (blocks int32[B, G], globals int32[H]); returns the same shapes.
 
-    Candidate genes are mutable, active and have a table of >= 2 values (see
-    `mutable_genes`). A mutated gene moves to one of the OTHER values of its table,
-    uniformly: ``new = (old + k) % size`` with k uniform in [1, size - 1], so it always
-    changes.
+    Candidate genes are mutable, active and have a table of >= 2 values. A mutated gene
+    moves to one of the OTHER values of its table, uniformly: ``new = (old + k) % size``
+    with k uniform in [1, size - 1], so it always changes.
 
     mode "one": exactly one candidate gene, chosen uniformly, is mutated.
     mode "per_gene": each candidate gene is mutated independently with probability

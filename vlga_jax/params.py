@@ -12,6 +12,7 @@ import jax
 import numpy as np
 
 from vlga_jax.architecture import ShapeKey
+from vlga_jax.names import block_index
 
 Params = dict
 
@@ -112,8 +113,8 @@ def update_mask(real_key: ShapeKey, program_key: ShapeKey, frozen_blocks: int = 
     real = real_key.param_shapes()
 
     def leaf(path, shape):
-        block = path[0].key
-        frozen = block.startswith("block_") and int(block.split("_")[1]) < frozen_blocks
+        i = block_index(path[0].key)
+        frozen = i is not None and i < frozen_blocks
         return np.full(shape, not frozen, bool)
 
     ones = jax.tree_util.tree_map_with_path(leaf, real, is_leaf=_is_shape)
@@ -124,7 +125,8 @@ def inherit(parent_params: Params, fresh_params: Params, n_inherited: int) -> Pa
     """Phase growth: the parent's ``block_0..block_{n-1}`` plus fresh later blocks and head."""
     out = {}
     for name, value in fresh_params.items():
-        if name.startswith("block_") and int(name.split("_")[1]) < n_inherited:
+        i = block_index(name)
+        if i is not None and i < n_inherited:
             if name not in parent_params:
                 raise ValueError(f"inherit: parent has no {name!r} to pass on")
             out[name] = parent_params[name]

@@ -11,6 +11,7 @@ description and hash of a genome leave it out otherwise.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -244,6 +245,28 @@ class SearchSpace:
         )
 
 
+# -- the grid of a space (``ga.strategy="grid"``; host side, Python integers) ---------
+
+def grid_depths(space: SearchSpace) -> list[int]:
+    """The depths a grid enumerates, ascending: the depth gene's values, else 1..max_blocks."""
+    if space.depth_gene is not None:
+        return sorted(space.gene(space.depth_gene).values)
+    return list(range(1, space.max_blocks + 1))
+
+
+def grid_radices(space: SearchSpace, depth: int) -> list[int]:
+    """Table sizes of the genes a grid varies at ``depth``: block 0's, ..., then the
+    global genes' (the depth gene excluded), the last varying fastest."""
+    globals_ = [int(s) for g, s in zip(space.global_genes, space.global_sizes,
+                                       strict=True) if g.name != space.depth_gene]
+    return [int(s) for s in space.block_sizes] * depth + globals_
+
+
+def grid_size(space: SearchSpace) -> int:
+    """Number of grid points of ``space`` (networks, counting conditional repeats)."""
+    return sum(math.prod(grid_radices(space, d)) for d in grid_depths(space))
+
+
 # -- presets -------------------------------------------------------------------------
 
 CHANNELS = (8, 16, 32, 64, 128, 256, 512)
@@ -252,7 +275,6 @@ ACTIVATIONS = ("relu", "tanh", "elu", "selu", "leaky_relu")
 # Table 1 of Xiao et al. 2020 (and the W&B report's code): ReLU, ELU and LeakyReLU. The
 # xiao2020 space keeps every activation; the presets that follow the paper restrict it.
 XIAO2020_ACTIVATIONS = ("relu", "elu", "leaky_relu")
-OPTIMIZERS = ("adam", "sgd", "rmsprop", "adamw", "adagrad", "adadelta", "adamax", "nadam")
 
 
 def xiao2020(max_blocks: int = 5, *, training_genes: bool = False) -> SearchSpace:

@@ -37,6 +37,7 @@ from vlga_jax.augment import augment as augment_batch
 from vlga_jax.augment import canonical as canonical_augment
 from vlga_jax.conv import CONV_IMPLS, choose_impl, default_impl
 from vlga_jax.model import Network
+from vlga_jax.names import COST_MODELS, OPTIMIZERS, block_name, conv_name
 
 # -- optimizers ---------------------------------------------------------------------------
 
@@ -57,6 +58,7 @@ _OPTIMIZERS = {
     "adamax": _l2(optax.adamax),
     "nadam": _l2(optax.nadam),
 }
+assert tuple(_OPTIMIZERS) == OPTIMIZERS
 
 
 def make_optimizer(name: str, learning_rate=1e-3, weight_decay=0.0):
@@ -314,7 +316,7 @@ def _freeze_bias_before_batchnorm(mask: dict, arch: Architecture) -> dict:
     knobs = arch.knobs()
     for i, row in enumerate(knobs.batchnorm):
         for j, enabled in enumerate(row):
-            conv = mask.get(f"block_{i}", {}).get(f"conv_{'ab'[j]}")
+            conv = mask.get(block_name(i), {}).get(conv_name(j))
             if enabled and conv is not None:
                 conv["bias"] = np.zeros_like(conv["bias"])
     return mask
@@ -322,7 +324,6 @@ def _freeze_bias_before_batchnorm(mask: dict, arch: Architecture) -> dict:
 
 # Compiled programs kept in memory by default (see Trainer._evict_executables).
 MAX_EXECUTABLES = 16
-COST_MODELS = ("fixed", "measured")
 # The program's arguments: stacked over the population axis, then shared by all members.
 _POP_ARGS = ("params", "stats", "opt_state", "fresh_opt", "mask", "knobs", "key")
 _SHARED_ARGS = ("n_epochs", "train_x", "train_y", "eval_x", "eval_y", "eval_w", "eval_batches")

@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from vlga_jax.genome import Genome
+from vlga_jax.space import grid_depths, grid_radices, grid_size
 from vlga_jax.strategies.base import SearchState, Strategy, register
 
 
@@ -34,21 +35,15 @@ class Grid(Strategy):
 
     # -- enumeration (host side, Python integers: the grid may exceed 2**63) ---------------
     def depths(self) -> list[int]:
-        space = self.space
-        if space.depth_gene is not None:
-            return sorted(space.gene(space.depth_gene).values)
-        return list(range(1, space.max_blocks + 1))
+        return grid_depths(self.space)
 
     def _radices(self, depth: int) -> list[int]:
-        space = self.space
-        globals_ = [int(s) for g, s in zip(space.global_genes, space.global_sizes,
-                                           strict=True) if g.name != space.depth_gene]
-        return [int(s) for s in space.block_sizes] * depth + globals_
+        return grid_radices(self.space, depth)
 
     @property
     def size(self) -> int:
         """Number of grid points (networks, counting conditional repeats)."""
-        return sum(math.prod(self._radices(d)) for d in self.depths())
+        return grid_size(self.space)
 
     def genome_at(self, index: int) -> Genome:
         """The ``index``-th grid point (0 <= index < size) as one genome (numpy arrays)."""

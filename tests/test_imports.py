@@ -1,0 +1,91 @@
+"""The package's import graph has one direction: no module imports, even inside a
+function, a module that (directly or not) imports it back."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import vlga_jax
+
+ROOT = Path(vlga_jax.__file__).parent
+
+
+def _modules() -> dict[str, Path]:
+    out = {}
+    for path in ROOT.rglob("*.py"):
+        parts = path.relative_to(ROOT.parent).with_suffix("").parts
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        out[".".join(parts)] = path
+    return out
+
+
+def _imported(name: str, path: Path, modules) -> set[str]:
+    """The package modules ``name`` imports anywhere in its source (function bodies too).
+    ``from a.b import c`` counts as a.b.c when that is a module, else a.b; importing a
+    module of a subpackage from outside it also runs (imports) the subpackage."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                up = package.split(".")[:len(package.split(".")) - node.level + 1]
+                base = ".".join(up + ([base] if base else []))
+            for a in node.names:
+                found.add(f"{base}.{a.name}" if f"{base}.{a.name}" in modules else base)
+    deps = set()
+    for mod in found:
+        if mod not in modules:
+            continue
+        deps.add(mod)
+        parent = mod.rpartition(".")[0]
+        if parent not in ("", "vlga_jax") and not name.startswith(parent):
+            deps.add(parent)
+    return deps - {name}
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One cycle of ``graph`` as a path (first == last), or None."""
+    colour = dict.fromkeys(graph, 0)  # 0 unvisited, 1 on the path, 2 done
+
+    def visit(node, path):
+        colour[node] = 1
+        for nxt in sorted(graph[node]):
+            if colour[nxt] == 1:
+                return [*path[path.index(nxt):], node, nxt] if nxt in path else [node, nxt]
+            if colour[nxt] == 0 and (found := visit(nxt, [*path, node])):
+                return found
+        colour[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if colour[node] == 0 and (found := visit(node, [])):
+            return found
+    return None
+
+
+def test_cycle_finder_finds_a_cycle():
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}) == ["a", "b", "c", "a"]
+    assert _cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_graph_sees_function_level_imports():
+    modules = _modules()
+    graph = {name: _imported(name, path, modules) for name, path in modules.items()}
+    assert "vlga_jax.export" in graph["vlga_jax.rundir"]  # imported inside RunDir.finish
+    assert "vlga_jax.strategies" in graph["vlga_jax.evolve"]
+
+
+def test_no_import_cycle():
+    modules = _modules()
+    graph = {name: _imported(name, path, modules) for name, path in modules.items()}
+    assert _cycle(graph) is None, " -> ".join(_cycle(graph))
+
+
+def test_names_is_a_leaf():
+    modules = _modules()
+    assert _imported("vlga_jax.names", modules["vlga_jax.names"], modules) == set()
