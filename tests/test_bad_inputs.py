@@ -527,7 +527,7 @@ def test_api_run_json_edited_is_refused_on_resume(paths, digits_dataset):
     run = rundir.RunDir(paths["edited"], config, key, dataset)
     try:
         with pytest.raises(ValueError, match=r"ga\.population: 4 in the checkpoints, 6 now"):
-            run.restore(types.SimpleNamespace())
+            run.restore()
     finally:
         rundir._unlock(paths["edited"])
 

@@ -150,6 +150,28 @@ class _Search:
         self.final_epochs_run = self.final_best_epoch = 0
         self.spent_epochs = 0
 
+    def state_dict(self, state) -> dict:
+        """The search's progress as plain data (what `RunDir.save` writes): counters, the
+        fitness cache as `Evaluation`s (parameters needed only for the hashes in
+        ``with_params``: those strategy ``state`` holds), the records, and the trainer's
+        `Trainer.state_dict`."""
+        return {"trained": self.trained, "retrained": self.retrained,
+                "params_held_max": self.params_held_max, "spent_epochs": self.spent_epochs,
+                "cache": list(self.cache.values()),
+                "with_params": G.hashes_in(state, self.space),
+                "candidates": list(self.candidates), "generations": list(self.generations),
+                "trainer": self.trainer.state_dict()}
+
+    def load_state_dict(self, saved: dict) -> None:
+        """The inverse of `state_dict` (``with_params`` is not needed)."""
+        self.trained, self.retrained = saved["trained"], saved["retrained"]
+        self.params_held_max, self.spent_epochs = saved["params_held_max"], saved["spent_epochs"]
+        self.cache.clear()
+        self.cache.update((ev.hash, ev) for ev in saved["cache"])
+        self.candidates[:] = saved["candidates"]
+        self.generations[:] = saved["generations"]
+        self.trainer.load_state_dict(saved["trainer"])
+
     def arch(self, genome: G.Genome) -> Architecture:
         return from_description(G.decode(genome, self.space),
                                 input_shape=self.dataset.image_shape,
@@ -287,7 +309,11 @@ class _Search:
             start = dataclasses.replace(ev.outcome, params=params, stats=stats)
         progress = FinalProgress(best=ev.outcome, current=start)
         if run is not None:
-            progress = run.restore_final(self, ev) or progress
+            restored = run.restore_final(
+                ev.hash, lambda program: self.trainer.opt_state_structure(program, ev.arch))
+            if restored is not None:
+                progress, trainer_state = restored
+                self.trainer.load_state_dict(trainer_state)
         while not progress.done and progress.epoch < tc.final_epochs:
             current = progress.current
             member = Member(ev.arch, jax.random.fold_in(self.key_final, progress.epoch),
@@ -306,7 +332,7 @@ class _Search:
                     progress.waited += 1
                     progress.done = progress.waited >= tc.patience
             if run is not None:
-                run.save_final(self, ev, progress)
+                run.save_final(self.trainer.state_dict(), ev.hash, progress)
         best = progress.best
         self.final_epochs_run, self.final_best_epoch = progress.epoch, progress.best_epoch
         tested = self.trainer.train([Member(ev.arch, self.key_final, params=best.params,
@@ -347,9 +373,10 @@ def evolve(key: jax.Array, config: Config | None = None, *,
     state = strategy.init(search.key_strategy)
     parent: Evaluation | None = None
     step, earlier_seconds = 0, 0.0
-    restored = run.restore(search) if run is not None else None
+    restored = run.restore() if run is not None else None
     if restored is not None:
-        state, step, earlier_seconds = restored
+        saved, state, step, earlier_seconds = restored
+        search.load_state_dict(saved)
     budget, epochs = config.ga.budget_epochs, config.train.epochs
     stop_reason = ""
     while True:
@@ -390,7 +417,8 @@ def evolve(key: jax.Array, config: Config | None = None, *,
             run.log.write(record, new)
             run.log.write_compiles(search.trainer.stats.programs[compiles_before:],
                                    phase=state.phase, generation=state.generation)
-            run.save(search, state, step, earlier_seconds + time.perf_counter() - start)
+            run.save(search.state_dict(state), state, step,
+                     earlier_seconds + time.perf_counter() - start)
         for callback in callbacks:
             callback(record, new)
     history = strategy.phase_history(state)

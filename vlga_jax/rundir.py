@@ -35,7 +35,6 @@ import jax
 import numpy as np
 
 from vlga_jax import checkpoint as ckpt
-from vlga_jax import genome as G
 from vlga_jax.config import Config
 from vlga_jax.records import CandidateRecord, Evaluation, FinalProgress, GenerationRecord
 from vlga_jax.runlog import RunLog
@@ -150,43 +149,42 @@ class RunDir:
 
     # -- saving ----------------------------------------------------------------------------
 
-    def save(self, search, state, step: int, elapsed: float) -> Path:
-        """Checkpoint the search after a finished generation."""
-        needed = G.hashes_in(state, search.space)
+    def save(self, search: dict, state, step: int, elapsed: float) -> Path:
+        """Checkpoint a search after a finished generation: ``search`` is its plain-data
+        ``state_dict`` (counters, ``cache`` of `Evaluation`s whose parameters are kept
+        for the hashes in ``with_params``, records, ``trainer``), ``state`` the
+        strategy's state."""
         arrays: list = []
         cache, params = [], {}
-        for h, ev in search.cache.items():
+        for ev in search["cache"]:
             out = ev.outcome
-            keep = h in needed and out.params is not None
-            cache.append({"hash": h, "arch": ckpt.encode(ev.arch, arrays),
+            keep = ev.hash in search["with_params"] and out.params is not None
+            cache.append({"hash": ev.hash, "arch": ckpt.encode(ev.arch, arrays),
                           **_outcome_json(out, arrays), "params": keep,
                           "key_index": ev.key_index, "phase": ev.phase,
                           "parent_hash": ev.parent_hash,
                           "inherited_epochs": ev.inherited_epochs})
             if keep:
-                params[h] = _weights(out)
-        stats = search.trainer.stats
+                params[ev.hash] = _weights(out)
         body = {
             "config": self.config.to_dict(), "key": self.identity["key"],
-            "step": step, "trained": search.trained, "retrained": search.retrained,
-            "params_held_max": search.params_held_max,
+            "step": step, **{k: search[k] for k in _COUNTERS},
             "elapsed": elapsed,
-            "spent_epochs": search.spent_epochs,
             "strategy": ckpt.encode(state, arrays),
             "cache": cache,
-            "candidates": [dataclasses.asdict(c) for c in search.candidates],
-            "generations": [dataclasses.asdict(g) for g in search.generations],
-            "trainer_stats": dataclasses.asdict(stats),
-            "trainer": _trainer_choices(search.trainer, arrays),
+            "candidates": [dataclasses.asdict(c) for c in search["candidates"]],
+            "generations": [dataclasses.asdict(g) for g in search["generations"]],
+            **_trainer_json(search["trainer"], arrays),
         }
         tree = {"state": {f"a{i}": a for i, a in enumerate(arrays)}, "params": params}
-        return ckpt.save(self.checkpoints, len(search.generations), body, tree,
+        return ckpt.save(self.checkpoints, len(search["generations"]), body, tree,
                          keep=self.config.run.keep_checkpoints)
 
     # -- restoring -------------------------------------------------------------------------
 
-    def restore(self, search):
-        """Fill ``search`` from the newest intact checkpoint; (state, step, elapsed) or None."""
+    def restore(self):
+        """(search state_dict, strategy state, step, elapsed) of the newest intact
+        checkpoint (the inverse of `save`), or None."""
         found = ckpt.load_latest(self.checkpoints)
         if found is None:
             self.log.reset([], [])
@@ -197,31 +195,29 @@ class RunDir:
             raw = tree.get("state", {})
             arrays = [raw[f"a{i}"] for i in range(len(raw))]
             state = ckpt.decode(body["strategy"], arrays)
-            search.cache.clear()
+            cache = []
             for e in body["cache"]:
                 weights = tree["params"][e["hash"]] if e["params"] else {}
                 outcome = _outcome_from(e, weights, arrays)
-                search.cache[e["hash"]] = Evaluation(
+                cache.append(Evaluation(
                     ckpt.decode(e["arch"], arrays), outcome, key_index=e.get("key_index"),
                     phase=e.get("phase", 0), parent_hash=e.get("parent_hash"), hash=e["hash"],
-                    inherited_epochs=e.get("inherited_epochs", 0))
-            search.candidates[:] = [CandidateRecord(**c) for c in body["candidates"]]
-            search.generations[:] = [GenerationRecord(**g) for g in body["generations"]]
-            search.trained = body["trained"]
-            search.retrained = body.get("retrained", 0)
-            search.params_held_max = body.get("params_held_max", 0)
-            search.spent_epochs = body["spent_epochs"]
-            for k, v in body["trainer_stats"].items():
-                setattr(search.trainer.stats, k, v)
-            _restore_trainer_choices(search.trainer, body["trainer"], arrays)
+                    inherited_epochs=e.get("inherited_epochs", 0)))
+            search = {
+                "trained": body["trained"], "retrained": body.get("retrained", 0),
+                "params_held_max": body.get("params_held_max", 0),
+                "spent_epochs": body["spent_epochs"], "cache": cache,
+                "candidates": [CandidateRecord(**c) for c in body["candidates"]],
+                "generations": [GenerationRecord(**g) for g in body["generations"]],
+                "trainer": _trainer_from(body, arrays)}
         except (KeyError, TypeError, ValueError, AttributeError, ImportError) as err:
             raise ckpt.CheckpointError(f"{path}: does not match this version of vlga_jax "
                                        f"({type(err).__name__}: {err})") from err
-        self.log.reset(search.candidates, search.generations)
+        self.log.reset(search["candidates"], search["generations"])
         if self.config.run.verbose:
-            print(f"resuming {self.path} from {path.name} ({len(search.generations)} "
+            print(f"resuming {self.path} from {path.name} ({len(search['generations'])} "
                   "generations done)", flush=True)
-        return state, body["step"], body["elapsed"]
+        return search, state, body["step"], body["elapsed"]
 
     def _check_same_run(self, body: dict, path: Path) -> None:
         """Refuse a checkpoint of another search than run.json's (an edited run.json)."""
@@ -239,44 +235,43 @@ class RunDir:
                              + "; ".join(diff[:8])
                              + (f" (and {len(diff) - 8} more)" if len(diff) > 8 else ""))
 
-    def save_final(self, search, ev, progress) -> Path:
-        """Checkpoint final training (a `FinalProgress` of candidate ``ev``)."""
+    def save_final(self, trainer: dict, ev_hash: str, progress) -> Path:
+        """Checkpoint final training (a `FinalProgress` of candidate ``ev_hash``) and the
+        trainer's ``state_dict``."""
         arrays: list = []
         opt = jax.tree.leaves(progress.current.opt_state)
-        body = {"hash": ev.hash, "epoch": progress.epoch, "waited": progress.waited,
+        body = {"hash": ev_hash, "epoch": progress.epoch, "waited": progress.waited,
                 "best_epoch": progress.best_epoch,
                 "done": progress.done,
                 "best": _outcome_json(progress.best, arrays),
                 "current": _outcome_json(progress.current, arrays), "opt_leaves": len(opt),
-                "trainer_stats": dataclasses.asdict(search.trainer.stats),
-                "trainer": _trainer_choices(search.trainer, arrays)}
+                **_trainer_json(trainer, arrays)}
         tree = {"state": {f"a{i}": a for i, a in enumerate(arrays)},
                 "best": _weights(progress.best), "current": _weights(progress.current),
                 "opt": {f"o{i}": np.asarray(leaf) for i, leaf in enumerate(opt)}}
         return ckpt.save(self.path / FINAL, progress.epoch, body, tree, keep=1)
 
-    def restore_final(self, search, ev):
-        """The `FinalProgress` saved for candidate ``ev``, or None (none saved); restores
-        the trainer's counts as they were when it was saved."""
+    def restore_final(self, ev_hash: str, opt_structure):
+        """(`FinalProgress` saved for candidate ``ev_hash``, the trainer's state_dict when
+        it was saved), or None (none saved). ``opt_structure(program)``: the pytree
+        structure of the optimizer state to rebuild."""
         found = ckpt.load_latest(self.path / FINAL)
         if found is None:
             return None
         body, tree, path = found
         try:
-            if body["hash"] != ev.hash:
-                raise ValueError(f"it trains candidate {body['hash']}, not {ev.hash}")
+            if body["hash"] != ev_hash:
+                raise ValueError(f"it trains candidate {body['hash']}, not {ev_hash}")
             raw = tree.get("state", {})
             arrays = [raw[f"a{i}"] for i in range(len(raw))]
             best = _outcome_from(body["best"], tree.get("best", {}), arrays)
             current = _outcome_from(body["current"], tree.get("current", {}), arrays)
             if body["opt_leaves"]:
                 opt = tree["opt"]
-                structure = search.trainer.opt_state_structure(current.program, ev.arch)
+                structure = opt_structure(current.program)
                 current.opt_state = jax.tree.unflatten(
                     structure, [opt[f"o{i}"] for i in range(body["opt_leaves"])])
-            for k, v in body["trainer_stats"].items():
-                setattr(search.trainer.stats, k, v)
-            _restore_trainer_choices(search.trainer, body["trainer"], arrays)
+            trainer = _trainer_from(body, arrays)
         except (KeyError, TypeError, ValueError, AttributeError) as err:
             raise ckpt.CheckpointError(f"{path}: cannot continue final training from it "
                                        f"({type(err).__name__}: {err})") from err
@@ -285,7 +280,7 @@ class RunDir:
                   flush=True)
         return FinalProgress(best=best, current=current,
                              epoch=body["epoch"], waited=body["waited"], done=body["done"],
-                             best_epoch=body["best_epoch"])
+                             best_epoch=body["best_epoch"]), trainer
 
     def finish(self, result, dataset) -> None:
         """Write result.json and model.npz; drop the final-training checkpoints."""
@@ -351,24 +346,21 @@ def _unlock(directory: Path) -> None:
     os.close(fd)
 
 
-def _trainer_choices(trainer, arrays: list) -> dict:
-    """What the trainer's bucket cost model has learnt. Which program and bucket size a
-    candidate trains in changes its float rounding, so a resumed run must choose alike."""
-    known = getattr(trainer, "_known_programs", None)
-    return {"known_programs": None if known is None else ckpt.encode(list(known.items()),
-                                                                     arrays),
-            "flop_rate": getattr(trainer, "flop_rate", None),
-            "compile_estimate": getattr(trainer, "compile_estimate", None)}
+# The search's counters, saved as they are.
+_COUNTERS = ("trained", "retrained", "params_held_max", "spent_epochs")
 
 
-def _restore_trainer_choices(trainer, saved: dict, arrays: list) -> None:
-    if saved["known_programs"] is not None and hasattr(trainer, "_known_programs"):
-        trainer._known_programs = {k: list(v) for k, v in
-                                   ckpt.decode(saved["known_programs"], arrays)}
-    if saved["flop_rate"] is not None and hasattr(trainer, "flop_rate"):
-        trainer.flop_rate = saved["flop_rate"]
-    if saved.get("compile_estimate") is not None and hasattr(trainer, "compile_estimate"):
-        trainer.compile_estimate = saved["compile_estimate"]
+def _trainer_json(trainer: dict, arrays: list) -> dict:
+    """A trainer ``state_dict`` as checkpoint entries: ``trainer_stats`` (counters) and
+    ``trainer`` (the cost model's state)."""
+    return {"trainer_stats": trainer["stats"],
+            "trainer": {k: ckpt.encode(v, arrays) for k, v in trainer["cost_model"].items()}}
+
+
+def _trainer_from(body: dict, arrays: list) -> dict:
+    """The inverse of `_trainer_json`."""
+    return {"stats": body["trainer_stats"],
+            "cost_model": {k: ckpt.decode(v, arrays) for k, v in body["trainer"].items()}}
 
 
 def _outcome_json(out, arrays: list) -> dict:

@@ -36,8 +36,9 @@ from vlga_jax.architecture import Architecture, Knobs, ShapeKey, fits, pad_key
 from vlga_jax.augment import augment as augment_batch
 from vlga_jax.augment import canonical as canonical_augment
 from vlga_jax.conv import CONV_IMPLS, choose_impl, default_impl
+from vlga_jax.cost import CostModel
 from vlga_jax.model import Network
-from vlga_jax.names import COST_MODELS, OPTIMIZERS, block_name, conv_name
+from vlga_jax.names import OPTIMIZERS, block_name, conv_name
 
 # -- optimizers ---------------------------------------------------------------------------
 
@@ -329,12 +330,9 @@ _POP_ARGS = ("params", "stats", "opt_state", "fresh_opt", "mask", "knobs", "key"
 _SHARED_ARGS = ("n_epochs", "train_x", "train_y", "eval_x", "eval_y", "eval_w", "eval_batches")
 _EVAL_POP_ARGS = ("params", "stats", "knobs")
 _EVAL_SHARED_ARGS = ("eval_x", "eval_y", "eval_w", "eval_batches")
-# The fixed cost model's figures, measured on 2-core CPU machines of this project (a
-# whole search's training at 2-5e10 FLOP/s; 7-8 s per training program compiled beside
-# training; benchmarks/compile_economy.py ran fastest with these among 5, 8, 12, 25 s).
-# They choose which candidates share a program; they never depend on the machine's load.
-FIXED_FLOP_RATE = 3e10
-FIXED_COMPILE_SECONDS = 8.0
+# The memory cap's estimate of a training step: each activation is an f32 (4 bytes),
+# held about 4 times (forward value, its gradient, and XLA's temporaries).
+ACTIVATION_BYTES = 4 * 4
 
 
 def program_label(program: ShapeKey) -> str:
@@ -435,7 +433,6 @@ class Trainer:
         self.max_programs = max_programs
         self._pending: dict = {}  # Future -> (program, size, kind), not yet waited for
         self._opt_shapes_cache: dict = {}
-        self._known_programs: dict = {}
         if compile_workers is not None and (not isinstance(compile_workers, int)
                                             or compile_workers < 0):
             raise ValueError(f"compile_workers must be None or an int >= 0, got "
@@ -443,16 +440,42 @@ class Trainer:
         self.compile_workers = (default_compile_workers() if compile_workers is None
                                 else compile_workers)
         self._pool: ThreadPoolExecutor | None = None
-        if cost_model not in COST_MODELS:
-            raise ValueError(f"cost_model must be one of {COST_MODELS}, got {cost_model!r}")
         # "fixed" (default): both figures stay constant, so that the choice of programs,
         # which changes float rounding, never depends on timings. "measured": refined as
         # the run goes (after every bucket and compile); faster choices, but two runs of
         # one seed may differ in the last bits and then diverge.
+        self.cost = CostModel(cost_model)
         self.cost_model = cost_model
-        self.flop_rate = FIXED_FLOP_RATE  # FLOP/s
-        self.compile_estimate = FIXED_COMPILE_SECONDS  # seconds per new program
         self.stats = TrainerStats()
+
+    @property
+    def flop_rate(self) -> float:
+        """The cost model's FLOP/s."""
+        return self.cost.flop_rate
+
+    @flop_rate.setter
+    def flop_rate(self, value: float) -> None:
+        self.cost.flop_rate = value
+
+    @property
+    def compile_estimate(self) -> float:
+        """The cost model's seconds per new program."""
+        return self.cost.compile_seconds
+
+    @compile_estimate.setter
+    def compile_estimate(self, value: float) -> None:
+        self.cost.compile_seconds = value
+
+    def state_dict(self) -> dict:
+        """What a resumed run needs of the trainer, as plain data: its counters
+        (``stats``) and its cost model's `CostModel.state_dict`."""
+        return {"stats": dataclasses.asdict(self.stats), "cost_model": self.cost.state_dict()}
+
+    def load_state_dict(self, saved: dict) -> None:
+        """The inverse of `state_dict`."""
+        for name, value in saved["stats"].items():
+            setattr(self.stats, name, value)
+        self.cost.load_state_dict(saved["cost_model"])
 
     @property
     def augment(self) -> tuple[str, ...]:
@@ -507,7 +530,7 @@ class Trainer:
         by_key: dict[ShapeKey, list[int]] = {}
         for k, i in zip(keys, idx, strict=True):
             by_key.setdefault(k, []).append(i)
-        known = [k for k, _ in self._known_programs.get((keys[0].topology(), frozen), ())]
+        known = [k for k, _ in self.cost.compiled(keys[0], frozen)]
 
         memo: dict = {}
 
@@ -539,11 +562,6 @@ class Trainer:
         return [(program, size, sorted(m))
                 for (_, program, size), (_, m) in zip(costs, buckets, strict=True)]
 
-    def _train_seconds(self, program: ShapeKey, size: int, n_epochs: int) -> float:
-        data = self._data or self.data
-        n = data.train_x.shape[0] * max(n_epochs, 1) + data.n_eval / 3
-        return size * program.train_flops_per_example * n / self.flop_rate
-
     def _cheapest(self, programs, n: int, frozen: int,
                   n_epochs: int) -> tuple[float, ShapeKey, int]:
         """(estimated seconds, program, bucket size) of least cost for ``n`` members.
@@ -553,23 +571,21 @@ class Trainer:
         later, slightly larger bucket would then need), so dummies are added only while
         their FLOPs cost less than that.
         """
-        compiled = self._known_programs
+        data = self._data or self.data
+        n_train, n_eval = data.train_x.shape[0], data.n_eval
         options = []
         for program in dict.fromkeys(programs):
             cap = self.max_members(program)
             n_run = min(n, cap)
             calls = math.ceil(n / n_run)
-            known = compiled.get((program.topology(), frozen), ())
+            known = self.cost.compiled(program, frozen)
             sizes = {min(self._bucket_size(n_run), cap)}
             if n_run % self._min_size() == 0:  # shard_map splits a call evenly
                 sizes.add(n_run)
             sizes |= {s for k, s in known if k == program and n_run <= s <= cap}
             for size in sizes:
-                cost = calls * self._train_seconds(program, size, n_epochs)
-                if (program, size) not in known:
-                    cost += self.compile_estimate
-                    if size & (size - 1):  # not a power of two
-                        cost += 0.5 * self.compile_estimate
+                cost = self.cost.estimate(program, size, calls, frozen, n_epochs, n_train,
+                                          n_eval)
                 options.append((cost, program.train_flops_per_example, size, program))
         cost, _, size, program = min(options, key=lambda o: o[:3])
         return cost, program, size
@@ -619,12 +635,10 @@ class Trainer:
         plan: a (program, size) the run has not used before is a compiled program, else
         a reuse."""
         if kind == "train":
-            known = self._known_programs.setdefault((program.topology(), frozen_blocks), [])
-            if (program, size) in known:
-                self.stats.program_reuses += 1
-            else:
+            if self.cost.record(program, size, frozen_blocks):
                 self.stats.programs_compiled += 1
-                known.append((program, size))
+            else:
+                self.stats.program_reuses += 1
         signature = str(jax.tree.map(lambda a: (a.shape, a.dtype), args))
         augment = self._augment_key(kind)
         cache_key = (kind, program, frozen_blocks, augment, signature)
@@ -678,10 +692,7 @@ class Trainer:
             self.stats.programs.append({"program": program_label(program), "kind": kind,
                                         "size": size,
                                         **{k: round(v, 3) for k, v in phases.items()}})
-            if self.cost_model == "measured":
-                first = len(self.stats.programs) == 1
-                self.compile_estimate = seconds if first else (
-                    0.5 * self.compile_estimate + 0.5 * seconds)
+            self.cost.update(compile_seconds=seconds, first=len(self.stats.programs) == 1)
         return compiled
 
     def _impl_for(self, program: ShapeKey, size: int) -> str:
@@ -767,7 +778,7 @@ class Trainer:
         """The most members one call of ``program`` may train: ``members_per_call``, and
         a power of two whose estimated activation memory stays within
         ``max_bucket_bytes`` (at least 1)."""
-        per_member = 4 * 4 * self.batch_size * program.activations_per_example()
+        per_member = ACTIVATION_BYTES * self.batch_size * program.activations_per_example()
         fit = max(1, self.max_bucket_bytes // max(per_member, 1))
         fit = 1 << (fit.bit_length() - 1)
         return min(fit, self.members_per_call) if self.members_per_call else fit
@@ -842,8 +853,7 @@ class Trainer:
         work = n_epochs * n_train
         bucket_flops = size * program.train_flops_per_example * work
         self.stats.padded_flops += bucket_flops
-        if work and seconds > 0 and self.cost_model == "measured":
-            self.flop_rate = 0.5 * self.flop_rate + 0.5 * bucket_flops / seconds
+        self.cost.update(flops=bucket_flops, seconds=seconds)
         self.stats.real_flops += sum(r.train_flops_per_example for r in real_keys) * work
         outcomes = []
         for i, real in enumerate(real_keys):
