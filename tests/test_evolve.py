@@ -2,8 +2,8 @@
 
 One module-scoped fixture runs the search twice with the same key and config. The
 second run reads the first run's programs from a temporary persistent compilation
-cache, so it costs seconds. `Trainer.train` is wrapped to count what is trained and to
-inject failures: the first member of every search training call gets a NaN parameter,
+cache, so it costs seconds. An evaluator wrapping `Trainer.train` counts what is trained
+and injects failures: the first member of every search training call gets a NaN parameter,
 so its loss is NaN and the trainer reports it failed.
 """
 
@@ -48,7 +48,8 @@ def poisoned(member):
 
 
 class Spy:
-    """Wraps Trainer.train: records calls, poisons the first member of search calls."""
+    """An evaluator around Trainer.train: records calls, poisons the first member of
+    search calls."""
 
     def __init__(self, train):
         self.original = train
@@ -65,11 +66,8 @@ class Spy:
 def run_once(config, dataset):
     spy = Spy(Trainer.train)
     generations = []
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(Trainer, "train", lambda self, members, n, data=None, **kw: spy(
-            self, members, n, data, **kw))
-        result = evolve(jax.random.key(KEY), config, dataset=dataset,
-                        callbacks=[lambda record, cands: generations.append((record, cands))])
+    result = evolve(jax.random.key(KEY), config, dataset=dataset, evaluator=spy,
+                    callbacks=[lambda record, cands: generations.append((record, cands))])
     return {"result": result, "calls": spy.calls, "callbacks": generations}
 
 

@@ -60,7 +60,7 @@ def shared_cache_dir(tmp_path_factory) -> str:
 
 
 def raise_on_call(n: int, final: bool = False):
-    """A Trainer.train that raises on its n-th search call (or n-th final-training call)."""
+    """An evaluator that raises on its n-th search call (or n-th final-training call)."""
     original = Trainer.train
     calls = {"search": 0, "final": 0}
 
@@ -75,7 +75,7 @@ def raise_on_call(n: int, final: bool = False):
 
 
 def spy_calls(calls: list):
-    """A Trainer.train that records ("search" | "final", members) for every call."""
+    """An evaluator that records ("search" | "final", members) for every call."""
     original = Trainer.train
 
     def train(self, members, n_epochs, data=None, **kw):
@@ -109,10 +109,8 @@ def runs(tmp_path_factory):
         out["reference"] = evolve(key, config, checkpoint_dir=root / "reference", **go)
         out["plain"] = evolve(key, config, **go)
 
-        with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(Trainer, "train", raise_on_call(3))  # phase 1, generation 0
-            with pytest.raises(Interrupt):
-                evolve(key, config, checkpoint_dir=root / "mid", **go)
+        with pytest.raises(Interrupt):  # phase 1, generation 0
+            evolve(key, config, checkpoint_dir=root / "mid", evaluator=raise_on_call(3), **go)
         out["mid_checkpoints"] = [p.name for p in ckpt.list_checkpoints(root / "mid/checkpoints")]
         out["mid"] = evolve(key, config, checkpoint_dir=root / "mid", **go)
 
@@ -131,15 +129,13 @@ def runs(tmp_path_factory):
         # Killed during final training's second epoch: every generation and the first
         # final epoch are checkpointed, so the resumed run only trains the second epoch.
         shutil.copytree(root / "mid", root / "final")
-        with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(Trainer, "train", raise_on_call(2, final=True))
-            with pytest.raises(Interrupt):
-                evolve(key, config, checkpoint_dir=root / "final", **go)
+        with pytest.raises(Interrupt):
+            evolve(key, config, checkpoint_dir=root / "final",
+                   evaluator=raise_on_call(2, final=True), **go)
         out["final_checkpoints"] = [p.name for p in ckpt.list_checkpoints(root / "final/final")]
         calls = []
-        with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(Trainer, "train", spy_calls(calls))
-            out["final"] = evolve(key, config, checkpoint_dir=root / "final", **go)
+        out["final"] = evolve(key, config, checkpoint_dir=root / "final",
+                              evaluator=spy_calls(calls), **go)
         out["final_calls"] = calls
     finally:
         for name, value in saved.items():

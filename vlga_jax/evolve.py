@@ -108,6 +108,10 @@ class Result:
 SCRATCH_STREAM = 1 << 30
 
 GenerationCallback = Callable[[GenerationRecord, list[CandidateRecord]], None]
+# Called in place of `Trainer.train`: evaluator(trainer, members, n_epochs, data=None,
+# keep_opt_state=False) -> one Outcome per member (e.g. a wrapper that counts calls or
+# injects failures around ``Trainer.train``).
+Evaluator = Callable[..., list[Outcome]]
 
 
 def _notify_start(callbacks, phase: int, generation: int, n: int) -> None:
@@ -120,8 +124,10 @@ def _notify_start(callbacks, phase: int, generation: int, n: int) -> None:
 class _Search:
     """Host-side orchestration of one run (state between generations lives here)."""
 
-    def __init__(self, key, config: Config, dataset: Dataset):
+    def __init__(self, key, config: Config, dataset: Dataset,
+                 evaluator: Evaluator | None = None):
         self.config = config
+        self.evaluator = evaluator
         self.space = config.space.build()
         self.strategy = make_strategy(config.ga.strategy, self.space, config.ga)
         self.dataset = dataset
@@ -172,6 +178,12 @@ class _Search:
         self.generations[:] = saved["generations"]
         self.trainer.load_state_dict(saved["trainer"])
 
+    def _train_members(self, members, n_epochs: int, **kw) -> list[Outcome]:
+        """`Trainer.train`, or the evaluator given to `evolve` in its place."""
+        if self.evaluator is None:
+            return self.trainer.train(members, n_epochs, **kw)
+        return self.evaluator(self.trainer, members, n_epochs, **kw)
+
     def arch(self, genome: G.Genome) -> Architecture:
         return from_description(G.decode(genome, self.space),
                                 input_shape=self.dataset.image_shape,
@@ -213,11 +225,11 @@ class _Search:
         if cached is None:
             members = [self._member(a, k, parent, phase) for a, k in zip(archs, keys,
                                                                        strict=True)]
-            return self.trainer.train(members, epochs)
+            return self._train_members(members, epochs)
         prefix, data = cached
         members = [Member(growth.suffix(a, phase, prefix.feature_shape), k)
                    for a, k in zip(archs, keys, strict=True)]
-        return [prefix.whole(o, phase) for o in self.trainer.train(members, epochs, data=data)]
+        return [prefix.whole(o, phase) for o in self._train_members(members, epochs, data=data)]
 
     def retain(self, state) -> None:
         """Drop the parameters of every cached candidate ``state`` no longer holds."""
@@ -319,7 +331,7 @@ class _Search:
             member = Member(ev.arch, jax.random.fold_in(self.key_final, progress.epoch),
                             params=current.params, stats=current.stats,
                             opt_state=current.opt_state, program=current.program)
-            current = self.trainer.train([member], 1, keep_opt_state=True)[0]
+            current = self._train_members([member], 1, keep_opt_state=True)[0]
             progress.epoch += 1
             if current.failed:
                 progress.done = True
@@ -335,22 +347,27 @@ class _Search:
                 run.save_final(self.trainer.state_dict(), ev.hash, progress)
         best = progress.best
         self.final_epochs_run, self.final_best_epoch = progress.epoch, progress.best_epoch
-        tested = self.trainer.train([Member(ev.arch, self.key_final, params=best.params,
-                                            stats=best.stats, program=best.program)], 0,
-                                    data=self.test_data)[0]
+        tested = self._train_members([Member(ev.arch, self.key_final, params=best.params,
+                                             stats=best.stats, program=best.program)], 0,
+                                     data=self.test_data)[0]
         return best, best.val_acc, tested.val_acc
 
 
 def evolve(key: jax.Array, config: Config | None = None, *,
            callbacks: Sequence[GenerationCallback] = (),
            dataset: Dataset | None = None,
-           checkpoint_dir: str | os.PathLike | None = None) -> Result:
+           checkpoint_dir: str | os.PathLike | None = None,
+           evaluator: Evaluator | None = None) -> Result:
     """Run the VLGA search of ``config`` (default: the "quick" preset) from ``key``.
 
     ``dataset`` overrides ``config.data`` (e.g. a `Dataset.from_arrays`). Each callback
     is called with every finished generation's record and its candidates; a callback
     with a ``generation_started(phase, generation, n_candidates)`` method is also told
     when a generation starts training.
+
+    ``evaluator(trainer, members, n_epochs, data=None, keep_opt_state=False)`` trains
+    in place of ``trainer.train`` (one `Outcome` per member): a wrapper of `Trainer.train`
+    that counts calls or injects failures, say.
 
     ``checkpoint_dir`` makes the run durable (see `vlga_jax.rundir`): a checkpoint after
     every generation, JSON-lines logs, and at the end result.json and model.npz. If the
@@ -367,7 +384,7 @@ def evolve(key: jax.Array, config: Config | None = None, *,
         dc = config.data
         dataset = load_dataset(dc.name, data_dir=dc.data_dir, val_fraction=dc.val_fraction,
                                seed=dc.seed, subset=dc.subset, resize=dc.resize)
-    search = _Search(key, config, dataset)
+    search = _Search(key, config, dataset, evaluator)
     run = None if checkpoint_dir is None else RunDir(checkpoint_dir, config, key, dataset)
     strategy = search.strategy
     state = strategy.init(search.key_strategy)
