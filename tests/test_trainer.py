@@ -13,6 +13,7 @@ import pytest
 from vlga_jax import params as P
 from vlga_jax.architecture import Architecture, ConvBlock, ConvLayer, fits, pad_key
 from vlga_jax.conv import CONV_IMPLS
+from vlga_jax.cost import FIXED_COMPILE_SECONDS, FIXED_FLOP_RATE, CostModel
 from vlga_jax.trainer import Member, Trainer
 
 RTOL, ATOL = 1e-4, 1e-5
@@ -319,6 +320,36 @@ def test_cost_model_merges_when_compiles_are_dear_and_splits_when_cheap(device_d
 def test_cost_model_names_are_checked(device_data):
     with pytest.raises(ValueError, match="cost_model must be one of"):
         Trainer(device_data, cost_model="psychic")
+
+
+def test_cost_model_charges_new_programs_learns_only_when_measured_and_round_trips():
+    program = ARCHS["a"].shape_key()
+    fixed = CostModel("fixed")
+    train = fixed.train_seconds(program, 4, 1, 96, 32)
+    assert fixed.estimate(program, 4, 1, 0, 1, 96, 32) == train + FIXED_COMPILE_SECONDS
+    assert fixed.estimate(program, 3, 1, 0, 1, 96, 32) > (  # odd size: a recompile later
+        fixed.train_seconds(program, 3, 1, 96, 32) + FIXED_COMPILE_SECONDS)
+    assert fixed.record(program, 4, 0) and not fixed.record(program, 4, 0)
+    assert fixed.estimate(program, 4, 2, 0, 1, 96, 32) == 2 * train  # compiled: no charge
+    fixed.update(compile_seconds=1.0, first=True, flops=1e9, seconds=1.0)
+    assert (fixed.flop_rate, fixed.compile_seconds) == (FIXED_FLOP_RATE, FIXED_COMPILE_SECONDS)
+    measured = CostModel("measured")
+    measured.update(compile_seconds=2.0, first=True)
+    measured.update(flops=1e9, seconds=1.0)
+    assert measured.compile_seconds == 2.0
+    assert measured.flop_rate == 0.5 * FIXED_FLOP_RATE + 0.5 * 1e9
+    copy = CostModel("measured")
+    copy.load_state_dict(fixed.state_dict())
+    assert copy.known == fixed.known and copy.flop_rate == fixed.flop_rate
+
+
+def test_one_evaluation_batch_the_datas(device_data):
+    assert Trainer(device_data).eval_batch == device_data.eval_batch
+    with pytest.raises(ValueError, match="eval_batch: 16 differs"):
+        Trainer(device_data, eval_batch=16)
+    other = dataclasses.replace(device_data, eval_batch=16)
+    with pytest.raises(ValueError, match="evaluation batch 16, not the trainer's 32"):
+        Trainer(device_data).train([], 1, data=other)
 
 
 def test_memory_cap_splits_a_group_into_calls_of_one_program(device_data):

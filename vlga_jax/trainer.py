@@ -79,8 +79,9 @@ class DeviceData:
     train_x f32[N, H, W, C], train_y int32[N]; eval_x f32[M', H, W, C] padded to a
     multiple of the evaluation batch, eval_y int32[M'], eval_w f32[M'] (1 real, 0 pad);
     eval_batches int32[]: the batches holding real rows (M' may be padded further, see
-    ``create``). Programs depend only on the shapes, so two DeviceData of equal shapes
-    (validation and test, say) run through the same compiled programs.
+    ``create``); eval_batch: the rows per evaluation batch, which a `Trainer` of this
+    data evaluates with. Programs depend only on the shapes, so two DeviceData of equal
+    shapes (validation and test, say) run through the same compiled programs.
     """
 
     train_x: jax.Array
@@ -90,6 +91,7 @@ class DeviceData:
     eval_w: jax.Array
     eval_batches: jax.Array
     n_eval: int
+    eval_batch: int  # rows per evaluation batch; the programs that evaluate it use it too
 
     @classmethod
     def create(cls, train_x, train_y, eval_x, eval_y, eval_batch: int,
@@ -108,7 +110,7 @@ class DeviceData:
         put = jax.device_put
         return cls(put(np.asarray(train_x, np.float32)), put(np.asarray(train_y, np.int32)),
                    put(ex.astype(np.float32)), put(ey.astype(np.int32)), put(ew),
-                   put(np.int32(batches)), n)
+                   put(np.int32(batches)), n, int(eval_batch))
 
     def arrays(self) -> tuple:
         """The program arguments: (train_x, train_y, eval_x, eval_y, eval_w, eval_batches)."""
@@ -394,7 +396,8 @@ class Trainer:
     (not the cached features of a frozen prefix). Evaluation is never augmented.
     """
 
-    def __init__(self, data: DeviceData, *, batch_size: int = 128, eval_batch: int = 256,
+    def __init__(self, data: DeviceData, *, batch_size: int = 128,
+                 eval_batch: int | None = None,
                  conv_impl: str | None = None, pad_shapes: bool = True,
                  devices: Sequence[jax.Device] | None = None,
                  max_bucket_bytes: int | None = None, cost_model: str = "fixed",
@@ -412,7 +415,12 @@ class Trainer:
         self._data: DeviceData | None = None  # a train() call's replacement data
         n_train = data.train_x.shape[0]
         self.batch_size = max(1, min(int(batch_size), n_train))
-        self.eval_batch = int(eval_batch)
+        # One source: the data's evaluation batch (its eval arrays are padded to it).
+        self.eval_batch = data.eval_batch
+        if eval_batch is not None and eval_batch != data.eval_batch:
+            raise ValueError(f"eval_batch: {eval_batch!r} differs from the data's evaluation "
+                             f"batch {data.eval_batch} (DeviceData.create(..., eval_batch)); "
+                             "pass the same value or leave it None")
         if conv_impl not in (None, "auto") and conv_impl not in CONV_IMPLS:
             raise ValueError(f"conv_impl must be None, 'auto' or one of {tuple(CONV_IMPLS)}, "
                              f"got {conv_impl!r}")
@@ -747,6 +755,9 @@ class Trainer:
         """
         if n_epochs < 0:
             raise ValueError(f"n_epochs must be >= 0, got {n_epochs}")
+        if data is not None and data.eval_batch != self.eval_batch:
+            raise ValueError(f"data: evaluation batch {data.eval_batch}, not the trainer's "
+                             f"{self.eval_batch}; create it with eval_batch={self.eval_batch}")
         if data is not None and data.train_x.shape[0] < self.batch_size:
             raise ValueError(f"data: {data.train_x.shape[0]} training rows, fewer than the "
                              f"batch size {self.batch_size}")
