@@ -41,10 +41,12 @@ class SearchFailed(RuntimeError):
     """Every candidate of a generation failed: there is nothing to select from."""
 
 
-def register(name: str):
-    """Class decorator: make a strategy class available as ``ga.strategy = name``."""
+def register(name: str, *aliases: str):
+    """Class decorator: make a strategy class available as ``ga.strategy = name`` (and
+    as each of ``aliases``)."""
     def add(cls):
-        STRATEGIES[name] = cls
+        for n in (name, *aliases):
+            STRATEGIES[n] = cls
         cls.name = name
         return cls
     return add
@@ -59,7 +61,7 @@ def make_strategy(name: str, space: SearchSpace, ga: GAConfig):
 
 @flax.struct.dataclass
 class SearchState:
-    """State of the single-phase strategies (GA, tournament, random, grid).
+    """State of every strategy (the VLGA's `VLGAState` adds its phase fields).
 
     population: Genome [P, ...]; fitness: f32[P] (NaN: not evaluated yet);
     needs_eval: bool[P]. ``position`` counts enumerated candidates (grid).
@@ -148,12 +150,13 @@ def final_winner(history) -> tuple[Genome, float]:
 
 @dataclasses.dataclass(frozen=True)
 class Strategy:
-    """Generation loop of the single-phase strategies; subclasses define `_initial`/`_next`.
+    """The ask/tell skeleton every strategy shares; subclasses define `_initial`/`_next`
+    (and the VLGA its phases).
 
     ask: the first call returns the initial population; after each tell, the next
-    generation (``_next``) until ``ga.generations`` generations were evaluated, then a
-    done state. A budget (``ga.budget_epochs``) is enforced by `evolve`, which stops
-    asking when it is spent.
+    generation (``_next``) until ``_finished`` names a reason to stop (by default
+    ``ga.generations`` generations evaluated), then a done state. A budget
+    (``ga.budget_epochs``) is enforced by `evolve`, which stops asking when it is spent.
     """
 
     space: SearchSpace
@@ -166,13 +169,6 @@ class Strategy:
 
     def _next(self, key: jax.Array, state: SearchState) -> SearchState:
         raise NotImplementedError
-
-    def _random_generation(self, key: jax.Array, state: SearchState) -> SearchState:
-        """The next generation drawn afresh (random search, random population)."""
-        p = self.ga.population
-        return state.replace(population=random_depth_population(key, self.space, p),
-                             fitness=jnp.full(p, jnp.nan), needs_eval=jnp.ones(p, bool),
-                             generation=state.generation + 1, told=False)
 
     def init(self, key: jax.Array) -> SearchState:
         p = self.ga.population
@@ -211,16 +207,23 @@ class Strategy:
         state = self._next(key, state)
         return state.population, state.needs_eval, state
 
+    def _generation_name(self, state: SearchState) -> str:
+        return f"generation {state.generation}"
+
     def tell(self, state: SearchState, fitness) -> SearchState:
         """Record fitness (f32[P]) for the members that needed an evaluation."""
         merged = merge_told(state, fitness)
         genome, best = best_member(state.population, merged)
         if self.needs_survivors and best == -math.inf:
             raise SearchFailed(
-                f"every candidate of generation {state.generation} failed (loss NaN/inf): "
+                f"every candidate of {self._generation_name(state)} failed (loss NaN/inf): "
                 "lower the learning rate or check the data")
         if best > state.seen_fitness:  # strictly: the earliest of equal bests stays
             state = state.replace(seen_genome=genome, seen_fitness=best)
         state = state.replace(fitness=merged, needs_eval=jnp.zeros_like(state.needs_eval),
                               told=True)
+        return self._told(state)
+
+    def _told(self, state: SearchState) -> SearchState:
+        """After a tell: the single phase's best so far is the phase winner's fitness."""
         return state.replace(phase_best=(self.phase_winner(state)[1],))

@@ -3,6 +3,8 @@
 The baseline row of Xiao et al.'s Table 2 on the VLGA space: depth uniform in
 1..max_blocks, every gene uniform. It runs ``ga.generations`` batches, or until
 ``ga.budget_epochs`` candidate-epochs are spent (the comparison's stopping rule).
+Registered as "random" and as "random_population" (the baseline tournament evolution
+is compared with: the same loop).
 """
 
 from __future__ import annotations
@@ -10,11 +12,17 @@ from __future__ import annotations
 import dataclasses
 
 import jax
+import jax.numpy as jnp
 
-from vlga_jax.strategies.base import SearchState, Strategy, register
+from vlga_jax.strategies.base import (
+    SearchState,
+    Strategy,
+    random_depth_population,
+    register,
+)
 
 
-@register("random")
+@register("random", "random_population")
 @dataclasses.dataclass(frozen=True)
 class RandomSearch(Strategy):
     """Uniformly random candidates, ``ga.population`` per ask."""
@@ -22,4 +30,7 @@ class RandomSearch(Strategy):
     needs_survivors = False
 
     def _next(self, key: jax.Array, state: SearchState) -> SearchState:
-        return self._random_generation(key, state)
+        p = self.ga.population
+        return state.replace(population=random_depth_population(key, self.space, p),
+                             fitness=jnp.full(p, jnp.nan), needs_eval=jnp.ones(p, bool),
+                             generation=state.generation + 1, told=False)

@@ -1,14 +1,12 @@
-"""Tournament evolution and its random-population baseline.
+"""Tournament evolution.
 
 "tournament": each generation keeps the ``ga.elites`` best members unchanged; every
 other slot is a child of two tournament winners (``ga.tournament_size``, drawn by
 `operators.select_parents`), crossed over (``ga.crossover``), mutated gene by gene with
 per-gene probabilities (``ga.gene_rates``, else ``ga.mutation_rate``) and, with
 probability ``ga.layer_mutation_rate``, given an extra layer or stripped of its last one
-(`operators.add_remove_layer`).
-
-"random_population": the same loop with the whole population re-randomised every
-generation (random depth and genes): the baseline tournament evolution is compared with.
+(`operators.add_remove_layer`). Its baseline, "random_population" (the population
+re-randomised every generation), is `RandomSearch`.
 """
 
 from __future__ import annotations
@@ -38,17 +36,6 @@ class Tournament(Strategy):
         pop, fit, needs = _tournament_breed(self, key, state.population, state.fitness)
         return state.replace(population=pop, fitness=fit, needs_eval=needs,
                              generation=state.generation + 1, told=False)
-
-
-@register("random_population")
-@dataclasses.dataclass(frozen=True)
-class RandomPopulation(Tournament):
-    """The tournament loop with a fresh random population every generation."""
-
-    needs_survivors = False
-
-    def _next(self, key: jax.Array, state: SearchState) -> SearchState:
-        return self._random_generation(key, state)
 
 
 @functools.partial(jax.jit, static_argnums=0)

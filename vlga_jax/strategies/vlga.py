@@ -29,49 +29,30 @@ import math
 import flax.struct
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from vlga_jax import operators as ops
-from vlga_jax.config import GAConfig
 from vlga_jax.genome import GeneMask, Genome, block_mutable_mask, random_population, set_gene
-from vlga_jax.space import SearchSpace
-from vlga_jax.strategies.base import SearchFailed, merge_told, register
+from vlga_jax.strategies.base import SearchState, Strategy, register
 
 
 @flax.struct.dataclass
-class VLGAState:
-    """population: Genome [P, ...]; fitness: f32[P] (NaN = not evaluated yet)."""
+class VLGAState(SearchState):
+    """`SearchState` (``seen_*``: the best told in the current phase; ``phase_best``:
+    the fitness of every finished phase's winner) and the VLGA's phase fields."""
 
-    population: Genome
-    fitness: jax.Array
-    needs_eval: jax.Array
-    mutable: GeneMask
-    phase: int = flax.struct.field(pytree_node=False, default=0)
-    generation: int = flax.struct.field(pytree_node=False, default=0)
-    told: bool = flax.struct.field(pytree_node=False, default=False)
-    done: bool = flax.struct.field(pytree_node=False, default=False)
-    phase_best: tuple = flax.struct.field(pytree_node=False, default=())
+    # The genes this phase may change (always set by `VLGA`).
+    mutable: GeneMask | None = None
+    # The previous phase's winner (the transfer parent), or the last one once done.
     phase_best_genome: Genome | None = None
-    stop_reason: str = flax.struct.field(pytree_node=False, default="")
-    # The best genome told so far in this phase and its fitness (-inf: none yet).
-    seen_genome: Genome | None = None
-    seen_fitness: float = flax.struct.field(pytree_node=False, default=-math.inf)
     # The winner of every finished phase (their fitnesses are ``phase_best``).
     winners: tuple = ()
 
 
-def _finite_argmax(fitness: np.ndarray) -> int:
-    f = np.where(np.isfinite(fitness), fitness, -np.inf)
-    return int(np.argmax(f))
-
-
 @register("vlga")
 @dataclasses.dataclass(frozen=True)
-class VLGA:
-    """Init/ask/tell for the VLGA (see module docstring)."""
-
-    space: SearchSpace
-    ga: GAConfig
+class VLGA(Strategy):
+    """Init/ask/tell for the VLGA (see module docstring) on the `Strategy` skeleton: the
+    next generation, or at a phase's last generation the next phase (or done)."""
 
     def phase_mask(self, phase: int) -> GeneMask:
         frozen = ("include_b",) if phase == 0 and self.space.has("include_b") else ()
@@ -105,46 +86,24 @@ class VLGA:
     def init(self, key: jax.Array) -> VLGAState:
         return self._fresh_state(key, 0, None, ())
 
-    def ask(self, key: jax.Array, state: VLGAState) -> tuple[Genome, jax.Array, VLGAState]:
-        """The population to evaluate next and which members need an evaluation."""
-        if state.done:
-            raise ValueError("ask: the search is done (state.done is True)")
-        if not state.told:
-            return state.population, state.needs_eval, state
-        if state.generation + 1 < self.ga.generations:
-            state = self._next_generation(key, state)
-        else:
-            state = self._next_phase(key, state)
-            if state.done:
-                return state.population, jnp.zeros_like(state.needs_eval), state
-        return state.population, state.needs_eval, state
+    def _finished(self, state: VLGAState) -> str:
+        return ""  # a phase change decides (`_next_phase`)
 
-    def tell(self, state: VLGAState, fitness) -> VLGAState:
-        """Record fitness (f32[P]) for the members that needed an evaluation."""
-        merged = merge_told(state, fitness)
-        if not bool(jnp.any(jnp.isfinite(merged))):
-            raise SearchFailed(
-                f"every candidate of phase {state.phase}, generation {state.generation} "
-                "failed (loss NaN/inf): lower the learning rate or check the data")
-        i = _finite_argmax(np.asarray(merged))
-        best = float(merged[i])
-        if best > state.seen_fitness:  # strictly: the earliest of equal bests stays
-            state = state.replace(seen_genome=jax.tree.map(lambda a: a[i], state.population),
-                                  seen_fitness=best)
-        return state.replace(fitness=merged, needs_eval=jnp.zeros_like(state.needs_eval),
-                             told=True)
+    def _next(self, key, state: VLGAState) -> VLGAState:
+        if state.generation + 1 < self.ga.generations:
+            return self._next_generation(key, state)
+        return self._next_phase(key, state)  # done: told, so needs_eval is all False
+
+    def _generation_name(self, state: VLGAState) -> str:
+        return f"phase {state.phase}, generation {state.generation}"
+
+    def _told(self, state: VLGAState) -> VLGAState:
+        return state  # phase_best grows when a phase ends
 
     def _next_generation(self, key, state: VLGAState) -> VLGAState:
         pop, fit, needs = _breed(self, key, state.population, state.fitness, state.mutable)
         return state.replace(population=pop, fitness=fit, needs_eval=needs,
                              generation=state.generation + 1, told=False)
-
-    def phase_winner(self, state: VLGAState) -> tuple[Genome, float]:
-        """The current phase's winner (per ``ga.phase_winner``) and its fitness."""
-        if self.ga.phase_winner == "best_seen":
-            return state.seen_genome, state.seen_fitness
-        i = _finite_argmax(np.asarray(state.fitness))
-        return jax.tree.map(lambda a: a[i], state.population), float(state.fitness[i])
 
     def phase_history(self, state: VLGAState) -> tuple[tuple[Genome, float], ...]:
         """(winner, fitness) of every finished phase, and of the current one if it was
