@@ -24,6 +24,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -327,11 +328,45 @@ def _freeze_bias_before_batchnorm(mask: dict, arch: Architecture) -> dict:
 
 # Compiled programs kept in memory by default (see Trainer._evict_executables).
 MAX_EXECUTABLES = 16
-# The program's arguments: stacked over the population axis, then shared by all members.
-_POP_ARGS = ("params", "stats", "opt_state", "fresh_opt", "mask", "knobs", "key")
-_SHARED_ARGS = ("n_epochs", "train_x", "train_y", "eval_x", "eval_y", "eval_w", "eval_batches")
-_EVAL_POP_ARGS = ("params", "stats", "knobs")
-_EVAL_SHARED_ARGS = ("eval_x", "eval_y", "eval_w", "eval_batches")
+
+
+class TrainArgs(NamedTuple):
+    """A training program's arguments, in `build_train_fn`'s order: per member (stacked
+    over the population axis P: params, stats, opt_state, mask and knobs pytrees with
+    leaves [P, ...], fresh_opt bool[P], key [P]), then shared by all members (n_epochs
+    int32[] and the `DeviceData` arrays)."""
+
+    params: dict
+    stats: dict
+    opt_state: object
+    fresh_opt: np.ndarray
+    mask: dict
+    knobs: Knobs
+    key: jax.Array
+    n_epochs: jax.Array
+    train_x: jax.Array
+    train_y: jax.Array
+    eval_x: jax.Array
+    eval_y: jax.Array
+    eval_w: jax.Array
+    eval_batches: jax.Array
+
+
+class EvalArgs(NamedTuple):
+    """An evaluation program's arguments (`build_eval_fn`): per member params, stats and
+    knobs [P, ...], then the shared evaluation arrays."""
+
+    params: dict
+    stats: dict
+    knobs: Knobs
+    eval_x: jax.Array
+    eval_y: jax.Array
+    eval_w: jax.Array
+    eval_batches: jax.Array
+
+
+# vmap axes: 0 for the per-member arguments, None for the shared ones.
+_AXES = {"train": TrainArgs(*(0,) * 7, *(None,) * 7), "eval": EvalArgs(*(0,) * 3, *(None,) * 4)}
 # The memory cap's estimate of a training step: each activation is an f32 (4 bytes),
 # held about 4 times (forward value, its gradient, and XLA's temporaries).
 ACTIVATION_BYTES = 4 * 4
@@ -412,7 +447,6 @@ class Trainer:
                 or crop_padding < 1):
             raise ValueError(f"crop_padding must be an int >= 1, got {crop_padding!r}")
         self._crop_padding = crop_padding
-        self._data: DeviceData | None = None  # a train() call's replacement data
         n_train = data.train_x.shape[0]
         self.batch_size = max(1, min(int(batch_size), n_train))
         # One source: the data's evaluation batch (its eval arrays are padded to it).
@@ -495,8 +529,8 @@ class Trainer:
         return self._crop_padding
 
     # grouping ------------------------------------------------------------------
-    def assign_programs(self, members: Sequence[Member],
-                        n_epochs: int = 1) -> list[tuple[ShapeKey, int, list[int]]]:
+    def assign_programs(self, members: Sequence[Member], n_epochs: int = 1,
+                        data: DeviceData | None = None) -> list[tuple[ShapeKey, int, list[int]]]:
         """Group member indices into (program, bucket size, member indices).
 
         Members of one topology and frozen prefix may share a program padded to their
@@ -506,6 +540,8 @@ class Trainer:
         both measured as the run goes. A bucket larger than its program's memory cap
         (`max_members`) runs as several calls of the same program.
         """
+        data = self.data if data is None else data
+        sizes = (data.train_x.shape[0], data.n_eval)  # rows trained, rows evaluated
         groups: dict = {}
         for i, m in enumerate(members):
             key = m.arch.shape_key()
@@ -520,17 +556,17 @@ class Trainer:
         for (kind, key, frozen), idx in groups.items():
             if kind == "topology":
                 keys = [members[i].arch.shape_key() for i in idx]
-                buckets = self._partition(keys, idx, frozen, n_epochs)
+                buckets = self._partition(keys, idx, frozen, n_epochs, sizes)
             else:
-                _, program, size = self._cheapest([key], len(idx), frozen, n_epochs)
+                _, program, size = self._cheapest([key], len(idx), frozen, n_epochs, sizes)
                 buckets = [(program, size, idx)]
             for program, size, bucket in buckets:
                 for start in range(0, len(bucket), size):  # over the memory cap: chunks
                     out.append((program, size, bucket[start:start + size]))
         return out
 
-    def _partition(self, keys: list[ShapeKey], idx: list[int], frozen: int,
-                   n_epochs: int) -> list[tuple[ShapeKey, int, list[int]]]:
+    def _partition(self, keys: list[ShapeKey], idx: list[int], frozen: int, n_epochs: int,
+                   sizes: tuple[int, int]) -> list[tuple[ShapeKey, int, list[int]]]:
         """Greedy agglomeration: start with one bucket per exact shape, merge the pair whose
         merge lowers the estimated seconds most (a compile saved against padded FLOPs
         added), until no merge helps. Each bucket runs the cheapest of a new program of
@@ -547,7 +583,8 @@ class Trainer:
             if memo_key not in memo:
                 needed = pad_key(bucket_keys)
                 memo[memo_key] = self._cheapest(
-                    [needed, *(k for k in known if fits(needed, k))], n, frozen, n_epochs)
+                    [needed, *(k for k in known if fits(needed, k))], n, frozen, n_epochs,
+                    sizes)
             return memo[memo_key]
 
         buckets = [(list(by_key)[j:j + 1], members) for j, members in enumerate(by_key.values())]
@@ -570,17 +607,17 @@ class Trainer:
         return [(program, size, sorted(m))
                 for (_, program, size), (_, m) in zip(costs, buckets, strict=True)]
 
-    def _cheapest(self, programs, n: int, frozen: int,
-                  n_epochs: int) -> tuple[float, ShapeKey, int]:
-        """(estimated seconds, program, bucket size) of least cost for ``n`` members.
+    def _cheapest(self, programs, n: int, frozen: int, n_epochs: int,
+                  sizes: tuple[int, int]) -> tuple[float, ShapeKey, int]:
+        """(estimated seconds, program, bucket size) of least cost for ``n`` members;
+        ``sizes``: (training rows, evaluation rows) of the data.
 
         A new program may run ``n`` members exactly or padded with dummy members to the
         next power of two; the exact size is charged half a compile more (the recompile a
         later, slightly larger bucket would then need), so dummies are added only while
         their FLOPs cost less than that.
         """
-        data = self._data or self.data
-        n_train, n_eval = data.train_x.shape[0], data.n_eval
+        n_train, n_eval = sizes
         options = []
         for program in dict.fromkeys(programs):
             cap = self.max_members(program)
@@ -607,18 +644,17 @@ class Trainer:
         impl = self._impl_for(program, size)
         if kind == "eval":
             fn = build_eval_fn(program, eval_batch=self.eval_batch, impl=impl)
-            n_pop, n_shared = len(_EVAL_POP_ARGS), len(_EVAL_SHARED_ARGS)
         else:
             fn = build_train_fn(program, batch_size=self.batch_size, eval_batch=self.eval_batch,
                                 impl=impl, frozen_blocks=frozen_blocks,
                                 augment=augment[0] if augment else (),
                                 crop_padding=augment[1] if augment else 0)
-            n_pop, n_shared = len(_POP_ARGS), len(_SHARED_ARGS)
-        batched = jax.vmap(fn, in_axes=(0,) * n_pop + (None,) * n_shared)
+        axes = tuple(_AXES[kind])
+        batched = jax.vmap(fn, in_axes=axes)
         if self.mesh is not None:
             pop, rep = PartitionSpec("pop"), PartitionSpec()
             batched = jax.shard_map(batched, mesh=self.mesh,
-                                    in_specs=(pop,) * n_pop + (rep,) * n_shared,
+                                    in_specs=tuple(rep if a is None else pop for a in axes),
                                     out_specs=pop, check_vma=False)
         return batched
 
@@ -764,25 +800,22 @@ class Trainer:
         if n_epochs and self.augment and not all(m.arch.is_conv for m in members):
             raise ValueError(f"augment {self.augment}: image augmentation is for conv "
                              f"networks; train dense networks with augment=()")
+        data = self.data if data is None else data
         outcomes: list[Outcome | None] = [None] * len(members)
-        self._data = data
-        try:
-            kind = "eval" if n_epochs == 0 else "train"
-            jobs = []
-            for program, size, idx in self.assign_programs(members, n_epochs):
-                bucket = [members[i] for i in idx]
-                args = self._bucket_args(program, size, bucket, n_epochs)
-                future = self._submit(program, bucket[0].frozen_blocks, size, kind, args)
-                jobs.append((future, program, size, idx, args))
-            jobs.sort(key=lambda job: not job[0].done())  # stable: plan order otherwise
-            for future, program, size, idx, args in jobs:
-                bucket = [members[i] for i in idx]
-                run = self._run_bucket(self._wait(future), program, size, bucket, n_epochs,
-                                       args, keep_opt_state)
-                for i, outcome in zip(idx, run, strict=True):
-                    outcomes[i] = outcome
-        finally:
-            self._data = None
+        kind = "eval" if n_epochs == 0 else "train"
+        jobs = []
+        for program, size, idx in self.assign_programs(members, n_epochs, data):
+            bucket = [members[i] for i in idx]
+            args = self._bucket_args(program, size, bucket, n_epochs, data)
+            future = self._submit(program, bucket[0].frozen_blocks, size, kind, args)
+            jobs.append((future, program, size, idx, args))
+        jobs.sort(key=lambda job: not job[0].done())  # stable: plan order otherwise
+        for future, program, size, idx, args in jobs:
+            bucket = [members[i] for i in idx]
+            run = self._run_bucket(self._wait(future), program, size, bucket, n_epochs,
+                                   args, keep_opt_state, data)
+            for i, outcome in zip(idx, run, strict=True):
+                outcomes[i] = outcome
         return outcomes
 
     def max_members(self, program: ShapeKey) -> int:
@@ -804,9 +837,9 @@ class Trainer:
         return max(_next_pow2(n), self._min_size())
 
     def _bucket_args(self, program: ShapeKey, size: int, members: list[Member],
-                     n_epochs: int) -> tuple:
-        """The program's arguments for ``members`` padded to ``program`` and ``size``:
-        `_POP_ARGS` stacked over the members, then `_SHARED_ARGS`."""
+                     n_epochs: int, data: DeviceData) -> TrainArgs | EvalArgs:
+        """The program's arguments for ``members`` padded to ``program`` and ``size``
+        (`EvalArgs` for ``n_epochs`` 0, else `TrainArgs`)."""
         frozen = members[0].frozen_blocks
         shapes = program.param_shapes()
         stats_shapes = program.stats_shapes()
@@ -826,30 +859,30 @@ class Trainer:
         fill = [0] * (size - n_real)  # dummy members: copies of the first, results dropped
         order = list(range(n_real)) + fill
         keys = jnp.stack([members[i].key for i in order])  # fold_in(key, 1) runs inside
-        stacked = [P.stack_trees([t[i] for i in order])
-                   for t in (padded_params, padded_stats, masks, knobs)]
-        data = self._data or self.data
-        knobs_stacked = stacked[3]
+        params, stats, mask, knobs_stacked = (P.stack_trees([t[i] for i in order])
+                                              for t in (padded_params, padded_stats, masks,
+                                                        knobs))
         if n_epochs == 0:  # an evaluation program: forward passes only
-            return (stacked[0], stacked[1], knobs_stacked, *data.arrays()[2:])
+            return EvalArgs(params, stats, knobs_stacked, *data.arrays()[2:])
         fresh = not all(m.opt_state is not None for m in members)
         if fresh:
             zeros = self._opt_shapes(program, padded_params[0], knobs[0])
             opt_state = P.stack_trees([zeros] * size)
         else:
             opt_state = P.stack_trees([members[i].opt_state for i in order])
-        return (stacked[0], stacked[1], opt_state, np.full(size, fresh), stacked[2],
-                knobs_stacked, keys, jnp.int32(n_epochs), *data.arrays())
+        return TrainArgs(params, stats, opt_state, np.full(size, fresh), mask, knobs_stacked,
+                         keys, jnp.int32(n_epochs), *data.arrays())
 
     def _run_bucket(self, compiled, program: ShapeKey, size: int, members: list[Member],
-                    n_epochs: int, args: tuple, keep_opt_state: bool) -> list[Outcome]:
+                    n_epochs: int, args: TrainArgs | EvalArgs, keep_opt_state: bool,
+                    data: DeviceData) -> list[Outcome]:
         real_keys = [m.arch.shape_key() for m in members]
         n_real = len(members)
-        data = self._data or self.data
         start = time.perf_counter()
         # One transfer back for the whole bucket (per-leaf copies cost ~0.1 ms each on GPU).
         if n_epochs == 0:  # evaluated only: the parameters are the arguments
-            new_params, new_stats, metrics = jax.device_get((args[0], args[1], compiled(*args)))
+            new_params, new_stats, metrics = jax.device_get((args.params, args.stats,
+                                                             compiled(*args)))
             new_opt = None
         else:
             new_params, new_stats, new_opt, metrics = compiled(*args)
