@@ -13,6 +13,10 @@ later recompile. With several devices the population axis is split over a mesh w
 buckets with ready programs train. With ``augment`` (conv networks only) each training
 minibatch is augmented on the device (`vlga_jax.augment`) from the member's own key;
 evaluation never is.
+
+In parts: `vlga_jax.planner` decides the buckets (with the `vlga_jax.cost` model),
+`vlga_jax.programs` holds the per-candidate functions and their named arguments, and
+`Trainer` compiles (a cache of executables, compiled in threads) and executes them.
 """
 
 from __future__ import annotations
@@ -24,52 +28,31 @@ import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 from jax.sharding import Mesh, PartitionSpec
 
 from vlga_jax import params as P
-from vlga_jax.architecture import Architecture, Knobs, ShapeKey, fits, pad_key
-from vlga_jax.augment import augment as augment_batch
+from vlga_jax.architecture import Architecture, ShapeKey
 from vlga_jax.augment import canonical as canonical_augment
 from vlga_jax.conv import CONV_IMPLS, choose_impl, default_impl
 from vlga_jax.cost import CostModel
-from vlga_jax.model import Network
-from vlga_jax.names import OPTIMIZERS, block_name, conv_name
+from vlga_jax.names import block_name, conv_name
+from vlga_jax.planner import Planner
+from vlga_jax.programs import (
+    ARG_AXES,
+    EvalArgs,
+    TrainArgs,
+    build_eval_fn,
+    build_init_opt_fn,
+    build_train_fn,
+    make_optimizer,
+)
 
-# -- optimizers ---------------------------------------------------------------------------
-
-def _l2(opt):
-    def make(learning_rate, weight_decay):
-        return optax.chain(optax.add_decayed_weights(weight_decay), opt(learning_rate))
-    return make
-
-
-_OPTIMIZERS = {
-    "adam": _l2(optax.adam),
-    "adamw": lambda learning_rate, weight_decay: optax.adamw(learning_rate,
-                                                             weight_decay=weight_decay),
-    "sgd": _l2(lambda lr: optax.sgd(lr, momentum=0.9)),
-    "rmsprop": _l2(optax.rmsprop),
-    "adagrad": _l2(optax.adagrad),
-    "adadelta": _l2(optax.adadelta),
-    "adamax": _l2(optax.adamax),
-    "nadam": _l2(optax.nadam),
-}
-assert tuple(_OPTIMIZERS) == OPTIMIZERS
-
-
-def make_optimizer(name: str, learning_rate=1e-3, weight_decay=0.0):
-    """An optax transformation whose learning rate and weight decay live in its state."""
-    if name not in _OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {tuple(_OPTIMIZERS)}, got {name!r}")
-    return optax.inject_hyperparams(_OPTIMIZERS[name])(
-        learning_rate=learning_rate, weight_decay=weight_decay)
-
+__all__ = ["DeviceData", "Member", "Outcome", "Trainer", "TrainerStats", "make_optimizer",
+           "enable_compilation_cache", "program_label"]
 
 # -- data on device -----------------------------------------------------------------------
 
@@ -117,140 +100,6 @@ class DeviceData:
         """The program arguments: (train_x, train_y, eval_x, eval_y, eval_w, eval_batches)."""
         return (self.train_x, self.train_y, self.eval_x, self.eval_y, self.eval_w,
                 self.eval_batches)
-
-
-# -- one candidate, written unbatched ---------------------------------------------------
-
-def _cross_entropy(logits, labels):
-    return optax.softmax_cross_entropy_with_integer_labels(logits, labels)
-
-
-# fold_in constant of a step's augmentation key (from the step's dropout key, which flax
-# only uses through fold_ins of hashed module paths): dropout draws stay as they were.
-AUGMENT_STREAM = 0x61756721
-
-
-def build_train_fn(program: ShapeKey, *, batch_size: int, eval_batch: int, impl: str,
-                   frozen_blocks: int = 0, augment: Sequence[str] = (), crop_padding: int = 4):
-    """The per-candidate function that a program vmaps.
-
-    fn(params, stats, opt_state, fresh_opt, mask, knobs, key, n_epochs, data arrays...)
-      -> (params, stats, opt_state, metrics) with metrics = dict(train_loss, val_loss,
-      val_acc, finite) of f32/bool scalars. Where ``fresh_opt`` (bool scalar) the
-    optimizer starts afresh from ``knobs``' learning rate and weight decay and
-    ``opt_state`` only gives the state's shapes (initialising inside the program saves
-    compiling an initialiser per program).
-
-    ``augment`` (names from `vlga_jax.augment`, conv programs only) augments each
-    training minibatch f32[batch_size, H, W, C] with a key folded from the step's dropout
-    key (`AUGMENT_STREAM`): a function of the member's key and step alone.
-    """
-    augment = canonical_augment(augment)
-    if augment and not program.is_conv:
-        raise ValueError(f"augment {augment}: image augmentation is for conv networks, "
-                         f"not dense ones")
-    net = Network(program, impl=impl, frozen_blocks=frozen_blocks, activation_impl="family")
-    tx = make_optimizer(program.optimizer)
-    init_opt = build_init_opt_fn(program)
-
-    def loss_fn(params, stats, knobs, xb, yb, rng):
-        logits, updated = net.apply(_variables(params, stats), xb, knobs, train=True,
-                                    mutable=["batch_stats"], rngs={"dropout": rng})
-        return jnp.mean(_cross_entropy(logits, yb)), updated.get("batch_stats", stats)
-
-    grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
-
-    def train_fn(params, stats, opt_state, fresh_opt, mask, knobs: Knobs, key, n_epochs,
-                 train_x, train_y, eval_x, eval_y, eval_w, eval_batches):
-        fresh = init_opt(params, knobs.learning_rate, knobs.weight_decay)
-        opt_state = jax.tree.map(lambda f, o: jnp.where(fresh_opt, f, o), fresh, opt_state)
-        n_train = train_x.shape[0]
-        steps = n_train // batch_size
-        key = jax.random.fold_in(key, 1)  # the init used the member's key itself
-
-        def step(carry, batch_idx):
-            params, stats, opt_state, rng, loss_sum, finite = carry
-            rng, drop_rng = jax.random.split(rng)
-            xb = train_x[batch_idx]
-            if augment:
-                xb = augment_batch(jax.random.fold_in(drop_rng, AUGMENT_STREAM), xb, augment,
-                                   crop_padding)
-            (loss, new_stats), grads = grad_fn(params, stats, knobs, xb, train_y[batch_idx],
-                                               drop_rng)
-            updates, opt_state = tx.update(grads, opt_state, params)
-            updates = jax.tree.map(lambda u, m: jnp.where(m, u, 0.0), updates, mask)
-            params = optax.apply_updates(params, updates)
-            finite = finite & jnp.isfinite(loss)
-            return (params, new_stats, opt_state, rng, loss_sum + loss, finite), None
-
-        def epoch(_, carry):
-            params, stats, opt_state, rng, _, finite = carry
-            rng, perm_rng = jax.random.split(rng)
-            perm = jax.random.permutation(perm_rng, n_train)[: steps * batch_size]
-            carry = (params, stats, opt_state, rng, jnp.float32(0.0), finite)
-            carry, _ = jax.lax.scan(step, carry, perm.reshape(steps, batch_size))
-            return carry
-
-        init = (params, stats, opt_state, key, jnp.float32(0.0), jnp.bool_(True))
-        params, stats, opt_state, _, loss_sum, finite = jax.lax.fori_loop(
-            0, n_epochs, epoch, init)
-
-        metrics = _evaluate(net, _variables(params, stats), knobs, eval_x, eval_y, eval_w,
-                            eval_batches, eval_batch)
-        metrics["finite"] = metrics["finite"] & finite
-        metrics["train_loss"] = loss_sum / steps
-        return params, stats, opt_state, metrics
-
-    return train_fn
-
-
-def _variables(params, stats) -> dict:
-    return {"params": params, "batch_stats": stats} if stats else {"params": params}
-
-
-def _evaluate(net, variables, knobs, eval_x, eval_y, eval_w, eval_batches,
-              eval_batch: int) -> dict:
-    """Loss and accuracy over the real rows of the evaluation split (one candidate)."""
-
-    def batch(b, totals):
-        start = b * eval_batch
-        x = jax.lax.dynamic_slice_in_dim(eval_x, start, eval_batch)
-        y = jax.lax.dynamic_slice_in_dim(eval_y, start, eval_batch)
-        w = jax.lax.dynamic_slice_in_dim(eval_w, start, eval_batch)
-        logits = net.apply(variables, x, knobs, train=False)
-        loss = _cross_entropy(logits, y)
-        correct = (jnp.argmax(logits, -1) == y).astype(jnp.float32)
-        return totals[0] + jnp.sum(loss * w), totals[1] + jnp.sum(correct * w)
-
-    loss_total, correct_total = jax.lax.fori_loop(
-        0, eval_batches, batch, (jnp.float32(0.0), jnp.float32(0.0)))
-    n_eval = jnp.sum(eval_w)
-    val_loss = loss_total / n_eval
-    return {"train_loss": jnp.float32(0.0), "val_loss": val_loss,
-            "val_acc": correct_total / n_eval, "finite": jnp.isfinite(val_loss)}
-
-
-def build_eval_fn(program: ShapeKey, *, eval_batch: int, impl: str):
-    """The per-candidate function of an evaluation program (forward passes only: a
-    smaller program, compiled in a fraction of a training program's time).
-
-    fn(params, stats, knobs, eval_x, eval_y, eval_w, eval_batches) -> metrics as
-    `build_train_fn`'s (train_loss 0).
-    """
-    net = Network(program, impl=impl, activation_impl="family")
-
-    def eval_fn(params, stats, knobs, eval_x, eval_y, eval_w, eval_batches):
-        return _evaluate(net, _variables(params, stats), knobs, eval_x, eval_y, eval_w,
-                         eval_batches, eval_batch)
-
-    return eval_fn
-
-
-def build_init_opt_fn(program: ShapeKey):
-    """fn(params, learning_rate, weight_decay) -> optimizer state (one candidate)."""
-    def init(params, learning_rate, weight_decay):
-        return make_optimizer(program.optimizer, learning_rate, weight_decay).init(params)
-    return init
 
 
 # -- members and outcomes -----------------------------------------------------------------
@@ -330,48 +179,6 @@ def _freeze_bias_before_batchnorm(mask: dict, arch: Architecture) -> dict:
 MAX_EXECUTABLES = 16
 
 
-class TrainArgs(NamedTuple):
-    """A training program's arguments, in `build_train_fn`'s order: per member (stacked
-    over the population axis P: params, stats, opt_state, mask and knobs pytrees with
-    leaves [P, ...], fresh_opt bool[P], key [P]), then shared by all members (n_epochs
-    int32[] and the `DeviceData` arrays)."""
-
-    params: dict
-    stats: dict
-    opt_state: object
-    fresh_opt: np.ndarray
-    mask: dict
-    knobs: Knobs
-    key: jax.Array
-    n_epochs: jax.Array
-    train_x: jax.Array
-    train_y: jax.Array
-    eval_x: jax.Array
-    eval_y: jax.Array
-    eval_w: jax.Array
-    eval_batches: jax.Array
-
-
-class EvalArgs(NamedTuple):
-    """An evaluation program's arguments (`build_eval_fn`): per member params, stats and
-    knobs [P, ...], then the shared evaluation arrays."""
-
-    params: dict
-    stats: dict
-    knobs: Knobs
-    eval_x: jax.Array
-    eval_y: jax.Array
-    eval_w: jax.Array
-    eval_batches: jax.Array
-
-
-# vmap axes: 0 for the per-member arguments, None for the shared ones.
-_AXES = {"train": TrainArgs(*(0,) * 7, *(None,) * 7), "eval": EvalArgs(*(0,) * 3, *(None,) * 4)}
-# The memory cap's estimate of a training step: each activation is an f32 (4 bytes),
-# held about 4 times (forward value, its gradient, and XLA's temporaries).
-ACTIVATION_BYTES = 4 * 4
-
-
 def program_label(program: ShapeKey) -> str:
     """A short name of a program's shapes, e.g. ``8x8x1 32k3,64k5+skip/p adam``."""
     layers = []
@@ -405,10 +212,6 @@ def default_bucket_bytes() -> int:
     stats = jax.devices()[0].memory_stats() or {}
     limit = stats.get("bytes_limit")
     return int(limit // 4) if limit else 4 << 30
-
-
-def _next_pow2(n: int) -> int:
-    return 1 << max(0, (n - 1).bit_length())
 
 
 def enable_compilation_cache(directory: str | None) -> None:
@@ -488,7 +291,21 @@ class Trainer:
         # one seed may differ in the last bits and then diverge.
         self.cost = CostModel(cost_model)
         self.cost_model = cost_model
+        self.planner = Planner(self.cost, pad_shapes, self.batch_size, self.max_bucket_bytes,
+                               self.members_per_call, len(self.devices))
         self.stats = TrainerStats()
+
+    # planning (see `vlga_jax.planner`) -------------------------------------------------
+    def assign_programs(self, members: Sequence[Member], n_epochs: int = 1,
+                        data: DeviceData | None = None) -> list[tuple[ShapeKey, int, list[int]]]:
+        """(program, bucket size, member indices) of every call that trains ``members``
+        on ``data`` (default: the trainer's); see `Planner.assign`."""
+        data = self.data if data is None else data
+        return self.planner.assign(members, n_epochs, (data.train_x.shape[0], data.n_eval))
+
+    def max_members(self, program: ShapeKey) -> int:
+        """The most members one call of ``program`` may train (`Planner.max_members`)."""
+        return self.planner.max_members(program)
 
     @property
     def flop_rate(self) -> float:
@@ -528,113 +345,6 @@ class Trainer:
     def crop_padding(self) -> int:
         return self._crop_padding
 
-    # grouping ------------------------------------------------------------------
-    def assign_programs(self, members: Sequence[Member], n_epochs: int = 1,
-                        data: DeviceData | None = None) -> list[tuple[ShapeKey, int, list[int]]]:
-        """Group member indices into (program, bucket size, member indices).
-
-        Members of one topology and frozen prefix may share a program padded to their
-        largest channels and kernels (``pad_shapes``). A cost model partitions each such
-        group into buckets (`_partition`): estimated seconds = compile seconds of each new
-        program + padded training FLOPs (dummy members included) / measured FLOP rate,
-        both measured as the run goes. A bucket larger than its program's memory cap
-        (`max_members`) runs as several calls of the same program.
-        """
-        data = self.data if data is None else data
-        sizes = (data.train_x.shape[0], data.n_eval)  # rows trained, rows evaluated
-        groups: dict = {}
-        for i, m in enumerate(members):
-            key = m.arch.shape_key()
-            if m.program is not None:
-                group = ("given", m.program, m.frozen_blocks)
-            elif self.pad_shapes:
-                group = ("topology", key.topology(), m.frozen_blocks)
-            else:
-                group = ("exact", key, m.frozen_blocks)
-            groups.setdefault(group, []).append(i)
-        out = []
-        for (kind, key, frozen), idx in groups.items():
-            if kind == "topology":
-                keys = [members[i].arch.shape_key() for i in idx]
-                buckets = self._partition(keys, idx, frozen, n_epochs, sizes)
-            else:
-                _, program, size = self._cheapest([key], len(idx), frozen, n_epochs, sizes)
-                buckets = [(program, size, idx)]
-            for program, size, bucket in buckets:
-                for start in range(0, len(bucket), size):  # over the memory cap: chunks
-                    out.append((program, size, bucket[start:start + size]))
-        return out
-
-    def _partition(self, keys: list[ShapeKey], idx: list[int], frozen: int, n_epochs: int,
-                   sizes: tuple[int, int]) -> list[tuple[ShapeKey, int, list[int]]]:
-        """Greedy agglomeration: start with one bucket per exact shape, merge the pair whose
-        merge lowers the estimated seconds most (a compile saved against padded FLOPs
-        added), until no merge helps. Each bucket runs the cheapest of a new program of
-        its padded shapes and the compiled programs it fits."""
-        by_key: dict[ShapeKey, list[int]] = {}
-        for k, i in zip(keys, idx, strict=True):
-            by_key.setdefault(k, []).append(i)
-        known = [k for k, _ in self.cost.compiled(keys[0], frozen)]
-
-        memo: dict = {}
-
-        def option(bucket_keys: list[ShapeKey], n: int):
-            memo_key = (frozenset(bucket_keys), n)
-            if memo_key not in memo:
-                needed = pad_key(bucket_keys)
-                memo[memo_key] = self._cheapest(
-                    [needed, *(k for k in known if fits(needed, k))], n, frozen, n_epochs,
-                    sizes)
-            return memo[memo_key]
-
-        buckets = [(list(by_key)[j:j + 1], members) for j, members in enumerate(by_key.values())]
-        costs = [option(b, len(m)) for b, m in buckets]
-        while len(buckets) > 1:
-            best = None
-            for a in range(len(buckets)):
-                for b in range(a + 1, len(buckets)):
-                    merged = option(buckets[a][0] + buckets[b][0],
-                                    len(buckets[a][1]) + len(buckets[b][1]))
-                    gain = costs[a][0] + costs[b][0] - merged[0]
-                    if gain > 0 and (best is None or gain > best[0]):
-                        best = (gain, a, b, merged)
-            if best is None:
-                break
-            _, a, b, merged = best
-            buckets[a] = (buckets[a][0] + buckets[b][0], buckets[a][1] + buckets[b][1])
-            costs[a] = merged
-            del buckets[b], costs[b]
-        return [(program, size, sorted(m))
-                for (_, program, size), (_, m) in zip(costs, buckets, strict=True)]
-
-    def _cheapest(self, programs, n: int, frozen: int, n_epochs: int,
-                  sizes: tuple[int, int]) -> tuple[float, ShapeKey, int]:
-        """(estimated seconds, program, bucket size) of least cost for ``n`` members;
-        ``sizes``: (training rows, evaluation rows) of the data.
-
-        A new program may run ``n`` members exactly or padded with dummy members to the
-        next power of two; the exact size is charged half a compile more (the recompile a
-        later, slightly larger bucket would then need), so dummies are added only while
-        their FLOPs cost less than that.
-        """
-        n_train, n_eval = sizes
-        options = []
-        for program in dict.fromkeys(programs):
-            cap = self.max_members(program)
-            n_run = min(n, cap)
-            calls = math.ceil(n / n_run)
-            known = self.cost.compiled(program, frozen)
-            sizes = {min(self._bucket_size(n_run), cap)}
-            if n_run % self._min_size() == 0:  # shard_map splits a call evenly
-                sizes.add(n_run)
-            sizes |= {s for k, s in known if k == program and n_run <= s <= cap}
-            for size in sizes:
-                cost = self.cost.estimate(program, size, calls, frozen, n_epochs, n_train,
-                                          n_eval)
-                options.append((cost, program.train_flops_per_example, size, program))
-        cost, _, size, program = min(options, key=lambda o: o[:3])
-        return cost, program, size
-
     # compilation -----------------------------------------------------------------
     def _batched_fn(self, program: ShapeKey, frozen_blocks: int, size: int, kind: str,
                     augment: tuple = ()):
@@ -649,7 +359,7 @@ class Trainer:
                                 impl=impl, frozen_blocks=frozen_blocks,
                                 augment=augment[0] if augment else (),
                                 crop_padding=augment[1] if augment else 0)
-        axes = tuple(_AXES[kind])
+        axes = tuple(ARG_AXES[kind])
         batched = jax.vmap(fn, in_axes=axes)
         if self.mesh is not None:
             pop, rep = PartitionSpec("pop"), PartitionSpec()
@@ -817,24 +527,6 @@ class Trainer:
             for i, outcome in zip(idx, run, strict=True):
                 outcomes[i] = outcome
         return outcomes
-
-    def max_members(self, program: ShapeKey) -> int:
-        """The most members one call of ``program`` may train: ``members_per_call``, and
-        a power of two whose estimated activation memory stays within
-        ``max_bucket_bytes`` (at least 1)."""
-        per_member = ACTIVATION_BYTES * self.batch_size * program.activations_per_example()
-        fit = max(1, self.max_bucket_bytes // max(per_member, 1))
-        fit = 1 << (fit.bit_length() - 1)
-        return min(fit, self.members_per_call) if self.members_per_call else fit
-
-    def _min_size(self) -> int:
-        """Members per call are a multiple of the devices (one or more each)."""
-        return len(self.devices)
-
-    def _bucket_size(self, n: int) -> int:
-        """Members per call for ``n``: the next power of two (dummy members fill the rest,
-        so a new population size rarely recompiles), at least one per device."""
-        return max(_next_pow2(n), self._min_size())
 
     def _bucket_args(self, program: ShapeKey, size: int, members: list[Member],
                      n_epochs: int, data: DeviceData) -> TrainArgs | EvalArgs:
