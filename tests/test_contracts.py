@@ -10,6 +10,7 @@ import pytest
 
 from vlga_jax import operators as op
 from vlga_jax.config import GAConfig
+from vlga_jax.names import STRATEGY_NAMES
 from vlga_jax.space import xiao2020
 from vlga_jax.strategies import STRATEGIES, SearchState, Strategy, make_strategy
 from vlga_jax.strategies.base import random_depth_population
@@ -85,6 +86,10 @@ def populations(strategy, key, steps=3):
         assert_same(told.population, state.population)  # tell only records
         state = told
     return seen
+
+
+def test_config_offers_every_registered_strategy():
+    assert set(STRATEGY_NAMES) == set(STRATEGIES)
 
 
 @pytest.mark.parametrize("name", sorted(STRATEGIES))

@@ -30,6 +30,7 @@ from vlga_jax.names import (
     GA_MUTATION_MODES,
     OPTIMIZERS,
     PARENT_SELECTIONS,
+    STRATEGY_NAMES,
 )
 from vlga_jax.space import (
     ACTIVATIONS,
@@ -43,7 +44,6 @@ from vlga_jax.space import (
 
 SPACE_KINDS = ("xiao2020", "fixed_cnn", "binary_cnn", "mlp_ga", "mlp_tournament")
 CNN_KINDS = ("xiao2020", "fixed_cnn")  # the kinds space.channels/kernels/activations restrict
-STRATEGY_NAMES = ("vlga", "ga", "tournament", "random_population", "random", "grid")
 TRANSFERS = ("finetune", "freeze")
 # "best_seen": a phase's winner is the best candidate evaluated in any of its generations;
 # "last_generation": the best of its last generation (Xiao et al. 2020; survivor mutation

@@ -11,6 +11,9 @@ from __future__ import annotations
 # Optimizers (`vlga_jax.trainer.make_optimizer`), in the order of the config's docs.
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "adagrad", "adadelta", "adamax", "nadam")
 
+# Registered strategies (``ga.strategy``; `vlga_jax.strategies.STRATEGIES` holds them).
+STRATEGY_NAMES = ("vlga", "ga", "tournament", "random_population", "random", "grid")
+
 # Genetic operators (`vlga_jax.operators`).
 CROSSOVERS = ("uniform", "one_point")
 PARENT_SELECTIONS = ("uniform", "fitness", "softmax", "rank", "tournament")

@@ -290,7 +290,6 @@ class Trainer:
         # the run goes (after every bucket and compile); faster choices, but two runs of
         # one seed may differ in the last bits and then diverge.
         self.cost = CostModel(cost_model)
-        self.cost_model = cost_model
         self.planner = Planner(self.cost, pad_shapes, self.batch_size, self.max_bucket_bytes,
                                self.members_per_call, len(self.devices))
         self.stats = TrainerStats()
