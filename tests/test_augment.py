@@ -14,9 +14,8 @@ import numpy as np
 import pytest
 from test_trainer import EPOCHS, assert_outcomes_close, dropout_arch
 
-from vlga_jax import Config, GAConfig, SpaceConfig, TrainConfig
+from vlga_jax import Config, GAConfig, SpaceConfig, TrainConfig, programs
 from vlga_jax import params as P
-from vlga_jax import trainer as trainer_module
 from vlga_jax.architecture import Architecture, ConvBlock, ConvLayer, DenseBlock, pad_key
 from vlga_jax.augment import augment, canonical, random_crop, random_flip
 from vlga_jax.evolve import Evaluation, _Search
@@ -93,7 +92,7 @@ def runs(device_data):
         return augment(key, x, names, crop_padding)
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(trainer_module, "augment_batch", recorded)
+        mp.setattr(programs, "augment_batch", recorded)
         bucket = trainer(device_data)
         together = bucket.train([dataclasses.replace(m, program=program), other], EPOCHS)
         alone_trainer = trainer(device_data, pad_shapes=False)
