@@ -398,6 +398,11 @@ class TrainConfig:
     # "flip" (mirror left-right with probability 1/2).
     augment: tuple[str, ...] = ()
     crop_padding: int = 4
+    # Successive halving inside a generation (0: off): new candidates train
+    # halving_min_epochs epochs, the best 1/halving_eta continue (same parameters and
+    # optimizer state) to eta times as many, and so on up to `epochs` (see `rungs`).
+    halving_min_epochs: int = 0
+    halving_eta: int = 3
 
     def __post_init__(self):
         from vlga_jax.architecture import OPTIMIZERS
@@ -437,6 +442,22 @@ class TrainConfig:
         _check(len(set(self.augment)) == len(self.augment), "train.augment",
                "names without repeats", self.augment)
         _positive_int("train.crop_padding", self.crop_padding)
+        _positive_int("train.halving_min_epochs", self.halving_min_epochs, 0)
+        _check(self.halving_min_epochs < self.epochs, "train.halving_min_epochs",
+               f"< train.epochs ({self.epochs}), or 0 for no halving",
+               self.halving_min_epochs)
+        _positive_int("train.halving_eta", self.halving_eta, 2)
+
+    def rungs(self) -> tuple[int, ...]:
+        """The fidelity schedule: cumulative epochs after which candidates are compared,
+        e.g. (1, 3, 5) for epochs=5, halving_min_epochs=1, halving_eta=3; (epochs,)
+        without halving."""
+        if not self.halving_min_epochs:
+            return (self.epochs,)
+        rungs = [self.halving_min_epochs]
+        while rungs[-1] * self.halving_eta < self.epochs:
+            rungs.append(rungs[-1] * self.halving_eta)
+        return (*rungs, self.epochs)
 
     def defaults(self) -> dict:
         """Training values for genes the search space does not search."""

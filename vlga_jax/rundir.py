@@ -162,7 +162,8 @@ class RunDir:
                           **_outcome_json(out, arrays), "params": keep,
                           "key_index": ev.key_index, "phase": ev.phase,
                           "parent_hash": ev.parent_hash,
-                          "inherited_epochs": ev.inherited_epochs})
+                          "inherited_epochs": ev.inherited_epochs,
+                          "fidelity": ev.fidelity})
             if keep:
                 params[h] = _weights(out)
         stats = search.trainer.stats
@@ -204,7 +205,8 @@ class RunDir:
                 search.cache[e["hash"]] = Evaluation(
                     ckpt.decode(e["arch"], arrays), outcome, key_index=e.get("key_index"),
                     phase=e.get("phase", 0), parent_hash=e.get("parent_hash"), hash=e["hash"],
-                    inherited_epochs=e.get("inherited_epochs", 0))
+                    inherited_epochs=e.get("inherited_epochs", 0),
+                    fidelity=e.get("fidelity", search.config.train.epochs))
             search.candidates[:] = [CandidateRecord(**c) for c in body["candidates"]]
             search.generations[:] = [GenerationRecord(**g) for g in body["generations"]]
             search.trained = body["trained"]
