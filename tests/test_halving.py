@@ -116,3 +116,15 @@ def test_stopped_and_continued_candidates_are_retrained_identically(digits_datas
             np.testing.assert_array_equal(x, y)
     assert search.retrained == 2
     assert search.trainer.stats.programs_compiled == compiled  # rungs share programs
+
+
+def test_report_shows_how_many_candidates_reached_each_rung(tmp_path):
+    from vlga_jax.report import RunReport, summary_table
+
+    gen = {"phase": 0, "generation": 0, "best": 0.9, "mean": 0.8, "median": 0.8,
+           "evaluated": 8, "cache_hits": 0, "seconds": 1.0}
+    halved = RunReport(tmp_path, [{**gen, "rung_counts": [[1, 8], [2, 4], [4, 2]]}], [], None)
+    table = summary_table(halved)
+    assert "reached rungs of 1/2/4 epochs" in table and table.splitlines()[2].endswith("8/4/2")
+    plain = summary_table(RunReport(tmp_path, [{**gen, "rung_counts": [[4, 8]]}], [], None))
+    assert "rungs" not in plain
