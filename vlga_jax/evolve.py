@@ -26,7 +26,7 @@ import jax
 import numpy as np
 
 from vlga_jax import genome as G
-from vlga_jax import growth
+from vlga_jax import growth, halving
 from vlga_jax import params as P
 from vlga_jax.architecture import Architecture, from_description
 from vlga_jax.config import Config
@@ -155,6 +155,7 @@ class _Search:
         self.params_held_max = 0  # the most candidates holding parameters after a tell
         self.final_epochs_run = self.final_best_epoch = 0
         self.spent_epochs = 0
+        self.rungs = config.train.rungs()
 
     def state_dict(self, state) -> dict:
         """The search's progress as plain data (what `RunDir.save` writes): counters, the
@@ -215,21 +216,58 @@ class _Search:
         return self.prefixes[key]
 
     def _train(self, archs: list[Architecture], parent: Evaluation | None,
-               phase: int, key_indices: Sequence[int]) -> list[Outcome]:
+               phase: int, key_indices: Sequence[int], fidelity: int | None = None
+               ) -> list[tuple[Outcome, int]]:
+        """Train new candidates through the fidelity schedule (`vlga_jax.halving`) up to
+        ``fidelity`` epochs (default: all rungs); (outcome, epochs trained) each.
+
+        Members that continue to a rung keep their parameters, optimizer state and
+        program; rung k > 0 trains from key ``fold_in(key, k)`` so its epochs draw fresh
+        minibatch orders."""
         if not archs:
             return []
+        tc = self.config.train
+        rungs = [r for r in tc.rungs() if fidelity is None or r <= fidelity]
         keys = [self._key(i) for i in key_indices]
-        epochs = self.config.train.epochs
-        frozen = parent is not None and self.config.train.transfer == "freeze"
-        cached = self._prefix(parent, phase) if frozen and not self.config.train.augment else None
+        frozen = parent is not None and tc.transfer == "freeze"
+        cached = self._prefix(parent, phase) if frozen and not tc.augment else None
         if cached is None:
+            prefix, data = None, None
             members = [self._member(a, k, parent, phase) for a, k in zip(archs, keys,
                                                                        strict=True)]
-            return self._train_members(members, epochs)
-        prefix, data = cached
-        members = [Member(growth.suffix(a, phase, prefix.feature_shape), k)
-                   for a, k in zip(archs, keys, strict=True)]
-        return [prefix.whole(o, phase) for o in self._train_members(members, epochs, data=data)]
+        else:
+            prefix, data = cached
+            members = [Member(growth.suffix(a, phase, prefix.feature_shape), k)
+                       for a, k in zip(archs, keys, strict=True)]
+        outcomes: list[Outcome | None] = [None] * len(members)
+        epochs = [0] * len(members)
+        active, done = list(range(len(members))), 0
+        for k, rung in enumerate(rungs):
+            last = k == len(rungs) - 1
+            batch = [members[i] if k == 0 else dataclasses.replace(
+                members[i], key=jax.random.fold_in(members[i].key, k),
+                params=outcomes[i].params, stats=outcomes[i].stats,
+                opt_state=outcomes[i].opt_state, program=outcomes[i].program)
+                for i in active]
+            trained = self._train_members(batch, rung - done, data=data,
+                                          keep_opt_state=not last)
+            for i, out in zip(active, trained, strict=True):
+                outcomes[i], epochs[i] = out, rung
+            done = rung
+            if not last:
+                scores = [None if outcomes[i].failed else
+                          (outcomes[i].val_acc, outcomes[i].val_loss) for i in active]
+                active = [active[j] for j in halving.promoted(scores, tc.halving_eta)]
+        outcomes = [dataclasses.replace(o, opt_state=None) for o in outcomes]
+        if prefix is not None:
+            outcomes = [prefix.whole(o, phase) for o in outcomes]
+        return list(zip(outcomes, epochs, strict=True))
+
+    def full_fidelity(self, population) -> np.ndarray:
+        """bool[P]: members whose fitness was measured at the last rung."""
+        last = self.rungs[-1]
+        return np.array([getattr(self.cache.get(G.genome_hash(g, self.space)), "fidelity",
+                                 0) >= last for g in G.unstack(population)])
 
     def retain(self, state) -> None:
         """Drop the parameters of every cached candidate ``state`` no longer holds."""
@@ -252,7 +290,8 @@ class _Search:
             raise SearchFailed(f"candidate {h}: parameters were dropped and it cannot be "
                                "retrained (no training key recorded)")
         parent = None if ev.parent_hash is None else self.with_params(ev.parent_hash)
-        again = self._train([ev.arch], parent, ev.phase, [ev.key_index])[0]
+        again, _ = self._train([ev.arch], parent, ev.phase, [ev.key_index],
+                               fidelity=ev.fidelity)[0]
         self.retrained += 1
         ev.outcome = dataclasses.replace(ev.outcome, params=again.params, stats=again.stats)
         return ev
@@ -273,28 +312,27 @@ class _Search:
             todo = dict(list(todo.items())[:limit])
         indices = list(range(self.trained, self.trained + len(todo)))
         self.trained += len(todo)
-        outcomes = self._train([a for _, a in todo.values()], parent, state.phase, indices)
-        self.spent_epochs += len(todo) * self.config.train.epochs
+        trained = self._train([a for _, a in todo.values()], parent, state.phase, indices)
+        self.spent_epochs += sum(epochs for _, epochs in trained)
         parent_hash = None if parent is None else parent.hash
-        inherited = 0 if parent is None else (parent.inherited_epochs
-                                              + self.config.train.epochs)
-        for h, (_, arch), outcome, index in zip(todo, todo.values(), outcomes, indices,
-                                                strict=True):
+        inherited = 0 if parent is None else parent.inherited_epochs + parent.fidelity
+        for h, (_, arch), (outcome, epochs), index in zip(todo, todo.values(), trained,
+                                                          indices, strict=True):
             self.cache[h] = Evaluation(arch, outcome, key_index=index, phase=state.phase,
                                        parent_hash=parent_hash, hash=h,
-                                       inherited_epochs=inherited)
+                                       inherited_epochs=inherited, fidelity=epochs)
         trained_now = set(todo)
         for i in np.flatnonzero(needs):
             if hashes[i] not in self.cache:  # over the budget: not trained
                 continue
             ev = self.cache[hashes[i]]
-            fitness[i] = ev.fitness
+            fitness[i] = halving.told_fitness(ev.fitness, ev.fidelity, self.rungs)
             hit = hashes[i] not in trained_now
             trained_now.discard(hashes[i])
             self.candidates.append(CandidateRecord(
                 phase=state.phase, generation=state.generation, hash=hashes[i],
                 genome=G.decode(genomes[i], self.space), fitness=float(ev.fitness),
-                epochs=0 if hit else self.config.train.epochs,
+                epochs=0 if hit else ev.fidelity, fidelity=ev.fidelity,
                 seconds=0.0 if hit else ev.outcome.seconds, failed=ev.outcome.failed,
                 reason=ev.outcome.reason, cache_hit=hit, param_count=ev.arch.param_count,
                 flops=ev.arch.flops_per_example,
@@ -414,13 +452,14 @@ def evolve(key: jax.Array, config: Config | None = None, *,
         gen_start = time.perf_counter()
         n_before, compiles_before = len(search.candidates), len(search.trainer.stats.programs)
         _notify_start(callbacks, state.phase, state.generation, int(np.sum(needs_eval)))
-        limit = None if budget is None else (budget - search.spent_epochs) // epochs
+        limit = None if budget is None else halving.affordable(
+            search.rungs, config.train.halving_eta, budget - search.spent_epochs)
         fitness = search.evaluate(state, population, needs_eval, parent, limit)
         state = strategy.tell(state, fitness)
         search.retain(state)
         new = search.candidates[n_before:]
         f = np.asarray(state.fitness)
-        finite = f[np.isfinite(f)]
+        finite = f[np.isfinite(f) & search.full_fidelity(population)]
         if not finite.size:
             finite = np.array([np.nan])
         record = GenerationRecord(
@@ -428,7 +467,9 @@ def evolve(key: jax.Array, config: Config | None = None, *,
             mean=float(finite.mean()), median=float(np.median(finite)),
             evaluated=sum(not c.cache_hit for c in new),
             cache_hits=sum(c.cache_hit for c in new),
-            seconds=time.perf_counter() - gen_start, population_fitness=f.tolist())
+            seconds=time.perf_counter() - gen_start, population_fitness=f.tolist(),
+            rung_counts=[[r, sum(not c.cache_hit and c.fidelity >= r for c in new)]
+                         for r in search.rungs])
         search.generations.append(record)
         if run is not None:
             run.log.write(record, new)

@@ -105,6 +105,11 @@ PRESET_INFO: dict[str, PresetInfo] = {
     "quick": PresetInfo(
         source="none: the project's own small VLGA preset (2 phases of 3 generations of 8 "
                "on a reduced space), sized for a demo on 2 CPU cores"),
+    "quick-halving": PresetInfo(
+        source="none: the quick preset with successive halving in every generation "
+               "(population 16; rungs of 1, 2 and 4 epochs, the best half continuing), "
+               "the early termination of weak candidates that Xiao et al. 2020 name as "
+               "future work; about the same candidate-epochs per generation as quick"),
     "paper": PresetInfo(
         source="Xiao, Yan, Basodi, Ji & Pan 2020, \"Efficient Hyperparameter Optimization "
                "in Deep Learning Using a Variable Length Genetic Algorithm\" "
@@ -329,6 +334,9 @@ def preset_settings(config: Config) -> list[tuple[str, object]]:
         out += [("ga.max_phases", ga.max_phases), ("ga.stop_drop", ga.stop_drop),
                 ("ga.phase_winner", ga.phase_winner), ("train.transfer", tr.transfer)]
     out += [("train.epochs", tr.epochs), ("train.batch_size", tr.batch_size)]
+    if tr.halving_min_epochs:
+        out += [("train.halving_min_epochs", tr.halving_min_epochs),
+                ("train.halving_eta", tr.halving_eta)]
     genes = set(space.gene_names)
     for field in ("optimizer", "learning_rate", "weight_decay"):
         if field not in genes:
@@ -361,7 +369,9 @@ def summary(name: str) -> str:
         mode = "per_gene" if ga.strategy == "tournament" else ga.mutation_mode
         parts += [f"{ga.crossover} crossover", f"{ga.parent_selection} parents",
                   f"{mode} mutation {ga.mutation_rate}"]
-    parts.append(f"{c.train.epochs} epochs")
+    rungs = c.train.rungs()
+    parts.append(f"{c.train.epochs} epochs" if len(rungs) == 1 else
+                 f"halving over {'/'.join(map(str, rungs))} epochs (eta {c.train.halving_eta})")
     if ga.strategy == "vlga":
         parts.append(f"{c.train.transfer} transfer")
     return f"{name:17s} {ga.strategy:17s} " + ", ".join(parts)

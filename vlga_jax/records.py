@@ -29,6 +29,9 @@ class CandidateRecord:
     # Epochs of training already in the weights it started from (a VLGA candidate's
     # inherited blocks), not charged to the budget: reported beside it.
     inherited_epochs: int = 0
+    # Epochs of training behind ``fitness`` (below train.epochs: stopped at a lower rung
+    # of successive halving); 0 in records written before halving existed.
+    fidelity: int = 0
 
 
 @dataclasses.dataclass
@@ -42,6 +45,9 @@ class GenerationRecord:
     cache_hits: int
     seconds: float
     population_fitness: list[float] = dataclasses.field(default_factory=list)
+    # [epochs, candidates of this generation trained to at least that many] per rung of
+    # the fidelity schedule.
+    rung_counts: list[list[int]] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass
@@ -59,6 +65,7 @@ class Evaluation:
     parent_hash: str | None = None
     hash: str = ""
     inherited_epochs: int = 0
+    fidelity: int = 0  # epochs of training behind the fitness (see `vlga_jax.halving`)
 
     @property
     def fitness(self) -> float:

@@ -52,12 +52,19 @@ def _f(x) -> str:
 
 def summary_table(run: RunReport) -> str:
     """A per-generation table, then the best architecture and accuracies."""
+    halving = any(len(g.get("rung_counts", ())) > 1 for g in run.generations)
+    rungs = ""
+    if halving:  # successive halving: how many new candidates reached each rung
+        epochs = "/".join(str(r) for r, _ in run.generations[0]["rung_counts"])
+        rungs = f"  reached rungs of {epochs} epochs"
     lines = [f"run {run.path}",
-             "phase  gen    best    mean  median  trained  cached  seconds"]
+             "phase  gen    best    mean  median  trained  cached  seconds" + rungs]
     for g in run.generations:
+        reached = ("  " + "/".join(str(n) for _, n in g.get("rung_counts", ()))
+                   if halving else "")
         lines.append(f"{g['phase']:5d} {g['generation']:4d}  {_f(g['best'])}  {_f(g['mean'])}"
                      f"  {_f(g['median'])}  {g['evaluated']:7d}  {g['cache_hits']:6d}"
-                     f"  {g['seconds']:7.1f}")
+                     f"  {g['seconds']:7.1f}{reached}")
     ok = [c for c in run.candidates if not c["failed"]]
     lines.append(f"candidates {len(run.candidates)} ({len(ok)} trained or cached without "
                  f"failure)")

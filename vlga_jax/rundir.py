@@ -163,7 +163,8 @@ class RunDir:
                           **_outcome_json(out, arrays), "params": keep,
                           "key_index": ev.key_index, "phase": ev.phase,
                           "parent_hash": ev.parent_hash,
-                          "inherited_epochs": ev.inherited_epochs})
+                          "inherited_epochs": ev.inherited_epochs,
+                          "fidelity": ev.fidelity})
             if keep:
                 params[ev.hash] = _weights(out)
         body = {
@@ -202,7 +203,8 @@ class RunDir:
                 cache.append(Evaluation(
                     ckpt.decode(e["arch"], arrays), outcome, key_index=e.get("key_index"),
                     phase=e.get("phase", 0), parent_hash=e.get("parent_hash"), hash=e["hash"],
-                    inherited_epochs=e.get("inherited_epochs", 0)))
+                    inherited_epochs=e.get("inherited_epochs", 0),
+                    fidelity=e.get("fidelity", self.config.train.epochs)))
             search = {
                 "trained": body["trained"], "retrained": body.get("retrained", 0),
                 "params_held_max": body.get("params_held_max", 0),
