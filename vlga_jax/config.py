@@ -785,8 +785,7 @@ def _classical_ga() -> Config:
     )
 
 
-PRESETS = {"quick": _quick, "quick-halving": _quick_halving, "paper": _paper,
-           "report": _report, "binary-cnn": _binary_cnn,
+PRESETS = {"quick": _quick, "paper": _paper, "report": _report, "binary-cnn": _binary_cnn,
            "mlp-ga": _mlp_ga, "grid": _grid, "tournament": _tournament,
            "random-population": _random_population, "random": _random,
-           "classical-ga": _classical_ga}
+           "classical-ga": _classical_ga, "quick-halving": _quick_halving}
