@@ -18,6 +18,7 @@ retrained from its recorded key and parent (counted in ``totals["retrained"]``).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -50,7 +51,12 @@ __all__ = ["evolve", "Result", "CandidateRecord", "GenerationRecord", "SearchFai
 
 @dataclasses.dataclass
 class Result:
-    """The best network found, trained, and the search's history."""
+    """The best network found, trained, and the search's history.
+
+    ``predict`` and ``logits`` take raw images in the dataset's units, as the exported
+    model does (``mean``/``std``: the per-channel normalisation f32[C] of the training
+    images, applied for you); ``as_model()`` is that `ExportedModel`.
+    """
 
     config: Config
     best_genome: G.Genome
@@ -66,6 +72,8 @@ class Result:
     phase_best: tuple[float, ...]
     stop_reason: str
     totals: dict
+    mean: np.ndarray | None = None
+    std: np.ndarray | None = None
 
     @property
     def param_count(self) -> int:
@@ -79,12 +87,25 @@ class Result:
         """The Flax module for ``params`` (conv implementation: lax)."""
         return Network(self.architecture.shape_key())
 
-    def predict(self, images: np.ndarray) -> np.ndarray:
-        """Logits f32[N, classes] for NORMALISED images f32[N, H, W, C]."""
-        variables = {"params": self.params}
-        if self.batch_stats:
-            variables["batch_stats"] = self.batch_stats
-        return np.asarray(self.model().apply(variables, images, self.architecture.knobs()))
+    @functools.cached_property
+    def _model(self):
+        from vlga_jax.export import from_result
+
+        return from_result(self)
+
+    def as_model(self):
+        """This network as an `ExportedModel`, what `load_model` returns for its file:
+        ``apply(variables, normalised images)``, ``preprocess``, ``logits``, ``predict``."""
+        return self._model
+
+    def logits(self, images, batch_size: int = 1024) -> np.ndarray:
+        """Logits f32[N, classes] for raw images (N, H, W[, C]) in the dataset's units."""
+        return self._model.logits(images, batch_size)
+
+    def predict(self, images, batch_size: int = 1024) -> np.ndarray:
+        """int32[N] predicted classes for raw images (N, H, W[, C]) in the dataset's units
+        (e.g. 0..16 for digits, 0..255 for CIFAR-10), as `ExportedModel.predict`."""
+        return self._model.predict(images, batch_size)
 
     def summary(self) -> str:
         lines = ["best architecture:"] + [f"  {s}" for s in self.architecture.describe()]
@@ -432,7 +453,7 @@ def evolve(key: jax.Array, config: Config | None = None, *,
         candidates=search.candidates, generations=search.generations,
         phase_best=tuple(f for _, f in history),
         stop_reason=stop_reason or state.stop_reason,
-        totals=totals)
+        totals=totals, mean=dataset.mean, std=dataset.std)
     if run is not None:
         run.finish(result, dataset)
     return result
