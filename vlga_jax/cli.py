@@ -141,8 +141,7 @@ def _run_search(config, key, out: str, quiet: bool) -> int:
     import jax
 
     from vlga_jax.evolve import SearchFailed, evolve
-    from vlga_jax.progress import Progress
-    from vlga_jax.runlog import read_jsonl
+    from vlga_jax.progress import for_search
 
     vlga = config.ga.strategy == "vlga"  # phases are the VLGA's alone
     phases = f", phases <= {config.ga.max_phases}" if vlga else ""
@@ -151,13 +150,12 @@ def _run_search(config, key, out: str, quiet: bool) -> int:
           f"{config.ga.population}, generations {config.ga.generations}{phases}, backend "
           f"{jax.default_backend()}", flush=True)
     start = time.perf_counter()
-    logged = Path(out) / "logs" / "generations.jsonl"
-    done = len(read_jsonl(logged)) if logged.exists() else 0
-    progress = Progress(config.planned_generations(), done=done)
+    progress = for_search(config, out, file=sys.stdout)
     callbacks = [] if quiet else [progress]
     try:
         with progress:
-            result = evolve(key, config, callbacks=callbacks, checkpoint_dir=out)
+            result = evolve(key, config, callbacks=callbacks, checkpoint_dir=out,
+                            progress=False)
     except KeyboardInterrupt:
         print(f"\nvlga: interrupted; continue with: vlga resume {out}", file=sys.stderr)
         return 130

@@ -17,9 +17,11 @@ retrained from its recorded key and parent (counted in ``totals["retrained"]``).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import os
+import sys
 import time
 from collections.abc import Callable, Sequence
 
@@ -132,10 +134,15 @@ GenerationCallback = Callable[[GenerationRecord, list[CandidateRecord]], None]
 
 
 def _notify_start(callbacks, phase: int, generation: int, n: int) -> None:
+    _notify(callbacks, "generation_started", phase, generation, n)
+
+
+def _notify(callbacks, hook: str, *args) -> None:
+    """Call ``hook(*args)`` on every callback that has that method."""
     for callback in callbacks:
-        start = getattr(callback, "generation_started", None)
-        if start is not None:
-            start(phase, generation, n)
+        method = getattr(callback, hook, None)
+        if method is not None:
+            method(*args)
 
 
 class _Search:
@@ -143,6 +150,7 @@ class _Search:
 
     def __init__(self, key, config: Config, dataset: Dataset):
         self.config = config
+        self.callbacks: Sequence = ()
         self.space = config.space.build()
         self.strategy = make_strategy(config.ga.strategy, self.space, config.ga)
         self.dataset = dataset
@@ -309,6 +317,7 @@ class _Search:
         progress = FinalProgress(best=ev.outcome, current=start)
         if run is not None:
             progress = run.restore_final(self, ev) or progress
+        _notify(self.callbacks, "final_started", tc.final_epochs, progress.epoch)
         while not progress.done and progress.epoch < tc.final_epochs:
             current = progress.current
             member = Member(ev.arch, jax.random.fold_in(self.key_final, progress.epoch),
@@ -326,6 +335,8 @@ class _Search:
                 else:
                     progress.waited += 1
                     progress.done = progress.waited >= tc.patience
+                _notify(self.callbacks, "final_epoch", progress.epoch, current.val_acc,
+                        progress.best_epoch)
             if run is not None:
                 run.save_final(self, ev, progress)
         best = progress.best
@@ -339,13 +350,18 @@ class _Search:
 def evolve(key: jax.Array, config: Config | None = None, *,
            callbacks: Sequence[GenerationCallback] = (),
            dataset: Dataset | None = None,
-           checkpoint_dir: str | os.PathLike | None = None) -> Result:
-    """Run the VLGA search of ``config`` (default: the "quick" preset) from ``key``.
+           checkpoint_dir: str | os.PathLike | None = None,
+           progress: bool | None = None) -> Result:
+    """Run the search of ``config`` (default: ``Config()``, the "quick" preset) from ``key``.
 
     ``dataset`` overrides ``config.data`` (e.g. a `Dataset.from_arrays`). Each callback
     is called with every finished generation's record and its candidates; a callback
     with a ``generation_started(phase, generation, n_candidates)`` method is also told
-    when a generation starts training.
+    when a generation starts training, and one with ``final_started(epochs, done)`` /
+    ``final_epoch(epoch, val_acc, best_epoch)`` methods follows final training.
+
+    ``progress``: a progress bar on stderr (`vlga_jax.progress.Progress`) for the search
+    and final training; None (default) shows it when stderr is a terminal, False never.
 
     ``checkpoint_dir`` makes the run durable (see `vlga_jax.rundir`): a checkpoint after
     every generation, JSON-lines logs, and at the end result.json and model.npz. If the
@@ -353,16 +369,30 @@ def evolve(key: jax.Array, config: Config | None = None, *,
     search resumes from its last finished generation and ends with the same Result as an
     uninterrupted run; if it holds another run, ValueError names what differs.
     """
-    start = time.perf_counter()
-    config = config or Config.preset("quick")
+    config = Config() if config is None else config
     if not isinstance(config, Config):
         raise ValueError(f"config must be a vlga_jax.Config, got {type(config).__name__}")
+    if progress is None:
+        progress = sys.stderr.isatty()
+    bar = None
+    if progress:
+        from vlga_jax.progress import for_search
+
+        bar = for_search(config, checkpoint_dir, file=sys.stderr)
+        callbacks = [*callbacks, bar]
+    with bar or contextlib.nullcontext():
+        return _evolve(key, config, callbacks, dataset, checkpoint_dir)
+
+
+def _evolve(key, config: Config, callbacks, dataset, checkpoint_dir) -> Result:
+    start = time.perf_counter()
     enable_compilation_cache(config.run.compile_cache_dir)
     if dataset is None:
         dc = config.data
         dataset = load_dataset(dc.name, data_dir=dc.data_dir, val_fraction=dc.val_fraction,
                                seed=dc.seed, subset=dc.subset, resize=dc.resize)
     search = _Search(key, config, dataset)
+    search.callbacks = callbacks
     run = None if checkpoint_dir is None else RunDir(checkpoint_dir, config, key, dataset)
     strategy = search.strategy
     state = strategy.init(search.key_strategy)
