@@ -27,7 +27,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Config", "DataConfig", "GAConfig", "RunConfig", "SpaceConfig", "TrainConfig", "PRESETS",
     "Dataset", "load_dataset", "Result", "SearchFailed", "evolve", "Genome", "Gene",
-    "SearchSpace", "ExportedModel", "load_model", "save_model", "Progress",
+    "SearchSpace", "ExportedModel", "load_model", "save_model",
 ]
 
 _SUBMODULES = frozenset({
