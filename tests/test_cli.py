@@ -123,7 +123,7 @@ def test_presets_lists_every_preset():
 
 
 @pytest.mark.parametrize("command", ["run", "resume", "report", "export", "predict",
-                                     "presets"])
+                                     "presets", "config"])
 def test_help(command, capsys):
     with pytest.raises(SystemExit) as exit_:
         main([command, "--help"])

@@ -63,7 +63,9 @@ def _text(value) -> str:
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, tuple):
-        if value and isinstance(value[0], tuple):
+        if not value:
+            return "()"
+        if isinstance(value[0], tuple):
             return ",".join(f"{k}:{v}" for k, v in value)
         return ",".join(map(str, value))
     return str(value)
