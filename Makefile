@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint bench docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,12 @@ test: install
 
 bench: install
 	$(BIN)/python benchmarks/throughput.py
+
+# The API reference from the docstrings: docs/api/index.html (not committed). The
+# modules are named because the package's __all__ lists its top-level names only.
+MODULES := $(patsubst %.py,%,$(subst /,.,$(filter-out vlga_jax/__init__.py,$(wildcard vlga_jax/*.py))))
+docs: install
+	$(BIN)/python -m pdoc -o docs/api vlga_jax $(MODULES) vlga_jax.strategies
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

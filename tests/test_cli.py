@@ -59,7 +59,7 @@ def test_run_writes_the_run_directory_and_prints_progress(run):
     # Not a terminal: one plain line per generation.
     for phase, gen in ((0, 0), (0, 1), (1, 0), (1, 1)):
         assert f"phase {phase} gen {gen}: best" in stdout
-    assert "best architecture" in stdout
+    assert "best architecture" in stdout and "final epoch 1: val" in stdout
 
 
 def test_resume_ends_with_the_same_result(run):
@@ -123,7 +123,7 @@ def test_presets_lists_every_preset():
 
 
 @pytest.mark.parametrize("command", ["run", "resume", "report", "export", "predict",
-                                     "presets"])
+                                     "presets", "config"])
 def test_help(command, capsys):
     with pytest.raises(SystemExit) as exit_:
         main([command, "--help"])

@@ -189,10 +189,14 @@ def test_final_training_and_predict(runs):
     # Judged on final training's own curve, from its first epoch on.
     assert 1 <= result.totals["final_best_epoch"] <= result.totals["final_epochs"]
     assert result.totals["final_epochs"] == len(final_calls) - 1  # + the test evaluation
-    logits = result.predict(dataset.test_x)
+    raw = dataset.test_x * dataset.std + dataset.mean  # predict takes raw images
+    logits = result.logits(raw)
     assert logits.shape == (len(dataset.test_y), dataset.num_classes)
     assert np.all(np.isfinite(logits))
-    accuracy = float(np.mean(np.argmax(logits, -1) == dataset.test_y))
+    classes = result.predict(raw)
+    assert classes.dtype == np.int32
+    np.testing.assert_array_equal(classes, np.argmax(logits, -1))
+    accuracy = float(np.mean(classes == dataset.test_y))
     # predict uses the "lax" conv, training another impl: allow a flipped prediction.
     assert abs(accuracy - result.test_accuracy) <= 0.02
     assert result.test_accuracy > 0.15

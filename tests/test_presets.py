@@ -151,8 +151,8 @@ def test_preset_runs_and_spends_exactly_its_budget(results, preset):
     assert "budget" in result.stop_reason
     assert 0.0 <= result.search_fitness <= 1.0 and 0.0 <= result.test_accuracy <= 1.0
     assert np.isfinite(result.search_fitness)
-    logits = result.predict(np.zeros((2, 8, 8, 1), np.float32))
-    assert logits.shape == (2, 10)
+    assert result.logits(np.zeros((2, 8, 8, 1), np.float32)).shape == (2, 10)
+    assert result.predict(np.zeros((2, 8, 8))).shape == (2,)
 
 
 @pytest.mark.slow

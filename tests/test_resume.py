@@ -225,11 +225,17 @@ def test_export_then_load_gives_identical_predictions(runs, tmp_path):
     for x, y in zip(jax.tree.leaves((result.params, result.batch_stats)),
                     jax.tree.leaves((model.params, model.batch_stats)), strict=True):
         np.testing.assert_array_equal(x, y)
-    np.testing.assert_array_equal(np.asarray(model.apply(model.variables, dataset.test_x)),
-                                  result.predict(dataset.test_x))
     raw = load_digits().images[:64]  # raw pixel units 0..16, (N, 8, 8)
-    expected = np.argmax(result.predict(dataset.normalize(raw)), -1)
+    # Result and the exported model: raw images in, the same logits and classes out.
+    normalised = np.asarray(jax.jit(model.apply)(model.variables, dataset.normalize(raw)))
+    np.testing.assert_array_equal(result.logits(raw), normalised)
+    np.testing.assert_array_equal(model.logits(raw), normalised)
+    expected = np.argmax(normalised, -1)
+    np.testing.assert_array_equal(result.predict(raw), expected)
     np.testing.assert_array_equal(model.predict(raw), expected)
+    # Saved without a dataset, the result's own normalisation is stored.
+    own = load_model(save_model(tmp_path / "own.npz", result))
+    np.testing.assert_array_equal(own.predict(raw), expected)
     # The run directory's own export holds the same network.
     in_dir = load_model(runs["root"] / "reference/model.npz")
     np.testing.assert_array_equal(in_dir.predict(raw), expected)

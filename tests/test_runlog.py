@@ -1,5 +1,6 @@
 """Run logs and progress output: JSON lines, optional dashboards (faked), the live bar."""
 
+import importlib
 import io
 import json
 import sys
@@ -135,3 +136,53 @@ def test_report_of_an_unfinished_run(tmp_path):
         assert p.read_bytes().startswith(b"\x89PNG") and p.stat().st_size > 5000
     with pytest.raises(ValueError, match="not a vlga run directory"):
         write_report(tmp_path / "logs")
+
+
+def test_progress_follows_final_training(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "160")
+    out = io.StringIO()
+    with Progress(4, file=out) as progress:
+        progress(*records())
+        progress.final_started(10)
+        progress.final_epoch(1, 0.75, 1)
+    lines = out.getvalue().splitlines()
+    assert lines[1:] == ["final training: up to 10 epochs",
+                         "final epoch 1: val 0.7500  best epoch 1"]
+    out = io.StringIO()
+    with Progress(4, file=out, live=True) as progress:
+        progress(*records())
+        progress.final_started(10, done=2)
+        progress.final_epoch(3, 0.8125, 2)
+    text = out.getvalue()
+    assert "final training" in text and "3/10" in text and "epochs  val 0.8125" in text
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+@pytest.mark.parametrize("stderr, progress, shown", [
+    (io.StringIO, None, False), (_Terminal, None, True), (_Terminal, False, False),
+    (io.StringIO, True, True)])
+def test_evolve_shows_progress_on_a_terminal_unless_turned_off(monkeypatch, stderr,
+                                                               progress, shown):
+    """evolve's default: a bar on stderr when it is a terminal (the search itself is faked)."""
+    E = importlib.import_module("vlga_jax.evolve")  # the package binds "evolve" to the function
+
+    seen = {}
+
+    def fake(key, config, callbacks, dataset, checkpoint_dir):
+        seen["callbacks"] = callbacks
+        for hook in callbacks:
+            hook(*records())
+        return "result"
+
+    monkeypatch.setattr(E, "_evolve", fake)
+    monkeypatch.setattr(sys, "stderr", stderr())
+    assert E.evolve(None, Config(), callbacks=[lambda *a: None], progress=progress) == "result"
+    bars = [c for c in seen["callbacks"] if isinstance(c, Progress)]
+    assert len(seen["callbacks"]) == 1 + shown and len(bars) == shown
+    assert ("phase 0 gen 0" in sys.stderr.getvalue()) == shown
+    if shown:
+        assert bars[0].file is sys.stderr and bars[0].total == Config().planned_generations()

@@ -8,6 +8,9 @@
     vlga predict FILE images.npy predicted classes for raw images
     vlga presets [--explain NAME] list the presets; or one preset's source, settings and
                                  departures from its source
+    vlga config [--preset NAME] [--set key=value ...]
+                                 every config field (the --set keys) with its value and
+                                 meaning
 
 Bad arguments and every expected failure (data not prepared, every candidate failed,
 unwritable paths, damaged files or run directories) print one ``vlga: error: ...`` line
@@ -138,8 +141,7 @@ def _run_search(config, key, out: str, quiet: bool) -> int:
     import jax
 
     from vlga_jax.evolve import SearchFailed, evolve
-    from vlga_jax.progress import Progress
-    from vlga_jax.runlog import read_jsonl
+    from vlga_jax.progress import for_search
 
     vlga = config.ga.strategy == "vlga"  # phases are the VLGA's alone
     phases = f", phases <= {config.ga.max_phases}" if vlga else ""
@@ -148,13 +150,12 @@ def _run_search(config, key, out: str, quiet: bool) -> int:
           f"{config.ga.population}, generations {config.ga.generations}{phases}, backend "
           f"{jax.default_backend()}", flush=True)
     start = time.perf_counter()
-    logged = Path(out) / "logs" / "generations.jsonl"
-    done = len(read_jsonl(logged)) if logged.exists() else 0
-    progress = Progress(config.planned_generations(), done=done)
+    progress = for_search(config, out, file=sys.stdout)
     callbacks = [] if quiet else [progress]
     try:
         with progress:
-            result = evolve(key, config, callbacks=callbacks, checkpoint_dir=out)
+            result = evolve(key, config, callbacks=callbacks, checkpoint_dir=out,
+                            progress=False)
     except KeyboardInterrupt:
         print(f"\nvlga: interrupted; continue with: vlga resume {out}", file=sys.stderr)
         return 130
@@ -277,6 +278,27 @@ def cmd_presets(args) -> int:
     return 0
 
 
+def cmd_config(args) -> int:
+    from vlga_jax.configdoc import describe
+
+    config = _build_config(args)
+    print(config.to_json() if args.json else describe(config))
+    return 0
+
+
+def _config_arguments(parser, presets) -> None:
+    """The arguments that choose a config, shared by ``run`` and ``config``."""
+    parser.add_argument("--preset", default="quick", choices=tuple(presets),
+                        help="a preset (default quick: the default search, Config())")
+    parser.add_argument("--config", metavar="FILE", help="a config JSON (as in run.json or "
+                                                         "Config.to_json); replaces --preset")
+    parser.add_argument("--dataset", help="digits (default) or a tensorflow-datasets name")
+    parser.add_argument("--data-dir", help="tensorflow-datasets data_dir (array_record)")
+    parser.add_argument("--set", action="append", metavar="KEY=VALUE",
+                        help="override a config field, e.g. --set ga.population=8 (the keys: "
+                             "vlga config)")
+
+
 def make_parser() -> argparse.ArgumentParser:
     from vlga_jax.config import PRESETS
 
@@ -284,19 +306,24 @@ def make_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     run = sub.add_parser("run", help="run a search (resumes DIR if it holds the same run)",
                          description="Run a search; checkpoints, logs, result.json and "
-                                     "model.npz go to --out.")
-    run.add_argument("--preset", default="quick", choices=tuple(PRESETS))
-    run.add_argument("--config", metavar="FILE",
-                     help="a config JSON (as in run.json or Config.to_json); replaces --preset")
-    run.add_argument("--dataset", help="digits (default) or a tensorflow-datasets name")
-    run.add_argument("--data-dir", help="tensorflow-datasets data_dir (array_record)")
+                                     "model.npz go to --out. `vlga config --preset NAME` "
+                                     "lists every --set key with its value and meaning.")
+    _config_arguments(run, PRESETS)
     run.add_argument("--out", metavar="DIR",
                      help="run directory (default runs/<time>-<preset>-seed<S>)")
     run.add_argument("--seed", type=_seed, default=0, help="an integer in [0, 2**32)")
-    run.add_argument("--set", action="append", metavar="KEY=VALUE",
-                     help="override a config field, e.g. --set ga.population=8")
     run.add_argument("--quiet", action="store_true", help="no progress output")
     run.set_defaults(fn=cmd_run)
+
+    config = sub.add_parser("config", help="print every config field with its value and "
+                                           "meaning (the --set keys)",
+                            description="Print the config `vlga run` would use with the same "
+                                        "--preset/--config/--set arguments: every field as "
+                                        "section.field = value (the --set key and its text), "
+                                        "then what it means.")
+    _config_arguments(config, PRESETS)
+    config.add_argument("--json", action="store_true", help="print the config JSON instead")
+    config.set_defaults(fn=cmd_config)
 
     resume = sub.add_parser("resume", help="continue an interrupted run",
                             description="Continue the run in DIR from its last checkpoint.")

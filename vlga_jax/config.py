@@ -1,11 +1,14 @@
 """Run configuration: frozen dataclasses with visible defaults, presets, JSON round-trip.
 
-``Config.preset("paper")``, then ``dataclasses.replace`` (or ``config.override``
+``Config()`` is the default search, the one ``evolve(key)`` runs (the "quick" preset:
+about a minute on digits with 2 CPU cores); ``Config.preset("paper")`` and the other
+presets set their own values. Then ``dataclasses.replace`` (or ``config.override``
 with dotted keys, as the command line does) to change any field. Every field is
 coerced to its type and validated on construction, however it is set (Python, JSON,
 ``--set`` text; see "typed fields" below), and combinations the search could not honour
 are refused before anything trains; a bad value raises ValueError naming the field, the
-value and what is accepted.
+value and what is accepted. Every field's meaning is in its class's ``Attributes``
+section (`field_docs`; ``vlga config`` prints them with their values).
 """
 
 from __future__ import annotations
@@ -245,14 +248,22 @@ class SpaceConfig:
     for a classical GA), "binary_cnn" (a 20-bit chromosome decoded into a CNN with a
     dense head), "mlp_ga" (1-4 dense layers, units, activation, optimizer) and
     "mlp_tournament" (dense layers with units, dropout and activation per layer; learning
-    rate, weight decay and optimizer per network). ``channels``/``kernels``/
-    ``activations`` restrict the CNN kinds' tables; ``max_blocks`` is the most blocks
-    (conv blocks, binary-cnn stages or dense layers).
+    rate, weight decay and optimizer per network).
+
+    Attributes:
+        max_blocks: the most blocks a network has (conv blocks, binary-cnn stages or dense
+            layers); the VLGA grows one per phase.
+        channels: output channels a conv may choose (a subset of 8-512, Table 1).
+        kernels: square kernel sizes a conv may choose (a subset of 1, 3, 5, 7, 9).
+        activations: activations a block may choose (relu, tanh, elu, selu, leaky_relu).
+        training_genes: also search learning rate, weight decay and dropout per network
+            (CNN kinds only; otherwise train.* gives them).
+        kind: the gene tables: xiao2020, fixed_cnn, binary_cnn, mlp_ga or mlp_tournament.
     """
 
-    max_blocks: int = 3
-    channels: tuple[int, ...] = CHANNELS
-    kernels: tuple[int, ...] = KERNELS
+    max_blocks: int = 2
+    channels: tuple[int, ...] = (8, 16, 32)
+    kernels: tuple[int, ...] = (1, 3)
     activations: tuple[str, ...] = ACTIVATIONS
     training_genes: bool = False
     kind: str = "xiao2020"
@@ -275,10 +286,12 @@ class SpaceConfig:
                    "values without repeats", values)
         if self.kind not in CNN_KINDS:  # these fields restrict the CNN kinds' tables only
             default = SpaceConfig.__dataclass_fields__
+            full = {"channels": CHANNELS, "kernels": KERNELS}  # unrestricted also means none
             for field in ("channels", "kernels", "activations", "training_genes"):
-                _check(getattr(self, field) == default[field].default, f"space.{field}",
+                value = getattr(self, field)
+                _check(value in (default[field].default, full.get(field)), f"space.{field}",
                        f"left at its default with space.kind={self.kind!r} (it applies to "
-                       f"the kinds {CNN_KINDS} only)", getattr(self, field))
+                       f"the kinds {CNN_KINDS} only)", value)
 
     def build(self) -> SearchSpace:
         space = build_space(self.kind, self.max_blocks, training_genes=self.training_genes)
@@ -291,8 +304,41 @@ class SpaceConfig:
 
 @dataclasses.dataclass(frozen=True)
 class GAConfig:
-    population: int = 20
-    generations: int = 5
+    """The search strategy and its genetic operators.
+
+    Attributes:
+        population: candidates per generation.
+        generations: generations per phase (VLGA) or in all (other strategies).
+        fit_survival_rate: share of the population, best first, kept as parents.
+        unfit_survival_prob: probability that each other member is kept as a parent too.
+        mutation_rate: probability that a child is mutated (per gene with
+            mutation_mode=per_gene; per bit with bitflip).
+        mutation_mode: one (one random gene of a mutated child), per_gene (each gene
+            independently) or bitflip (the binary chromosome, strategy ga only).
+        crossover: uniform (each gene from either parent) or one_point.
+        parent_selection: how parents are drawn: uniform, fitness (proportional),
+            softmax (of fitness / softmax_temperature), rank or tournament.
+        tournament_size: members per tournament (parent_selection=tournament).
+        softmax_temperature: temperature of parent_selection=softmax.
+        max_phases: the most VLGA phases (one block added per phase); <= space.max_blocks.
+        stop_drop: end the VLGA when a phase's best falls more than this below the
+            previous phase's (None: never).
+        strategy: the ask/tell strategy: vlga, ga, tournament, random_population, random
+            or grid (`vlga_jax.strategies.STRATEGIES`).
+        budget_epochs: stop once this many candidate-epochs are spent (a trained
+            candidate costs train.epochs, a cache hit nothing; None: no budget).
+        elites: tournament strategy: best members copied unchanged into the next
+            generation.
+        layer_mutation_rate: tournament strategy: probability that a child gains or
+            loses a layer.
+        gene_rates: per-gene mutation probabilities ((gene, rate), ...) for per-gene
+            mutation; genes not named use mutation_rate.
+        phase_winner: which candidate wins a VLGA phase: best_seen (the best of any of
+            its generations) or last_generation (the best of its last, as the paper).
+    """
+
+    population: int = 8
+    generations: int = 3
     fit_survival_rate: float = 0.5
     unfit_survival_prob: float = 0.2
     mutation_rate: float = 0.2
@@ -301,7 +347,7 @@ class GAConfig:
     parent_selection: str = "uniform"
     tournament_size: int = 3
     softmax_temperature: float = 1.0
-    max_phases: int = 3
+    max_phases: int = 2
     stop_drop: float | None = 0.01
     # Which ask/tell strategy runs (see `vlga_jax.strategies.STRATEGIES`).
     strategy: str = "vlga"
@@ -381,7 +427,37 @@ class GAConfig:
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = 5
+    """How candidates and the final network train.
+
+    Attributes:
+        epochs: training epochs of each search candidate.
+        batch_size: training minibatch size.
+        eval_batch_size: validation and test batch size (the one evaluation batch size:
+            the trainer and its device data both take it from here).
+        optimizer: adam, adamw, sgd, rmsprop, adagrad, adadelta, adamax or nadam (unless
+            the space searches it).
+        learning_rate: the optimizer's learning rate (unless the space searches it).
+        weight_decay: decoupled weight decay (unless the space searches it).
+        dropout: dropout rate before the head (unless the space searches it).
+        transfer: how a VLGA phase uses the inherited blocks: finetune (train them too) or
+            freeze (train only the new block and the head).
+        final_epochs: the most epochs of final training of the winner (0: none).
+        patience: final training stops after this many epochs without a better one.
+        final_start: final training starts from the winner's search weights (search) or
+            from a fresh initialisation (scratch).
+        conv_impl: convolution implementation (None or auto: chosen per backend; see
+            `vlga_jax.conv.CONV_IMPLS`).
+        pad_shapes: let candidates that differ only in channels or kernels share a
+            program by exact zero padding.
+        cost_model: fixed (constant compile and FLOP-rate figures: bit-for-bit
+            reproducible) or measured (refined from timings).
+        members_per_call: candidates one program call trains (None: one per device on
+            CPUs, as many as memory allows on accelerators).
+        augment: training-time augmentation: crop and/or flip (conv networks only).
+        crop_padding: pixels of padding before a random crop.
+    """
+
+    epochs: int = 4
     batch_size: int = 128
     eval_batch_size: int = 256
     optimizer: str = "adam"
@@ -389,8 +465,8 @@ class TrainConfig:
     weight_decay: float = 0.0
     dropout: float = 0.0
     transfer: str = "finetune"
-    final_epochs: int = 30
-    patience: int = 5
+    final_epochs: int = 40
+    patience: int = 8
     # Final training starts from the winner's search weights ("search") or from a fresh
     # initialisation ("scratch"); either way its best epoch is judged on its own
     # validation curve (accuracy, ties broken by lower loss).
@@ -467,6 +543,18 @@ class TrainConfig:
 
 @dataclasses.dataclass(frozen=True)
 class DataConfig:
+    """The dataset and its splits.
+
+    Attributes:
+        name: digits (scikit-learn's, built in) or a tensorflow-datasets name prepared in
+            array_record format.
+        data_dir: tensorflow-datasets data_dir (None: tfds's default).
+        val_fraction: share of the training split held out for validation (the fitness).
+        seed: seed of the train/validation split and of data.subset.
+        subset: use only this many training images (None: all).
+        resize: resize images to (height, width) (None: keep their size).
+    """
+
     name: str = "digits"
     data_dir: str | None = None
     val_fraction: float = 0.1
@@ -493,7 +581,19 @@ def default_cache_dir() -> str:
 
 @dataclasses.dataclass(frozen=True)
 class RunConfig:
-    """Options that do not change a search's result (resuming may change them)."""
+    """Options that do not change a search's result (resuming may change them).
+
+    Attributes:
+        compile_cache_dir: JAX's persistent compilation cache (None: off).
+        verbose: print what the search does (buckets, compiles) beyond progress.
+        keep_checkpoints: checkpoints kept in a run directory.
+        tensorboard: also log per-generation metrics to TensorBoard (needs tensorboardX).
+        wandb: also log per-generation metrics to Weights & Biases (needs wandb).
+        wandb_project: the Weights & Biases project.
+        compile_workers: threads compiling programs while others train (None: half the
+            cores, 1 to 4; 0: compile inline).
+        max_programs: compiled programs kept in memory (least recently used dropped).
+    """
 
     compile_cache_dir: str | None = dataclasses.field(default_factory=default_cache_dir)
     verbose: bool = True
@@ -524,6 +624,16 @@ class RunConfig:
 
 @dataclasses.dataclass(frozen=True)
 class Config:
+    """A whole search: ``Config()`` is the default one (what ``evolve(key)`` runs).
+
+    Attributes:
+        space: the search space (`SpaceConfig`).
+        ga: the strategy and its operators (`GAConfig`).
+        train: candidate and final training (`TrainConfig`).
+        data: the dataset (`DataConfig`).
+        run: options that do not change the result (`RunConfig`).
+    """
+
     space: SpaceConfig = SpaceConfig()
     ga: GAConfig = GAConfig()
     train: TrainConfig = TrainConfig()
@@ -656,11 +766,17 @@ _SUB = {"space": SpaceConfig, "ga": GAConfig, "train": TrainConfig, "data": Data
 
 
 def _quick() -> Config:
-    return Config(
-        space=SpaceConfig(max_blocks=2, channels=(8, 16, 32), kernels=(1, 3)),
-        ga=GAConfig(population=8, generations=3, max_phases=2),
-        train=TrainConfig(epochs=4, final_epochs=40, patience=8),
-    )
+    """The default search, ``Config()``: the project's own fast demo (population 8, 3
+    generations, up to 2 phases, channels 8-32, kernels 1 and 3, 4 epochs)."""
+    return Config()
+
+
+# Table 1's full gene tables and the longer final training the larger presets keep.
+_TABLE1 = {"channels": CHANNELS, "kernels": KERNELS}
+_FINAL = {"final_epochs": 30, "patience": 5}
+# Phases are the VLGA's alone; the other strategies' presets keep the value their run
+# directories recorded, so those stay resumable.
+_NO_PHASES = {"max_phases": 3}
 
 
 def _quick_halving() -> Config:
@@ -680,12 +796,12 @@ def _paper() -> Config:
     phase trains only its new block (earlier blocks frozen) and its winner is the best of
     its last generation. Departures: `vlga_jax.presets_info`."""
     return Config(
-        space=SpaceConfig(max_blocks=5, activations=XIAO2020_ACTIVATIONS),
+        space=SpaceConfig(max_blocks=5, activations=XIAO2020_ACTIVATIONS, **_TABLE1),
         ga=GAConfig(population=20, generations=5, fit_survival_rate=0.5,
                     unfit_survival_prob=0.2, mutation_rate=0.2, crossover="uniform",
                     parent_selection="uniform", max_phases=5, stop_drop=0.01,
                     phase_winner="last_generation"),
-        train=TrainConfig(epochs=5, transfer="freeze"),
+        train=TrainConfig(epochs=5, transfer="freeze", **_FINAL),
     )
 
 
@@ -695,12 +811,13 @@ def _report() -> Config:
     Keras' default learning rate 1e-3, batch 256, ReLU/ELU/LeakyReLU, no stop rule; a
     phase's winner is the best of its last generation."""
     return Config(
-        space=SpaceConfig(max_blocks=5, activations=XIAO2020_ACTIVATIONS),
+        space=SpaceConfig(max_blocks=5, activations=XIAO2020_ACTIVATIONS, **_TABLE1),
         ga=GAConfig(population=10, generations=3, fit_survival_rate=0.5,
                     unfit_survival_prob=0.2, mutation_rate=0.1, crossover="one_point",
                     parent_selection="softmax", max_phases=5, stop_drop=None,
                     phase_winner="last_generation"),
-        train=TrainConfig(epochs=3, batch_size=256, learning_rate=1e-3, transfer="freeze"),
+        train=TrainConfig(epochs=3, batch_size=256, learning_rate=1e-3, transfer="freeze",
+                          **_FINAL),
     )
 
 
@@ -708,11 +825,11 @@ def _binary_cnn() -> Config:
     """The fixed-length binary-encoded CNN GA: 20-bit chromosome, population 4, 20
     generations, one-point crossover, bit-flip mutation with rate 1/population."""
     return Config(
-        space=SpaceConfig(kind="binary_cnn", max_blocks=8),
+        space=SpaceConfig(kind="binary_cnn", max_blocks=8, **_TABLE1),
         ga=GAConfig(strategy="ga", population=4, generations=20, fit_survival_rate=0.5,
                     unfit_survival_prob=0.0, mutation_mode="bitflip", mutation_rate=0.25,
-                    crossover="one_point", parent_selection="fitness"),
-        train=TrainConfig(epochs=5, learning_rate=1e-3),
+                    crossover="one_point", parent_selection="fitness", **_NO_PHASES),
+        train=TrainConfig(epochs=5, learning_rate=1e-3, **_FINAL),
     )
 
 
@@ -721,11 +838,11 @@ def _mlp_ga() -> Config:
     keep others with probability 0.1, mutate a child with probability 0.2, uniform
     crossover."""
     return Config(
-        space=SpaceConfig(kind="mlp_ga", max_blocks=4),
+        space=SpaceConfig(kind="mlp_ga", max_blocks=4, **_TABLE1),
         ga=GAConfig(strategy="ga", population=20, generations=10, fit_survival_rate=0.4,
                     unfit_survival_prob=0.1, mutation_rate=0.2, mutation_mode="one",
-                    crossover="uniform", parent_selection="uniform"),
-        train=TrainConfig(epochs=5, learning_rate=1e-3),
+                    crossover="uniform", parent_selection="uniform", **_NO_PHASES),
+        train=TrainConfig(epochs=5, learning_rate=1e-3, **_FINAL),
     )
 
 
@@ -742,15 +859,15 @@ def _tournament() -> Config:
     rates, add/remove-layer mutation; units/dropout/activation per layer, learning rate,
     weight decay and optimizer per network."""
     return Config(
-        space=SpaceConfig(kind="mlp_tournament", max_blocks=4),
-        ga=GAConfig(strategy="tournament", population=50, generations=10,
+        space=SpaceConfig(kind="mlp_tournament", max_blocks=4, **_TABLE1),
+        ga=GAConfig(strategy="tournament", population=50, generations=10, **_NO_PHASES,
                     parent_selection="tournament", tournament_size=3, elites=2,
                     crossover="uniform", mutation_mode="per_gene", mutation_rate=0.1,
                     layer_mutation_rate=0.1,
                     gene_rates=(("units", 0.15), ("dropout", 0.1), ("activation", 0.1),
                                 ("learning_rate", 0.2), ("weight_decay", 0.1),
                                 ("optimizer", 0.05))),
-        train=TrainConfig(epochs=5),
+        train=TrainConfig(epochs=5, **_FINAL),
     )
 
 
@@ -766,9 +883,9 @@ def _random() -> Config:
     candidates per step until the paper preset's budget of 5 phases x 5 generations x 20
     candidates."""
     return Config(
-        space=SpaceConfig(max_blocks=5, activations=XIAO2020_ACTIVATIONS),
-        ga=GAConfig(strategy="random", population=20, generations=25),
-        train=TrainConfig(epochs=5),
+        space=SpaceConfig(max_blocks=5, activations=XIAO2020_ACTIVATIONS, **_TABLE1),
+        ga=GAConfig(strategy="random", population=20, generations=25, **_NO_PHASES),
+        train=TrainConfig(epochs=5, **_FINAL),
     )
 
 
@@ -777,11 +894,12 @@ def _classical_ga() -> Config:
     3 conv blocks with the paper's gene tables, every gene evolved at once, one-point
     crossover, fitness-proportional parents, per-gene mutation."""
     return Config(
-        space=SpaceConfig(kind="fixed_cnn", max_blocks=3, activations=XIAO2020_ACTIVATIONS),
+        space=SpaceConfig(kind="fixed_cnn", max_blocks=3, activations=XIAO2020_ACTIVATIONS,
+                          **_TABLE1),
         ga=GAConfig(strategy="ga", population=20, generations=25, fit_survival_rate=0.5,
                     unfit_survival_prob=0.2, mutation_rate=0.05, mutation_mode="per_gene",
-                    crossover="one_point", parent_selection="fitness"),
-        train=TrainConfig(epochs=5),
+                    crossover="one_point", parent_selection="fitness", **_NO_PHASES),
+        train=TrainConfig(epochs=5, **_FINAL),
     )
 
 

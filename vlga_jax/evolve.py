@@ -17,8 +17,11 @@ retrained from its recorded key and parent (counted in ``totals["retrained"]``).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
 import os
+import sys
 import time
 from collections.abc import Callable, Sequence
 
@@ -50,7 +53,12 @@ __all__ = ["evolve", "Result", "CandidateRecord", "GenerationRecord", "SearchFai
 
 @dataclasses.dataclass
 class Result:
-    """The best network found, trained, and the search's history."""
+    """The best network found, trained, and the search's history.
+
+    ``predict`` and ``logits`` take raw images in the dataset's units, as the exported
+    model does (``mean``/``std``: the per-channel normalisation f32[C] of the training
+    images, applied for you); ``as_model()`` is that `ExportedModel`.
+    """
 
     config: Config
     best_genome: G.Genome
@@ -66,6 +74,8 @@ class Result:
     phase_best: tuple[float, ...]
     stop_reason: str
     totals: dict
+    mean: np.ndarray | None = None
+    std: np.ndarray | None = None
 
     @property
     def param_count(self) -> int:
@@ -79,12 +89,25 @@ class Result:
         """The Flax module for ``params`` (conv implementation: lax)."""
         return Network(self.architecture.shape_key())
 
-    def predict(self, images: np.ndarray) -> np.ndarray:
-        """Logits f32[N, classes] for NORMALISED images f32[N, H, W, C]."""
-        variables = {"params": self.params}
-        if self.batch_stats:
-            variables["batch_stats"] = self.batch_stats
-        return np.asarray(self.model().apply(variables, images, self.architecture.knobs()))
+    @functools.cached_property
+    def _model(self):
+        from vlga_jax.export import from_result
+
+        return from_result(self)
+
+    def as_model(self):
+        """This network as an `ExportedModel`, what `load_model` returns for its file:
+        ``apply(variables, normalised images)``, ``preprocess``, ``logits``, ``predict``."""
+        return self._model
+
+    def logits(self, images, batch_size: int = 1024) -> np.ndarray:
+        """Logits f32[N, classes] for raw images (N, H, W[, C]) in the dataset's units."""
+        return self._model.logits(images, batch_size)
+
+    def predict(self, images, batch_size: int = 1024) -> np.ndarray:
+        """int32[N] predicted classes for raw images (N, H, W[, C]) in the dataset's units
+        (e.g. 0..16 for digits, 0..255 for CIFAR-10), as `ExportedModel.predict`."""
+        return self._model.predict(images, batch_size)
 
     def summary(self) -> str:
         lines = ["best architecture:"] + [f"  {s}" for s in self.architecture.describe()]
@@ -115,10 +138,15 @@ Evaluator = Callable[..., list[Outcome]]
 
 
 def _notify_start(callbacks, phase: int, generation: int, n: int) -> None:
+    _notify(callbacks, "generation_started", phase, generation, n)
+
+
+def _notify(callbacks, hook: str, *args) -> None:
+    """Call ``hook(*args)`` on every callback that has that method."""
     for callback in callbacks:
-        start = getattr(callback, "generation_started", None)
-        if start is not None:
-            start(phase, generation, n)
+        method = getattr(callback, hook, None)
+        if method is not None:
+            method(*args)
 
 
 class _Search:
@@ -128,6 +156,7 @@ class _Search:
                  evaluator: Evaluator | None = None):
         self.config = config
         self.evaluator = evaluator
+        self.callbacks: Sequence = ()
         self.space = config.space.build()
         self.strategy = make_strategy(config.ga.strategy, self.space, config.ga)
         self.dataset = dataset
@@ -364,6 +393,7 @@ class _Search:
             if restored is not None:
                 progress, trainer_state = restored
                 self.trainer.load_state_dict(trainer_state)
+        _notify(self.callbacks, "final_started", tc.final_epochs, progress.epoch)
         while not progress.done and progress.epoch < tc.final_epochs:
             current = progress.current
             member = Member(ev.arch, jax.random.fold_in(self.key_final, progress.epoch),
@@ -381,6 +411,8 @@ class _Search:
                 else:
                     progress.waited += 1
                     progress.done = progress.waited >= tc.patience
+                _notify(self.callbacks, "final_epoch", progress.epoch, current.val_acc,
+                        progress.best_epoch)
             if run is not None:
                 run.save_final(self.trainer.state_dict(), ev.hash, progress)
         best = progress.best
@@ -395,13 +427,18 @@ def evolve(key: jax.Array, config: Config | None = None, *,
            callbacks: Sequence[GenerationCallback] = (),
            dataset: Dataset | None = None,
            checkpoint_dir: str | os.PathLike | None = None,
-           evaluator: Evaluator | None = None) -> Result:
-    """Run the VLGA search of ``config`` (default: the "quick" preset) from ``key``.
+           evaluator: Evaluator | None = None,
+           progress: bool | None = None) -> Result:
+    """Run the search of ``config`` (default: ``Config()``, the "quick" preset) from ``key``.
 
     ``dataset`` overrides ``config.data`` (e.g. a `Dataset.from_arrays`). Each callback
     is called with every finished generation's record and its candidates; a callback
     with a ``generation_started(phase, generation, n_candidates)`` method is also told
-    when a generation starts training.
+    when a generation starts training, and one with ``final_started(epochs, done)`` /
+    ``final_epoch(epoch, val_acc, best_epoch)`` methods follows final training.
+
+    ``progress``: a progress bar on stderr (`vlga_jax.progress.Progress`) for the search
+    and final training; None (default) shows it when stderr is a terminal, False never.
 
     ``evaluator(trainer, members, n_epochs, data=None, keep_opt_state=False)`` trains
     in place of ``trainer.train`` (one `Outcome` per member): a wrapper of `Trainer.train`
@@ -413,16 +450,30 @@ def evolve(key: jax.Array, config: Config | None = None, *,
     search resumes from its last finished generation and ends with the same Result as an
     uninterrupted run; if it holds another run, ValueError names what differs.
     """
-    start = time.perf_counter()
-    config = config or Config.preset("quick")
+    config = Config() if config is None else config
     if not isinstance(config, Config):
         raise ValueError(f"config must be a vlga_jax.Config, got {type(config).__name__}")
+    if progress is None:
+        progress = sys.stderr.isatty()
+    bar = None
+    if progress:
+        from vlga_jax.progress import for_search
+
+        bar = for_search(config, checkpoint_dir, file=sys.stderr)
+        callbacks = [*callbacks, bar]
+    with bar or contextlib.nullcontext():
+        return _evolve(key, config, callbacks, dataset, checkpoint_dir, evaluator)
+
+
+def _evolve(key, config: Config, callbacks, dataset, checkpoint_dir, evaluator) -> Result:
+    start = time.perf_counter()
     enable_compilation_cache(config.run.compile_cache_dir)
     if dataset is None:
         dc = config.data
         dataset = load_dataset(dc.name, data_dir=dc.data_dir, val_fraction=dc.val_fraction,
                                seed=dc.seed, subset=dc.subset, resize=dc.resize)
     search = _Search(key, config, dataset, evaluator)
+    search.callbacks = callbacks
     run = None if checkpoint_dir is None else RunDir(checkpoint_dir, config, key, dataset)
     strategy = search.strategy
     state = strategy.init(search.key_strategy)
@@ -518,7 +569,7 @@ def evolve(key: jax.Array, config: Config | None = None, *,
         candidates=search.candidates, generations=search.generations,
         phase_best=tuple(f for _, f in history),
         stop_reason=stop_reason or state.stop_reason,
-        totals=totals)
+        totals=totals, mean=dataset.mean, std=dataset.std)
     if run is not None:
         run.finish(result, dataset)
     return result

@@ -7,7 +7,10 @@ the raw training images, and ``resize``), the decoded genome and the accuracies.
 
     model = vlga_jax.load_model("model.npz")
     logits = model.apply(model.variables, model.preprocess(raw_images))  # jit-able
-    classes = model.predict(raw_images)                                  # int[N]
+    classes = model.predict(raw_images)                                  # int32[N]
+
+`vlga_jax.Result.predict` / ``logits`` / ``as_model()`` are the same for a search's
+result in memory.
 """
 
 from __future__ import annotations
@@ -72,10 +75,13 @@ def result_summary(result) -> dict:
 def save_model(path: str | os.PathLike, result, dataset=None) -> Path:
     """Write ``result``'s trained network to ``path`` (.npz), atomically.
 
-    With ``dataset`` (the one searched on) its normalisation is stored, so `predict`
-    takes raw images; without it, inputs must already be normalised.
+    The normalisation stored (so that `predict` takes raw images) is ``dataset``'s when
+    given, else the result's own (``result.mean``/``std``); with neither, inputs must
+    already be normalised.
     """
     path = Path(path)
+    norm = dataset if dataset is not None else result
+    mean, std = getattr(norm, "mean", None), getattr(norm, "std", None)
     arrays: list = []
     meta = {
         "format": FORMAT,
@@ -83,8 +89,8 @@ def save_model(path: str | os.PathLike, result, dataset=None) -> Path:
         "description": result.description,
         "num_classes": result.architecture.num_classes,
         "input_shape": list(result.architecture.input_shape),
-        "normalization": None if dataset is None else {
-            "mean": np.asarray(dataset.mean).tolist(), "std": np.asarray(dataset.std).tolist(),
+        "normalization": None if mean is None else {
+            "mean": np.asarray(mean).tolist(), "std": np.asarray(std).tolist(),
             "resize": list(result.config.data.resize) if result.config.data.resize else None},
         "search_fitness": result.search_fitness,
         "val_accuracy": result.val_accuracy,
@@ -162,6 +168,25 @@ class ExportedModel:
     def predict(self, images, batch_size: int = 1024) -> np.ndarray:
         """int32[N] predicted classes for raw images."""
         return np.argmax(self.logits(images, batch_size), axis=-1).astype(np.int32)
+
+
+def from_result(result) -> ExportedModel:
+    """``result``'s network (a `vlga_jax.Result`) as an `ExportedModel`, in memory: what
+    `load_model` returns for the file `save_model` writes with its dataset."""
+    from vlga_jax.model import Network
+
+    arch = result.architecture
+    net, knobs = Network(arch.shape_key()), arch.knobs()
+
+    def apply(variables, images):
+        return net.apply(variables, images, knobs)
+
+    resize = result.config.data.resize
+    return ExportedModel(
+        architecture=arch, params=result.params, batch_stats=result.batch_stats or {},
+        apply=apply, mean=result.mean, std=result.std,
+        resize=None if resize is None else tuple(resize),
+        metadata=result_summary(result))
 
 
 def _check_arrays(files: dict, arch: Architecture) -> None:

@@ -1,15 +1,19 @@
 """Search progress for `evolve` callbacks: a live rich bar on a terminal, else plain lines.
 
-    progress = Progress(total_generations=config.ga.max_phases * config.ga.generations)
-    with progress:
-        evolve(key, config, callbacks=[progress])
+`evolve` shows one on stderr by default when stderr is a terminal (``progress=False``
+turns it off, ``progress=True`` forces it). By hand:
+
+    with Progress(config.planned_generations()) as progress:
+        evolve(key, config, callbacks=[progress], progress=False)
 
 The bar counts generations (an upper bound: a search may stop early) and shows the
-generation being trained, candidates done, best and mean fitness, elapsed time and ETA.
+generation being trained, candidates done, best and mean fitness, elapsed time and ETA;
+then a second bar counts final training's epochs with the validation accuracy.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from typing import TextIO
@@ -48,11 +52,13 @@ class Progress:
 
             console = Console(file=self.file, force_terminal=True)
             self._bar = Bar(TextColumn("{task.description}"), BarColumn(bar_width=24),
-                            MofNCompleteColumn(), TextColumn("gens  {task.fields[info]}"),
+                            MofNCompleteColumn(),
+                            TextColumn("{task.fields[unit]}  {task.fields[info]}"),
                             TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
                             console=console)
             self._task = self._bar.add_task("search", total=total_generations,
-                                            completed=done, info="starting")
+                                            completed=done, info="starting", unit="gens")
+        self._final = None
 
     def __enter__(self) -> Progress:
         if self._bar is not None:
@@ -81,3 +87,32 @@ class Progress:
                 f"mean {record.mean:.4f}")
         self._bar.update(self._task, advance=1, info=info,
                          description=f"phase {record.phase} gen {record.generation}: done")
+
+    def final_started(self, epochs: int, done: int = 0) -> None:
+        """Final training of the winner starts: at most ``epochs``, ``done`` already run."""
+        if self._bar is None:
+            print(f"final training: up to {epochs} epochs", file=self.file, flush=True)
+            return
+        self._bar.update(self._task, total=self._bar.tasks[0].completed)  # the search ended
+        self._final = self._bar.add_task("final training", total=epochs, completed=done,
+                                         info="starting", unit="epochs")
+
+    def final_epoch(self, epoch: int, val_acc: float, best_epoch: int) -> None:
+        """Final training finished ``epoch`` (1-based) at ``val_acc``; best so far."""
+        text = f"val {val_acc:.4f}  best epoch {best_epoch}"
+        if self._bar is None:
+            print(f"final epoch {epoch}: {text}", file=self.file, flush=True)
+        elif self._final is not None:
+            self._bar.update(self._final, completed=epoch, info=text)
+
+
+def for_search(config, checkpoint_dir=None, file: TextIO | None = None) -> Progress:
+    """A `Progress` for ``config``'s search, counting the generations a run directory
+    ``checkpoint_dir`` already finished (a resumed run)."""
+    from vlga_jax.runlog import read_jsonl
+
+    done = 0
+    if checkpoint_dir is not None:
+        logged = os.path.join(checkpoint_dir, "logs", "generations.jsonl")
+        done = len(read_jsonl(logged)) if os.path.exists(logged) else 0
+    return Progress(config.planned_generations(), file=file, done=done)
