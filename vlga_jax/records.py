@@ -29,6 +29,9 @@ class CandidateRecord:
     # Epochs of training already in the weights it started from (a VLGA candidate's
     # inherited blocks), not charged to the budget: reported beside it.
     inherited_epochs: int = 0
+    # With several objectives (`vlga_jax.objectives`): their values (None: failed);
+    # ``fitness`` is then the first one. None with one objective.
+    objectives: list | None = None
 
 
 @dataclasses.dataclass

@@ -35,7 +35,6 @@ import jax
 import numpy as np
 
 from vlga_jax import checkpoint as ckpt
-from vlga_jax import genome as G
 from vlga_jax.config import Config
 from vlga_jax.records import CandidateRecord, Evaluation, FinalProgress, GenerationRecord
 from vlga_jax.runlog import RunLog
@@ -117,17 +116,21 @@ def read_config(directory: str | os.PathLike) -> tuple[Config, object]:
 class RunDir:
     """Opens (creating or checking) a run directory; saves and restores a search."""
 
-    def __init__(self, directory: str | os.PathLike, config: Config, key, dataset):
+    def __init__(self, directory: str | os.PathLike, config: Config, key, dataset,
+                 space: dict | None = None):
         self.path = Path(directory)
         self.config = config
         identity = {"config": config.search_config(), "key": _key_json(key),
                     "dataset": dataset_fingerprint(dataset)}
+        if space is not None:  # a user SearchSpace (evolve(space=...)) replaces config.space
+            identity["space"] = space
         self.identity = identity
         run_json = self.path / "run.json"
         if run_json.exists():
             saved = _read_run_json(self.path)
             saved_identity = {"config": Config.from_dict(saved["config"]).search_config(),
-                              "key": saved["key"], "dataset": saved["dataset"]}
+                              "key": saved["key"], "dataset": saved["dataset"],
+                              **({"space": saved["space"]} if "space" in saved else {})}
             diff = _differences(saved_identity, identity)
             if diff:
                 raise ValueError(f"{self.path} holds a different run; refusing to mix or "
@@ -139,7 +142,8 @@ class RunDir:
         else:
             self.path.mkdir(parents=True, exist_ok=True)
             ckpt.write_json_atomic(run_json, {"format": FORMAT, "config": config.to_dict(),
-                                              **{k: identity[k] for k in ("key", "dataset")},
+                                              **{k: v for k, v in identity.items()
+                                                 if k != "config"},
                                               "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
         _lock(self.path)
         self.log = RunLog(self.path, config)
@@ -152,7 +156,7 @@ class RunDir:
 
     def save(self, search, state, step: int, elapsed: float) -> Path:
         """Checkpoint the search after a finished generation."""
-        needed = G.hashes_in(state, search.space)
+        needed = search.needed(state)
         arrays: list = []
         cache, params = [], {}
         for h, ev in search.cache.items():
@@ -292,6 +296,9 @@ class RunDir:
         from vlga_jax.export import result_summary, save_model
 
         save_model(self.path / "model.npz", result, dataset=dataset)
+        for candidate in result.top:
+            (self.path / "top").mkdir(exist_ok=True)
+            candidate.export(self.path / "top" / f"rank_{candidate.rank}.npz")
         ckpt.write_json_atomic(self.path / "result.json", result_summary(result))
         shutil.rmtree(self.path / FINAL, ignore_errors=True)
         self.log.close()
