@@ -422,6 +422,9 @@ def evolve(key: jax.Array, config: Config | None = None, *,
                                seed=dc.seed, subset=dc.subset, resize=dc.resize)
     if space is not None:
         check_network_space(space)
+        if config.ga.strategy == "vlga" and config.ga.max_phases > space.max_blocks:
+            raise ValueError(f"ga.max_phases must be <= the space's max_blocks "
+                             f"({space.max_blocks}), got {config.ga.max_phases}")
     search = _Search(key, config, dataset, Objective(config.ga.objectives, objective), space)
     run = None if checkpoint_dir is None else RunDir(
         checkpoint_dir, config, key, dataset,
