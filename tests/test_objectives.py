@@ -29,13 +29,30 @@ def config_with(tmp_path_factory, **ga):
                                run=dataclasses.replace(config.run, top_k=3))
 
 
-def test_custom_objective_and_top_k(tmp_path_factory, tmp_path):
-    # The README's custom objective: accuracy, less a penalty per thousand parameters.
+def user_space() -> SearchSpace:
+    """A conv space of this test's own: 8 channels (test_resume's programs), a pool type
+    only where a pool is included, a learning-rate gene; two blocks at most."""
+    return SearchSpace(
+        block_genes=(Gene("channels_a", (8,)), Gene("kernel_a", (1, 3)),
+                     Gene("include_pool", (False, True)),
+                     Gene("pool_type", ("max", "avg"), requires=("include_pool", True))),
+        global_genes=(Gene("learning_rate", (1e-2, 3e-3)),),
+        max_blocks=2)
+
+
+@pytest.fixture(scope="module")
+def custom(tmp_path_factory):
+    """The classical GA on the user space, maximising the README's custom objective:
+    accuracy, less a penalty per thousand parameters."""
     def objective(metrics):
         return metrics["val_acc"] - 0.01 * metrics["params"] / 1000
 
     config = config_with(tmp_path_factory, strategy="ga")
-    result = evolve(jax.random.key(KEY), config, objective=objective)
+    return evolve(jax.random.key(KEY), config, objective=objective, space=user_space())
+
+
+def test_custom_objective_and_top_k(custom, tmp_path):
+    result = custom
 
     trained = {c.hash: c for c in result.candidates if not c.failed}
     assert len(result.top) == 3 and len({t.hash for t in result.top}) == 3
@@ -78,20 +95,23 @@ def test_objective_must_return_numbers():
 
 @pytest.fixture(scope="module")
 def pareto_run(tmp_path_factory):
-    """A two-objective tournament search into a run directory, and the same search
-    interrupted after its first generation and resumed."""
+    """A two-objective tournament search on the user space into a run directory, and the
+    same search interrupted after its first generation and resumed."""
     config = config_with(tmp_path_factory, strategy="tournament", elites=1,
                          objectives=("val_acc", "-params"))
     root = tmp_path_factory.mktemp("pareto")
     key = jax.random.key(KEY)
-    result = evolve(key, config, checkpoint_dir=root / "run")
+    space = user_space()
+    result = evolve(key, config, checkpoint_dir=root / "run", space=space)
 
     def stop(record, _):
         raise Interrupt
 
     with pytest.raises(Interrupt):
-        evolve(key, config, checkpoint_dir=root / "resumed", callbacks=[stop])
-    resumed = evolve(key, config, checkpoint_dir=root / "resumed")
+        evolve(key, config, checkpoint_dir=root / "resumed", callbacks=[stop], space=space)
+    with pytest.raises(ValueError, match="holds a different run"):  # another space
+        evolve(key, config, checkpoint_dir=root / "resumed")
+    resumed = evolve(key, config, checkpoint_dir=root / "resumed", space=space)
     return {"result": result, "resumed": resumed, "root": root}
 
 
@@ -137,30 +157,18 @@ def test_result_json_report_and_export_by_rank(pareto_run, capsys):
     assert "--rank 9" in capsys.readouterr().err
 
 
-def user_space() -> SearchSpace:
-    """A conv space of this test's own: 8 channels (test_resume's programs), a pool type
-    only where a pool is included, a learning-rate gene; two blocks at most."""
-    return SearchSpace(
-        block_genes=(Gene("channels_a", (8,)), Gene("kernel_a", (1, 3)),
-                     Gene("include_pool", (False, True)),
-                     Gene("pool_type", ("max", "avg"), requires=("include_pool", True))),
-        global_genes=(Gene("learning_rate", (1e-2, 3e-3)),),
-        max_blocks=2)
-
-
-@pytest.mark.parametrize("strategy", ["ga", "vlga"])
-def test_user_space_with_every_kind_of_strategy(tmp_path_factory, strategy):
-    space = user_space()
-    config = config_with(tmp_path_factory, strategy=strategy)
-    result = evolve(jax.random.key(KEY), config, space=space)
-    assert result.candidates
-    for c in result.candidates:
-        for block in c.genome["blocks"]:
-            assert set(block) <= {"channels_a", "kernel_a", "include_pool", "pool_type"}
-            assert block["channels_a"] == 8 and block["kernel_a"] in (1, 3)
-            assert ("pool_type" in block) == block["include_pool"]
-        assert c.genome["globals"]["learning_rate"] in (1e-2, 3e-3)
-    assert result.architecture.learning_rate in (1e-2, 3e-3)
+def test_user_space_with_two_strategies(custom, pareto_run):
+    for result in (custom, pareto_run["result"], pareto_run["resumed"]):
+        assert result.candidates
+        for c in result.candidates:
+            for block in c.genome["blocks"]:
+                assert set(block) <= {"channels_a", "kernel_a", "include_pool", "pool_type"}
+                assert block["channels_a"] == 8 and block["kernel_a"] in (1, 3)
+                assert ("pool_type" in block) == block["include_pool"]
+            assert c.genome["globals"]["learning_rate"] in (1e-2, 3e-3)
+        assert result.architecture.learning_rate in (1e-2, 3e-3)
+    assert custom.config.ga.strategy == "ga"
+    assert pareto_run["result"].config.ga.strategy == "tournament"
 
 
 def test_user_space_genes_are_checked():

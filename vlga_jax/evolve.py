@@ -111,6 +111,11 @@ class Result:
                      f"{t['wall_seconds']:.1f}s")
         lines.append(f"phase bests {[round(b, 4) for b in self.phase_best]}; "
                      f"stopped: {self.stop_reason}")
+        for title, kept in (("top", self.top if len(self.top) > 1 else []),
+                            ("Pareto front", self.pareto)):
+            if kept:
+                lines.append(f"{title} ({', '.join(self.objectives)}): " + "; ".join(
+                    f"{c.rank}: {tuple(round(v, 4) for v in c.objectives)}" for c in kept))
         return "\n".join(lines)
 
 
@@ -225,6 +230,8 @@ class _Search:
     @property
     def multi(self) -> bool:
         """Whether the objective has several values (a multi-objective search)."""
+        if not self.scores and self.cache:
+            self.score(next(iter(self.cache)))
         return len(self.objective.names) > 1 or any(
             s.size > 1 for s in list(self.scores.values())[:1])
 

@@ -73,6 +73,12 @@ def summary_table(run: RunReport) -> str:
                  f"{r['search_fitness']:.4f}  final val {r['val_accuracy']:.4f}  test "
                  f"{r['test_accuracy']:.4f}")
     lines.append(f"stopped: {r['stop_reason']}")
+    for title, kept in (("top", r.get("top", [])), ("Pareto front", r.get("pareto", []))):
+        if kept and (title != "top" or len(kept) > 1):
+            lines.append(f"{title}:")
+            lines += [f"  {c['rank']:3d}  " + "  ".join(f"{k} {v:.4g}" for k, v in
+                                                       c["objectives"].items())
+                      + f"  parameters {c['param_count']:,}" for c in kept]
     return "\n".join(lines)
 
 
