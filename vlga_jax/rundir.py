@@ -9,9 +9,11 @@ Layout of ``DIR`` (``evolve(..., checkpoint_dir=DIR)`` or ``vlga run --out DIR``
     logs/generations.jsonl    one JSON object per generation record
     result.json               the final result (no parameters)
     model.npz                 the best network, trained (see `vlga_jax.export`)
+    top/rank_N.npz            the N-th best candidate with its search weights (run.top_k)
     lock                      held (flock) by the process running the search; holds its pid
 
-A directory that holds another run (different search config, key or dataset) is never
+A directory that holds another run (different search config, user search space, key or
+dataset) is never
 written to: opening it raises ValueError naming what differs. Resuming also checks that
 run.json still describes the run its checkpoints hold (an edited run.json is refused).
 
