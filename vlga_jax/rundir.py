@@ -13,9 +13,9 @@ Layout of ``DIR`` (``evolve(..., checkpoint_dir=DIR)`` or ``vlga run --out DIR``
     lock                      held (flock) by the process running the search; holds its pid
 
 A directory that holds another run (different search config, user search space, key or
-dataset) is never
-written to: opening it raises ValueError naming what differs. Resuming also checks that
-run.json still describes the run its checkpoints hold (an edited run.json is refused).
+dataset) is never written to: opening it raises ValueError naming what differs. Resuming
+also checks that run.json still describes the run its checkpoints hold (an edited
+run.json is refused).
 
 Only one process runs a directory at a time: `RunDir` takes an exclusive ``flock`` on
 ``lock`` (released by the kernel when the process dies, so a stale lock file left by a
