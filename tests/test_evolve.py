@@ -235,7 +235,11 @@ def test_dropped_parameters_are_retrained_identically(runs, digits_dataset):
         search.evaluate(state, population, needs, None)
         (h, ev), = search.cache.items()
         trained = ev.outcome.params
-        search.retain(())  # a state holding no genome: every parameter is dropped
+        search.retain(())  # a state holding no genome: only the top-1 (run.top_k) keeps its
+        assert ev.outcome.params is not None
+        search.config = dataclasses.replace(config, run=dataclasses.replace(config.run,
+                                                                            top_k=0))
+        search.retain(())  # and with run.top_k=0 every parameter is dropped
         assert ev.outcome.params is None and ev.outcome.opt_state is None
         again = search.with_params(h)
         assert search.retrained == 1 and search.trained == 1

@@ -57,6 +57,17 @@ def _seed(text: str) -> int:
     return seed
 
 
+def _positive_rank(text: str) -> int:
+    """A candidate's rank: an integer >= 1 (1 = the best)."""
+    try:
+        rank = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if rank < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1 (1 = the best), got {rank}")
+    return rank
+
+
 def _build_config(args):
     from vlga_jax.config import Config
 
@@ -219,6 +230,12 @@ def cmd_export(args) -> int:
     from vlga_jax.export import load_model
 
     source = os.path.join(args.dir, "model.npz")
+    if args.rank is not None:
+        source = os.path.join(args.dir, "top", f"rank_{args.rank}.npz")
+        if os.path.exists(os.path.join(args.dir, "result.json")) and not os.path.exists(
+                source):
+            raise ValueError(f"--rank {args.rank}: {args.dir} kept no candidate of that rank "
+                             "(run.top_k sets how many are kept)")
     if not os.path.exists(source):
         if not os.path.exists(os.path.join(args.dir, "run.json")):
             raise ValueError(f"{args.dir}: not a vlga run directory (no run.json)")
@@ -233,8 +250,11 @@ def cmd_export(args) -> int:
     tmp = f"{args.to}.tmp-{os.getpid()}"
     shutil.copyfile(source, tmp)
     os.replace(tmp, args.to)
-    print(f"wrote {args.to}: {model.architecture.param_count:,} parameters, test accuracy "
-          f"{model.metadata['test_accuracy']:.4f}; load it with vlga_jax.load_model")
+    test = model.metadata["test_accuracy"]
+    score = (f"test accuracy {test:.4f}" if test is not None else
+             f"validation accuracy {model.metadata['val_accuracy']:.4f} (search weights)")
+    print(f"wrote {args.to}: {model.architecture.param_count:,} parameters, {score}; load "
+          "it with vlga_jax.load_model")
     return 0
 
 
@@ -343,6 +363,10 @@ def make_parser() -> argparse.ArgumentParser:
     export.add_argument("dir", metavar="DIR")
     export.add_argument("--to", required=True, metavar="FILE")
     export.add_argument("--force", action="store_true", help="overwrite FILE")
+    export.add_argument("--rank", type=_positive_rank, metavar="R",
+                        help="the R-th best candidate of the search with its search "
+                             "weights (1 = best; run.top_k are kept) instead of the final "
+                             "model")
     export.set_defaults(fn=cmd_export)
 
     predict = sub.add_parser("predict", help="predict classes of images with a model file",

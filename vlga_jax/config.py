@@ -366,9 +366,15 @@ class GAConfig:
     # in phase_best, the stop rule's input and a candidate for the final model): one of
     # PHASE_WINNERS.
     phase_winner: str = "best_seen"
+    # What the search maximises (`vlga_jax.objectives`): metric names, "-" minimises
+    # (("val_acc", "-params")); two or more: NSGA-II ranking. Empty: validation accuracy.
+    objectives: tuple[str, ...] = ()
 
     def __post_init__(self):
         _coerce_fields(self, "ga")
+        from vlga_jax.objectives import check_names
+
+        check_names("ga.objectives", self.objectives)
         _positive_int("ga.population", self.population, 2)
         _positive_int("ga.generations", self.generations)
         _rate("ga.fit_survival_rate", self.fit_survival_rate)
@@ -608,9 +614,13 @@ class RunConfig:
     # again recompiles, from the persistent cache if it is on). Each holds tens of MB of
     # host memory on CPUs, so this bounds a long search's memory.
     max_programs: int = 16
+    # How many of the best distinct candidates a result keeps, with their search-trained
+    # parameters (Result.top, DIR/top/rank_N.npz).
+    top_k: int = 1
 
     def __post_init__(self):
         _coerce_fields(self, "run")
+        _positive_int("run.top_k", self.top_k, 0)
         _positive_int("run.keep_checkpoints", self.keep_checkpoints)
         _positive_int("run.max_programs", self.max_programs)
         if self.compile_workers is not None:

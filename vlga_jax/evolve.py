@@ -3,7 +3,9 @@
 init; loop ask -> evaluate (cache by genome hash, batched training) -> tell;
 then train the search's winner (the best phase winner, see ``ga.phase_winner``) for
 ``train.final_epochs`` with early stopping on validation and report validation and test
-accuracy. Fitness is validation accuracy. The strategy is ``config.ga.strategy`` (VLGA
+accuracy. Fitness is validation accuracy unless an objective says otherwise (see
+`vlga_jax.objectives`: a user function, or several objectives ranked by non-dominated
+sorting). The strategy is ``config.ga.strategy`` (VLGA
 by default); ``ga.budget_epochs`` stops any strategy once that many candidate-epochs are
 spent (cache hits are free).
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import math
 import os
 import sys
 import time
@@ -30,12 +33,14 @@ import numpy as np
 
 from vlga_jax import genome as G
 from vlga_jax import growth, halving
+from vlga_jax import objectives as O
 from vlga_jax import params as P
 from vlga_jax.architecture import Architecture, from_description
 from vlga_jax.config import Config
 from vlga_jax.data import Dataset, load_dataset
 from vlga_jax.growth import FrozenPrefix
 from vlga_jax.model import Network
+from vlga_jax.objectives import Objective, RankedCandidate
 from vlga_jax.records import (
     CandidateRecord,
     Evaluation,
@@ -44,6 +49,7 @@ from vlga_jax.records import (
     better_validation,
 )
 from vlga_jax.rundir import RunDir
+from vlga_jax.space import SearchSpace, check_network_space
 from vlga_jax.strategies import SearchFailed, make_strategy
 from vlga_jax.strategies.base import final_winner
 from vlga_jax.trainer import DeviceData, Member, Outcome, Trainer, enable_compilation_cache
@@ -76,6 +82,11 @@ class Result:
     totals: dict
     mean: np.ndarray | None = None
     std: np.ndarray | None = None
+    # The ``run.top_k`` best distinct candidates, best first, with their search weights.
+    top: list[RankedCandidate] = dataclasses.field(default_factory=list)
+    # With several objectives: every non-dominated candidate of the search (else empty).
+    pareto: list[RankedCandidate] = dataclasses.field(default_factory=list)
+    objectives: tuple[str, ...] = ("val_acc",)  # names of the objective values
 
     @property
     def param_count(self) -> int:
@@ -124,6 +135,11 @@ class Result:
                      f"{t['wall_seconds']:.1f}s")
         lines.append(f"phase bests {[round(b, 4) for b in self.phase_best]}; "
                      f"stopped: {self.stop_reason}")
+        for title, kept in (("top", self.top if len(self.top) > 1 else []),
+                            ("Pareto front", self.pareto)):
+            if kept:
+                lines.append(f"{title} ({', '.join(self.objectives)}): " + "; ".join(
+                    f"{c.rank}: {tuple(round(v, 4) for v in c.objectives)}" for c in kept))
         return "\n".join(lines)
 
 
@@ -153,11 +169,14 @@ class _Search:
     """Host-side orchestration of one run (state between generations lives here)."""
 
     def __init__(self, key, config: Config, dataset: Dataset,
-                 evaluator: Evaluator | None = None):
+                 evaluator: Evaluator | None = None, objective: Objective | None = None,
+                 space: SearchSpace | None = None):
         self.config = config
         self.evaluator = evaluator
         self.callbacks: Sequence = ()
-        self.space = config.space.build()
+        self.space = config.space.build() if space is None else space
+        self.objective = objective or Objective(config.ga.objectives)
+        self.scores: dict[str, np.ndarray] = {}  # objective values by genome hash
         self.strategy = make_strategy(config.ga.strategy, self.space, config.ga)
         self.dataset = dataset
         tc = config.train
@@ -194,7 +213,7 @@ class _Search:
         return {"trained": self.trained, "retrained": self.retrained,
                 "params_held_max": self.params_held_max, "spent_epochs": self.spent_epochs,
                 "cache": list(self.cache.values()),
-                "with_params": G.hashes_in(state, self.space),
+                "with_params": self.needed(state),
                 "candidates": list(self.candidates), "generations": list(self.generations),
                 "trainer": self.trainer.state_dict()}
 
@@ -292,15 +311,82 @@ class _Search:
             outcomes = [prefix.whole(o, phase) for o in outcomes]
         return list(zip(outcomes, epochs, strict=True))
 
+    def _told(self, fitness: float, fidelity: int) -> float:
+        """The fitness the strategy sees (`halving.told_fitness`); successive halving
+        needs one objective valued in [0, 1] (it ranks lower rungs 1 below)."""
+        if len(self.rungs) > 1 and (self.multi or not (fitness == -math.inf
+                                                       or 0.0 <= fitness <= 1.0)):
+            raise ValueError("train.halving_min_epochs: successive halving needs one "
+                             "objective with values in [0, 1] (an accuracy), got "
+                             f"{'several objectives' if self.multi else fitness}")
+        return halving.told_fitness(fitness, fidelity, self.rungs)
+
     def full_fidelity(self, population) -> np.ndarray:
         """bool[P]: members whose fitness was measured at the last rung."""
         last = self.rungs[-1]
         return np.array([getattr(self.cache.get(G.genome_hash(g, self.space)), "fidelity",
                                  0) >= last for g in G.unstack(population)])
 
+    def score(self, h: str) -> np.ndarray:
+        """f64[M]: the objective values of cached candidate ``h``."""
+        if h not in self.scores:
+            v = self.objective.values(self.cache[h], self.cache[h].fidelity)
+            sizes = {s.size for s in self.scores.values()}
+            if sizes and v.size not in sizes:
+                raise ValueError(f"objective returned {v.size} values for candidate {h}, "
+                                 f"{sizes.pop()} for earlier ones: it must always return "
+                                 "as many")
+            self.scores[h] = v
+        return self.scores[h]
+
+    @property
+    def multi(self) -> bool:
+        """Whether the objective has several values (a multi-objective search)."""
+        if not self.scores and self.cache:
+            self.score(next(iter(self.cache)))
+        return len(self.objective.names) > 1 or any(
+            s.size > 1 for s in list(self.scores.values())[:1])
+
+    def rank_population(self, population) -> np.ndarray:
+        """f32[P] fitness of every member (several objectives): `pareto.rank_fitness`
+        of their objective vectors; NaN for members not trained."""
+        hashes = [G.genome_hash(g, self.space) for g in G.unstack(population)]
+        m = next(iter(self.scores.values())).size
+        vectors = np.stack([self.score(h) if h in self.cache else np.full(m, np.nan)
+                            for h in hashes])
+        return O.population_fitness(vectors)
+
+    def top_hashes(self, k: int) -> list[str]:
+        """The ``k`` best distinct candidates trained so far (failed ones never)."""
+        hashes = list(self.cache)
+        if not hashes or k == 0:
+            return []
+        vectors = np.stack([self.score(h) for h in hashes])
+        return [hashes[i] for i in O.best_first(vectors)[:k]]
+
+    def needed(self, state) -> set[str]:
+        """Hashes whose parameters are kept: what ``state`` holds and the top k."""
+        return G.hashes_in(state, self.space) | set(self.top_hashes(self.config.run.top_k))
+
+    def ranked(self, hashes: Sequence[str], dataset: Dataset,
+               with_params: bool) -> list[RankedCandidate]:
+        """`RankedCandidate` of each hash (rank = position + 1); ``with_params``
+        retrains any whose parameters were dropped."""
+        genomes = {c.hash: c.genome for c in self.candidates}
+        out = []
+        for rank, h in enumerate(hashes, 1):
+            ev = self.with_params(h) if with_params else self.cache[h]
+            out.append(RankedCandidate(
+                rank=rank, hash=h, description=genomes[h], architecture=ev.arch,
+                objectives=tuple(float(v) for v in self.score(h)),
+                val_accuracy=float(ev.outcome.val_acc), params=ev.outcome.params,
+                batch_stats=ev.outcome.stats, config=self.config, dataset=dataset))
+        return out
+
     def retain(self, state) -> None:
-        """Drop the parameters of every cached candidate ``state`` no longer holds."""
-        needed = G.hashes_in(state, self.space)
+        """Drop the parameters of every cached candidate ``state`` no longer holds (the
+        top ``run.top_k`` keep theirs)."""
+        needed = self.needed(state)
         held = 0
         for h, ev in self.cache.items():
             if h not in needed and ev.outcome.params is not None:
@@ -355,17 +441,20 @@ class _Search:
             if hashes[i] not in self.cache:  # over the budget: not trained
                 continue
             ev = self.cache[hashes[i]]
-            fitness[i] = halving.told_fitness(ev.fitness, ev.fidelity, self.rungs)
+            values = self.score(hashes[i])
+            fitness[i] = self._told(O.scalar(values), ev.fidelity)
             hit = hashes[i] not in trained_now
             trained_now.discard(hashes[i])
             self.candidates.append(CandidateRecord(
                 phase=state.phase, generation=state.generation, hash=hashes[i],
-                genome=G.decode(genomes[i], self.space), fitness=float(ev.fitness),
+                genome=G.decode(genomes[i], self.space), fitness=O.scalar(values),
                 epochs=0 if hit else ev.fidelity, fidelity=ev.fidelity,
                 seconds=0.0 if hit else ev.outcome.seconds, failed=ev.outcome.failed,
                 reason=ev.outcome.reason, cache_hit=hit, param_count=ev.arch.param_count,
                 flops=ev.arch.flops_per_example,
-                inherited_epochs=0 if hit else ev.inherited_epochs))
+                inherited_epochs=0 if hit else ev.inherited_epochs,
+                objectives=None if values.size == 1 else [
+                    None if np.isnan(v) else float(v) for v in values]))
         return fitness
 
     def final_training(self, ev: Evaluation, run: RunDir | None = None
@@ -428,7 +517,9 @@ def evolve(key: jax.Array, config: Config | None = None, *,
            dataset: Dataset | None = None,
            checkpoint_dir: str | os.PathLike | None = None,
            evaluator: Evaluator | None = None,
-           progress: bool | None = None) -> Result:
+           progress: bool | None = None,
+           objective: Callable[[dict], object] | None = None,
+           space: SearchSpace | None = None) -> Result:
     """Run the search of ``config`` (default: ``Config()``, the "quick" preset) from ``key``.
 
     ``dataset`` overrides ``config.data`` (e.g. a `Dataset.from_arrays`). Each callback
@@ -449,6 +540,12 @@ def evolve(key: jax.Array, config: Config | None = None, *,
     directory already holds this run (same ``config.search_config()``, key and data) the
     search resumes from its last finished generation and ends with the same Result as an
     uninterrupted run; if it holds another run, ValueError names what differs.
+
+    ``objective`` maps a trained candidate's metrics dict (`vlga_jax.objectives.METRICS`)
+    to its fitness, a float (higher is better), or to a sequence of floats for a
+    multi-objective search; default: ``ga.objectives``, else validation accuracy. Pass
+    the same function when resuming. ``space`` replaces ``config.space`` by a user
+    `SearchSpace` (genes named as in `vlga_jax.space.check_network_space`).
     """
     config = Config() if config is None else config
     if not isinstance(config, Config):
@@ -462,19 +559,32 @@ def evolve(key: jax.Array, config: Config | None = None, *,
         bar = for_search(config, checkpoint_dir, file=sys.stderr)
         callbacks = [*callbacks, bar]
     with bar or contextlib.nullcontext():
-        return _evolve(key, config, callbacks, dataset, checkpoint_dir, evaluator)
+        return _evolve(key, config, callbacks, dataset, checkpoint_dir, evaluator, objective,
+                       space)
 
 
-def _evolve(key, config: Config, callbacks, dataset, checkpoint_dir, evaluator) -> Result:
+def _evolve(key, config: Config, callbacks, dataset, checkpoint_dir, evaluator, objective,
+            space) -> Result:
     start = time.perf_counter()
     enable_compilation_cache(config.run.compile_cache_dir)
     if dataset is None:
         dc = config.data
         dataset = load_dataset(dc.name, data_dir=dc.data_dir, val_fraction=dc.val_fraction,
                                seed=dc.seed, subset=dc.subset, resize=dc.resize)
-    search = _Search(key, config, dataset, evaluator)
+    if config.train.halving_min_epochs and len(config.ga.objectives) > 1:
+        raise ValueError("train.halving_min_epochs: successive halving needs one objective "
+                         f"valued in [0, 1]; ga.objectives has {len(config.ga.objectives)}")
+    if space is not None:
+        check_network_space(space)
+        if config.ga.strategy == "vlga" and config.ga.max_phases > space.max_blocks:
+            raise ValueError(f"ga.max_phases must be <= the space's max_blocks "
+                             f"({space.max_blocks}), got {config.ga.max_phases}")
+    search = _Search(key, config, dataset, evaluator,
+                     Objective(config.ga.objectives, objective), space)
     search.callbacks = callbacks
-    run = None if checkpoint_dir is None else RunDir(checkpoint_dir, config, key, dataset)
+    run = None if checkpoint_dir is None else RunDir(
+        checkpoint_dir, config, key, dataset,
+        space=None if space is None else space.to_dict())
     strategy = search.strategy
     state = strategy.init(search.key_strategy)
     parent: Evaluation | None = None
@@ -506,6 +616,9 @@ def _evolve(key, config: Config, callbacks, dataset, checkpoint_dir, evaluator) 
         limit = None if budget is None else halving.affordable(
             search.rungs, config.train.halving_eta, budget - search.spent_epochs)
         fitness = search.evaluate(state, population, needs_eval, parent, limit)
+        if search.multi:  # rank the whole population: survivors' ranks change too
+            fitness = search.rank_population(population)
+            state = state.replace(needs_eval=np.ones(len(fitness), bool))
         state = strategy.tell(state, fitness)
         search.retain(state)
         new = search.candidates[n_before:]
@@ -531,9 +644,18 @@ def _evolve(key, config: Config, callbacks, dataset, checkpoint_dir, evaluator) 
         for callback in callbacks:
             callback(record, new)
     history = strategy.phase_history(state)
-    winner, _ = final_winner(history)
+    winner, winner_fitness = final_winner(history)
     best_eval = search.with_params(G.genome_hash(winner, search.space))
     final, val_acc, test_acc = search.final_training(best_eval, run)
+    top = search.ranked(search.top_hashes(config.run.top_k), dataset, with_params=True)
+    pareto = []
+    if search.multi:
+        hashes = list(search.cache)
+        vectors = np.stack([search.score(h) for h in hashes])
+        order = O.best_first(vectors)
+        fronts = O.pareto.non_dominated_fronts(vectors)
+        pareto = search.ranked([hashes[i] for i in order if fronts[i] == 0], dataset,
+                               with_params=False)
     best_genome = G.canonical(winner, search.space)
     stats = search.trainer.stats
     totals = {
@@ -564,12 +686,15 @@ def _evolve(key, config: Config, callbacks, dataset, checkpoint_dir, evaluator) 
     result = Result(
         config=config, best_genome=best_genome,
         description=G.decode(best_genome, search.space), architecture=best_eval.arch,
-        params=final.params, batch_stats=final.stats, search_fitness=best_eval.fitness,
+        params=final.params, batch_stats=final.stats,
+        search_fitness=best_eval.fitness if search.objective.default else winner_fitness,
         val_accuracy=float(val_acc), test_accuracy=float(test_acc),
         candidates=search.candidates, generations=search.generations,
         phase_best=tuple(f for _, f in history),
         stop_reason=stop_reason or state.stop_reason,
-        totals=totals, mean=dataset.mean, std=dataset.std)
+        totals=totals, mean=dataset.mean, std=dataset.std, top=top, pareto=pareto,
+        objectives=search.objective.labels or tuple(
+            f"objective_{i}" for i in range(search.score(best_eval.hash).size)))
     if run is not None:
         run.finish(result, dataset)
     return result

@@ -69,6 +69,10 @@ def result_summary(result) -> dict:
         "phase_best": list(result.phase_best),
         "stop_reason": result.stop_reason,
         "totals": result.totals,
+        "objectives": list(result.objectives),
+        "top": [c.summary(result.objectives) for c in result.top],
+        **({"pareto": [c.summary(result.objectives) for c in result.pareto]}
+           if result.pareto else {}),
     }
 
 

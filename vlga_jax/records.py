@@ -32,6 +32,9 @@ class CandidateRecord:
     # Epochs of training behind ``fitness`` (below train.epochs: stopped at a lower rung
     # of successive halving); 0 in records written before halving existed.
     fidelity: int = 0
+    # With several objectives (`vlga_jax.objectives`): their values (None: failed);
+    # ``fitness`` is then the first one. None with one objective.
+    objectives: list | None = None
 
 
 @dataclasses.dataclass

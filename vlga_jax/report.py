@@ -7,6 +7,8 @@ finished) and writes into ``DIR/report/``:
   population.png     box plots of the population's fitness per generation
   accuracy_vs_params.png  validation accuracy against parameter count, every candidate
   architecture.png   the best architecture as a diagram (finished runs only)
+  pareto.png         a multi-objective run's first two objectives, every candidate,
+                     the Pareto front highlighted (finished runs only)
 """
 
 from __future__ import annotations
@@ -78,6 +80,12 @@ def summary_table(run: RunReport) -> str:
                  f"{r['search_fitness']:.4f}  final val {r['val_accuracy']:.4f}  test "
                  f"{r['test_accuracy']:.4f}")
     lines.append(f"stopped: {r['stop_reason']}")
+    for title, kept in (("top", r.get("top", [])), ("Pareto front", r.get("pareto", []))):
+        if kept and (title != "top" or len(kept) > 1):
+            lines.append(f"{title}:")
+            lines += [f"  {c['rank']:3d}  " + "  ".join(f"{k} {v:.4g}" for k, v in
+                                                       c["objectives"].items())
+                      + f"  parameters {c['param_count']:,}" for c in kept]
     return "\n".join(lines)
 
 
@@ -158,6 +166,31 @@ def plot_accuracy_vs_params(run: RunReport, path: Path) -> Path:
     return path
 
 
+def plot_pareto(run: RunReport, path: Path) -> Path:
+    """Every trained candidate's first two objectives; the Pareto front joined."""
+    names = run.result["objectives"]
+    shown = lambda name: name[1:] if name.startswith("-") else name  # noqa: E731
+    sign = [-1.0 if n.startswith("-") else 1.0 for n in names[:2]]
+    points = np.array([[s * v for s, v in zip(sign, c["objectives"][:2], strict=True)]
+                       for c in run.candidates if not c["cache_hit"] and not c["failed"]
+                       and c.get("objectives") and None not in c["objectives"][:2]])
+    front = np.array([[s * p["objectives"][n] for s, n in zip(sign, names[:2], strict=True)]
+                      for p in run.result["pareto"]])
+    fig = _figure(6.4, 3.8)
+    ax = fig.subplots()
+    if points.size:
+        ax.scatter(points[:, 0], points[:, 1], s=16, alpha=0.5, color="0.5",
+                   label="candidates")
+    front = front[np.argsort(front[:, 0])]
+    ax.plot(front[:, 0], front[:, 1], "o-", color="tab:red", label="Pareto front")
+    ax.set_xlabel(shown(names[0]) + (" (minimised)" if sign[0] < 0 else ""))
+    ax.set_ylabel(shown(names[1]) + (" (minimised)" if sign[1] < 0 else ""))
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.savefig(path)
+    return path
+
+
 def plot_architecture(result: dict, path: Path) -> Path:
     """The best architecture, top to bottom, one box per layer line."""
     layers = [s for s in result["architecture"] if not s.startswith("train:")]
@@ -193,4 +226,6 @@ def write_report(directory: str | os.PathLike, out: str | os.PathLike | None = N
              plot_accuracy_vs_params(run, out / "accuracy_vs_params.png")]
     if run.result is not None:
         paths.append(plot_architecture(run.result, out / "architecture.png"))
+        if run.result.get("pareto"):
+            paths.append(plot_pareto(run, out / "pareto.png"))
     return summary_table(run), paths

@@ -9,11 +9,13 @@ Layout of ``DIR`` (``evolve(..., checkpoint_dir=DIR)`` or ``vlga run --out DIR``
     logs/generations.jsonl    one JSON object per generation record
     result.json               the final result (no parameters)
     model.npz                 the best network, trained (see `vlga_jax.export`)
+    top/rank_N.npz            the N-th best candidate with its search weights (run.top_k)
     lock                      held (flock) by the process running the search; holds its pid
 
-A directory that holds another run (different search config, key or dataset) is never
-written to: opening it raises ValueError naming what differs. Resuming also checks that
-run.json still describes the run its checkpoints hold (an edited run.json is refused).
+A directory that holds another run (different search config, user search space, key or
+dataset) is never written to: opening it raises ValueError naming what differs. Resuming
+also checks that run.json still describes the run its checkpoints hold (an edited
+run.json is refused).
 
 Only one process runs a directory at a time: `RunDir` takes an exclusive ``flock`` on
 ``lock`` (released by the kernel when the process dies, so a stale lock file left by a
@@ -116,17 +118,21 @@ def read_config(directory: str | os.PathLike) -> tuple[Config, object]:
 class RunDir:
     """Opens (creating or checking) a run directory; saves and restores a search."""
 
-    def __init__(self, directory: str | os.PathLike, config: Config, key, dataset):
+    def __init__(self, directory: str | os.PathLike, config: Config, key, dataset,
+                 space: dict | None = None):
         self.path = Path(directory)
         self.config = config
         identity = {"config": config.search_config(), "key": _key_json(key),
                     "dataset": dataset_fingerprint(dataset)}
+        if space is not None:  # a user SearchSpace (evolve(space=...)) replaces config.space
+            identity["space"] = space
         self.identity = identity
         run_json = self.path / "run.json"
         if run_json.exists():
             saved = _read_run_json(self.path)
             saved_identity = {"config": Config.from_dict(saved["config"]).search_config(),
-                              "key": saved["key"], "dataset": saved["dataset"]}
+                              "key": saved["key"], "dataset": saved["dataset"],
+                              **({"space": saved["space"]} if "space" in saved else {})}
             diff = _differences(saved_identity, identity)
             if diff:
                 raise ValueError(f"{self.path} holds a different run; refusing to mix or "
@@ -138,7 +144,8 @@ class RunDir:
         else:
             self.path.mkdir(parents=True, exist_ok=True)
             ckpt.write_json_atomic(run_json, {"format": FORMAT, "config": config.to_dict(),
-                                              **{k: identity[k] for k in ("key", "dataset")},
+                                              **{k: v for k, v in identity.items()
+                                                 if k != "config"},
                                               "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
         _lock(self.path)
         self.log = RunLog(self.path, config)
@@ -289,6 +296,9 @@ class RunDir:
         from vlga_jax.export import result_summary, save_model
 
         save_model(self.path / "model.npz", result, dataset=dataset)
+        for candidate in result.top:
+            (self.path / "top").mkdir(exist_ok=True)
+            candidate.export(self.path / "top" / f"rank_{candidate.rank}.npz")
         ckpt.write_json_atomic(self.path / "result.json", result_summary(result))
         shutil.rmtree(self.path / FINAL, ignore_errors=True)
         self.log.close()

@@ -16,6 +16,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from vlga_jax.names import OPTIMIZERS
+
 GeneValue = bool | int | float | str
 
 _KINDS = (bool, int, float, str)
@@ -409,3 +411,56 @@ def build_space(kind: str, max_blocks: int, *, training_genes: bool = False) -> 
     if kind in ("xiao2020", "fixed_cnn"):
         return SPACES[kind](max_blocks, training_genes=training_genes)
     return SPACES[kind](max_blocks)
+
+
+# -- user spaces ---------------------------------------------------------------------
+
+# Gene names `architecture.from_description` reads, by block kind (the binary-cnn
+# chromosome is a preset of its own). A user space uses any value tables and conditions
+# over these names.
+CONV_BLOCK_GENES = ("channels_a", "kernel_a", "batchnorm_a", "include_b", "channels_b",
+                    "kernel_b", "batchnorm_b", "include_pool", "pool_type", "include_skip")
+DENSE_BLOCK_GENES = ("units", "dropout", "activation")
+GLOBAL_GENES = ("activation", "optimizer", "learning_rate", "weight_decay", "dropout")
+REQUIRED_BLOCK_GENES = {"conv": ("channels_a", "kernel_a"), "dense": ("units",)}
+
+
+def check_network_space(space: SearchSpace) -> None:
+    """ValueError unless every gene of ``space`` is one a network is built from.
+
+    Block genes: conv blocks ``CONV_BLOCK_GENES`` (channels_a and kernel_a required),
+    dense blocks ``DENSE_BLOCK_GENES`` (units required); global genes ``GLOBAL_GENES``
+    and the ``depth_gene``. Values must suit the gene (channels, kernels and units
+    positive integers, pool_type "max"/"avg", optimizer and activation names known).
+    """
+    if not isinstance(space, SearchSpace):
+        raise ValueError(f"space must be a vlga_jax.space.SearchSpace, got "
+                         f"{type(space).__name__}")
+    if any(g.name == "two_convs" for g in space.block_genes):
+        return  # the binary-cnn chromosome (`binary_cnn`)
+    allowed = CONV_BLOCK_GENES if space.block_kind == "conv" else DENSE_BLOCK_GENES
+    for gene in space.block_genes:
+        if gene.name not in allowed:
+            raise ValueError(f"space: block gene {gene.name!r} is not one a "
+                             f"{space.block_kind} block is built from; allowed: {allowed}")
+    for gene in space.global_genes:
+        if gene.name not in GLOBAL_GENES and gene.name != space.depth_gene:
+            raise ValueError(f"space: global gene {gene.name!r} is not one a network is "
+                             f"built from; allowed: {GLOBAL_GENES} (and the depth_gene)")
+    names = {g.name for g in space.block_genes}
+    for name in REQUIRED_BLOCK_GENES[space.block_kind]:
+        if name not in names:
+            raise ValueError(f"space: {space.block_kind} blocks need the block gene {name!r}")
+    tables = {"channels_a": int, "channels_b": int, "kernel_a": int, "kernel_b": int,
+              "units": int}
+    for gene in space.block_genes:
+        if gene.name in tables and not all(
+                isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in gene.values):
+            raise ValueError(f"space: gene {gene.name!r} values must be positive integers, "
+                             f"got {gene.values}")
+    choices = {"pool_type": ("max", "avg"), "activation": ACTIVATIONS + ("sigmoid",),
+               "optimizer": OPTIMIZERS}
+    for gene in space.block_genes + space.global_genes:
+        if gene.name in choices and not set(gene.values) <= set(choices[gene.name]):
+            raise ValueError(f"space: gene {gene.name!r} values must come from "
+                             f"{choices[gene.name]}, got {gene.values}")
