@@ -335,6 +335,9 @@ class GAConfig:
             mutation; genes not named use mutation_rate.
         phase_winner: which candidate wins a VLGA phase: best_seen (the best of any of
             its generations) or last_generation (the best of its last, as the paper).
+        objectives: what the search maximises: metric names (`vlga_jax.objectives`), a
+            leading "-" minimises, e.g. ("val_acc", "-params"); two or more rank by
+            NSGA-II; empty: validation accuracy.
     """
 
     population: int = 8
@@ -461,6 +464,9 @@ class TrainConfig:
             CPUs, as many as memory allows on accelerators).
         augment: training-time augmentation: crop and/or flip (conv networks only).
         crop_padding: pixels of padding before a random crop.
+        halving_min_epochs: successive halving inside a generation (0: off): new
+            candidates train this many epochs first (see `rungs`, `vlga_jax.halving`).
+        halving_eta: the best 1/eta of a rung continue to eta times its epochs.
     """
 
     epochs: int = 4
@@ -599,6 +605,8 @@ class RunConfig:
         compile_workers: threads compiling programs while others train (None: half the
             cores, 1 to 4; 0: compile inline).
         max_programs: compiled programs kept in memory (least recently used dropped).
+        top_k: how many of the best distinct candidates a result keeps with their search
+            weights (Result.top, DIR/top/rank_N.npz).
     """
 
     compile_cache_dir: str | None = dataclasses.field(default_factory=default_cache_dir)
