@@ -2,6 +2,7 @@
 
 Usage: python benchmarks/halving.py [--pairs quick:quick-halving ...] [--seeds 5]
            [--budget 104] [--out benchmarks/results/halving] [--table-only]
+       python benchmarks/halving.py --rungs-predict [--preset quick-halving] [--seeds 3]
 
 Each pair is (plain preset, halving preset); both get ``ga.budget_epochs = --budget``
 candidate-epochs (a cache hit costs nothing, a candidate stopped at rung k costs the
@@ -45,6 +46,56 @@ def run_one(preset: str, seed: int, budget: int) -> dict:
             "architecture": result.architecture.describe()}
 
 
+def rungs_predict(preset: str, seed: int) -> dict:
+    """How well each rung's validation accuracy predicts the last rung's: the preset's
+    first population (every member, none stopped) trained rung by rung, continuing
+    parameters and optimizer state as halving does; Spearman correlation of each rung's
+    accuracies with the last's, and how many of halving's picks at each rung are among
+    the true best (by last-rung accuracy) of the same number."""
+    import dataclasses
+
+    import jax
+
+    import vlga_jax
+    from vlga_jax import genome as G
+    from vlga_jax import halving
+    from vlga_jax.data import load_dataset
+    from vlga_jax.evolve import _Search
+
+    config = vlga_jax.Config.preset(preset).override(**{"run.verbose": False})
+    search = _Search(jax.random.key(seed), config, load_dataset("digits"))
+    state = search.strategy.init(search.key_strategy)
+    population, _, _ = search.strategy.ask(jax.random.key(0), state)
+    archs = [search.arch(g) for g in G.unstack(population)]
+    members = [search._member(a, search._key(i), None, 0) for i, a in enumerate(archs)]
+    rungs, eta = config.train.rungs(), config.train.halving_eta
+    accs, done, outs = [], 0, None
+    for k, rung in enumerate(rungs):
+        batch = members if k == 0 else [dataclasses.replace(
+            m, key=jax.random.fold_in(m.key, k), params=o.params, stats=o.stats,
+            opt_state=o.opt_state, program=o.program)
+            for m, o in zip(members, outs, strict=True)]
+        outs = search.trainer.train(batch, rung - done, keep_opt_state=True)
+        accs.append(np.array([o.val_acc for o in outs]))
+        done = rung
+    last = accs[-1]
+
+    def spearman(a, b):
+        ra, rb = np.argsort(np.argsort(a)), np.argsort(np.argsort(b))
+        return float(np.corrcoef(ra, rb)[0, 1])
+
+    out = {"preset": preset, "seed": seed, "rungs": list(rungs), "n": len(members),
+           "accuracies": [a.tolist() for a in accs]}
+    n = len(members)
+    for k, acc in enumerate(accs[:-1]):
+        n = halving.continuing(n, eta)
+        picked = set(np.argsort(-acc, kind="stable")[:n])
+        best = set(np.argsort(-last, kind="stable")[:n])
+        out[f"rung_{rungs[k]}"] = {"spearman_with_last": spearman(acc, last),
+                                   "picked_in_true_best": f"{len(picked & best)}/{n}"}
+    return out
+
+
 def _ms(values) -> str:
     v = np.asarray(values, np.float64)
     return f"{v.mean():.4f} +- {v.std(ddof=1) if v.size > 1 else 0.0:.4f}"
@@ -86,7 +137,17 @@ def main(argv=None) -> None:
     ap.add_argument("--budget", type=int, default=104)
     ap.add_argument("--out", default="benchmarks/results/halving")
     ap.add_argument("--table-only", action="store_true")
+    ap.add_argument("--rungs-predict", action="store_true")
+    ap.add_argument("--preset", default="quick-halving")
     args = ap.parse_args(argv)
+    if args.rungs_predict:
+        found = [rungs_predict(args.preset, seed) for seed in range(args.seeds)]
+        for f in found:
+            print(json.dumps({k: v for k, v in f.items() if k != "accuracies"}))
+        os.makedirs(args.out, exist_ok=True)
+        with open(os.path.join(args.out, "rungs_predict.json"), "w") as fh:
+            json.dump(found, fh, indent=1)
+        return
     pairs = [tuple(p.split(":")) for p in args.pairs]
     path = os.path.join(args.out, "halving.json")
     runs = json.load(open(path))["runs"] if os.path.exists(path) else []
