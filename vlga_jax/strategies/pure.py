@@ -33,7 +33,7 @@ from vlga_jax.genome import Genome
 from vlga_jax.strategies.base import random_depth_population
 from vlga_jax.strategies.ga import GA, _ga_breed
 from vlga_jax.strategies.random_search import RandomSearch
-from vlga_jax.strategies.tournament import RandomPopulation, Tournament, _tournament_breed
+from vlga_jax.strategies.tournament import Tournament, _tournament_breed
 
 
 @flax.struct.dataclass
@@ -49,7 +49,7 @@ class PureState:
 
 def _breeder(strategy):
     """(key, population, fitness) -> (population, fitness, needs_eval) of ``strategy``."""
-    if isinstance(strategy, RandomPopulation | RandomSearch):
+    if isinstance(strategy, RandomSearch):
         p = strategy.ga.population
 
         def fresh(key, population, fitness):
