@@ -395,7 +395,8 @@ def from_description(description: dict, *, input_shape, num_classes: int,
     for b in description["blocks"]:
         if "units" in b or "units" in g:
             act = b.get("activation")
-            blocks.append(DenseBlock(int(b.get("units", g.get("units"))), float(b.get("dropout", 0.0)),
+            blocks.append(DenseBlock(int(b.get("units", g.get("units"))),
+                                     float(b.get("dropout", 0.0)),
                                      None if act is None else str(act)))
             continue
         convs = [ConvLayer(int(b["channels_a"]), int(b["kernel_a"]),
