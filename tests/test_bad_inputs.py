@@ -203,7 +203,7 @@ CLI = [
      "data.resize must be None or (height, width)"),
     ("resize-three", ["run", "--set", "data.resize=1,2,3"], "data.resize must be None, one size"),
     ("lr-nan", ["run", "--set", "train.learning_rate=nan"],
-     "train.learning_rate must be a finite number, got nan"),
+     "train.learning_rate must be None or a finite number, got 'nan'"),
     ("lr-negative", ["run", "--set", "train.learning_rate=-1"],
      "train.learning_rate must be None (each optimizer's default) or > 0"),
     ("dropout-one", ["run", "--set", "train.dropout=1"], "train.dropout must be in [0, 1)"),
