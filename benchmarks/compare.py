@@ -1,27 +1,36 @@
-"""Search strategies on the same dataset and the SAME budget, over several seeds.
+"""The seed systems' comparisons on one dataset, over seeds: one command each.
 
-Usage: python benchmarks/compare.py [--presets vlga random classical-ga ...]
-           [--seeds 3] [--budget 60] [--epochs 2] [--final-epochs 10]
-           [--dataset digits] [--data-dir DIR] [--subset N] [--set KEY=VALUE ...]
-           [--out benchmarks/results/compare] [--table-only]
+Usage: python benchmarks/compare.py COMPARISON [--seeds 5] [--budget B] [--epochs E]
+           [--final-epochs F] [--dataset digits] [--data-dir DIR] [--subset N]
+           [--set KEY=VALUE ...] [--out DIR] [--table-only]
+       python benchmarks/compare.py custom --presets vlga random ... [options]
 
-Like Table 2 of Xiao et al. 2020 (random search, a classical GA, VLGA) plus the other
-seed systems' presets. Every run gets ``ga.budget_epochs = --budget`` candidate-epochs
-(each trained candidate costs ``--epochs``; a cache hit costs nothing; the last
-generation is cut short so every run spends the same budget). The presets' own
-population sizes are scaled to the budget (``scaled_overrides``): with N = budget /
-epochs candidates, a GA's population is min(preset, max(4, N // 5)) so several
-generations fit, and its generation count is lifted so the budget, not the generation
-count, ends it; VLGA keeps 2 generations per phase and 2 phases with population
-min(20, max(4, N // 3)). The CNN spaces (vlga, random, classical-ga) are restricted
-alike (channels 8/16/32, kernels 1/3, 2 blocks) so they search the same networks.
+COMPARISON is one of (defaults in COMPARISONS; the options override them):
+
+  table2      random search vs classical GA vs VLGA vs modified VLGA (Xiao et al.'s Table 2
+              rows), on an equal budget of candidate-epochs, every preset at 3 epochs
+  grid        the MLP GA (its preset's 20 x 10 generations) vs the exhaustive grid of all
+              672 mlp-ga networks (Harvey's brute force): best accuracy and wall time
+  tournament  tournament evolution vs a random population every generation (the
+              design-by-evolution comparison), on an equal budget
+
+With a budget, every run gets ``ga.budget_epochs = --budget`` candidate-epochs (each
+trained candidate costs its ``train.epochs``; a cache hit costs nothing; the last
+generation is cut short so every run spends the same budget), and population sizes are
+scaled to it (``scaled_overrides``): with N = budget / epochs candidates, a GA's population
+is min(preset, max(4, N // 5)) so several generations fit, and its generation count is
+lifted so the budget, not the generation count, ends it; VLGA keeps 2 generations per
+phase and 2 phases with population min(20, max(4, N // 3)). The CNN spaces (vlga,
+modified-vlga, random, classical-ga) are restricted alike (channels 8/16/32, kernels 1/3,
+2 blocks) so they search the same networks. Without a budget (the grid comparison) each
+preset runs as defined, at --epochs.
 
 Per run: best validation accuracy of the search (the fitness), test accuracy of the
 best network after final training (``--final-epochs``, early stopping on validation),
 wall seconds (search + final training, compiles included), candidates trained, and the
 best-so-far validation accuracy after every candidate (against candidate-epochs spent).
-Prints mean +- standard deviation over seeds; for "grid", the time-to-same-result: the
-budget at which the grid first reached mlp-ga's best (same seed), if it did.
+Prints mean +- standard deviation over seeds; for the grid, per seed, the candidate-epochs
+and seconds after which it first reached the GA's best.
 
 Writes ``OUT/compare.json`` after every run (so a cut-short run keeps what finished;
 ``--table-only`` reprints the table from it) and ``OUT/compare.png`` (best-so-far
@@ -39,8 +48,17 @@ import warnings
 
 import numpy as np
 
-PRESETS = ("vlga", "random", "classical-ga", "mlp-ga", "grid", "tournament",
+PRESETS = ("random", "classical-ga", "vlga", "modified-vlga", "mlp-ga", "grid", "tournament",
            "random-population", "binary-cnn")
+# Each comparison's presets and defaults (sized for about 20 minutes on 2 CPU cores).
+COMPARISONS = {
+    "table2": {"presets": ("random", "classical-ga", "vlga", "modified-vlga"),
+               "budget": 36, "epochs": 3, "final_epochs": 10},
+    "grid": {"presets": ("mlp-ga", "grid"), "budget": None, "epochs": 1,
+             "final_epochs": 10},
+    "tournament": {"presets": ("tournament", "random-population"), "budget": 120,
+                   "epochs": 2, "final_epochs": 10},
+}
 CNN_SPACE = {"space.channels": (8, 16, 32), "space.kernels": (1, 3), "space.max_blocks": 2}
 
 
@@ -48,17 +66,21 @@ def preset_name(name: str) -> str:
     return "paper" if name == "vlga" else name
 
 
-def scaled_overrides(name: str, budget: int, epochs: int, final_epochs: int) -> dict:
-    """Config overrides that put preset ``name`` on the common budget (see module doc)."""
+def scaled_overrides(name: str, budget: int | None, epochs: int, final_epochs: int) -> dict:
+    """Config overrides that put preset ``name`` on the common budget (see module doc);
+    without a budget only the epochs and (for the GAs) more programs kept in memory."""
     from vlga_jax import Config
 
     base = Config.preset(preset_name(name))
+    out = {"train.epochs": epochs, "train.final_epochs": final_epochs, "train.patience": 3}
+    if budget is None:
+        out["run.max_programs"] = 64  # a GA revisits its programs in any order
+        return out
     n = budget // epochs
-    out = {"ga.budget_epochs": budget, "train.epochs": epochs,
-           "train.final_epochs": final_epochs, "train.patience": 3}
-    if name in ("vlga", "random", "classical-ga"):
+    out["ga.budget_epochs"] = budget
+    if name in ("vlga", "modified-vlga", "random", "classical-ga"):
         out.update(CNN_SPACE)
-    if name == "vlga":
+    if name in ("vlga", "modified-vlga"):
         out.update({"ga.population": min(20, max(4, n // 3)), "ga.generations": 2,
                     "ga.max_phases": 2})
     elif name in ("random", "grid"):
@@ -86,6 +108,17 @@ def best_so_far(candidates) -> list[tuple[int, float]]:
     return curve
 
 
+def seconds_so_far(generations) -> list[tuple[float, float]]:
+    """[(search seconds spent, best validation accuracy so far)] after each generation."""
+    spent, best, curve = 0.0, -np.inf, []
+    for g in generations:
+        spent += g.seconds
+        if np.isfinite(g.best):
+            best = max(best, g.best)
+        curve.append((spent, float(best)))
+    return curve
+
+
 def run_one(name: str, seed: int, args, dataset) -> dict:
     import jax
 
@@ -108,7 +141,9 @@ def run_one(name: str, seed: int, args, dataset) -> dict:
             "programs_compiled": result.totals["programs_compiled"],
             "compile_seconds": result.totals["compile_seconds"],
             "stop_reason": result.stop_reason, "best": result.architecture.describe(),
-            "curve": best_so_far(result.candidates), "overrides": {
+            "search_seconds": sum(g.seconds for g in result.generations),
+            "curve": best_so_far(result.candidates),
+            "seconds_curve": seconds_so_far(result.generations), "overrides": {
                 k: list(v) if isinstance(v, tuple) else v for k, v in overrides.items()}}
 
 
@@ -124,10 +159,12 @@ def time_to_reach(curve, target: float) -> int | None:
     return None
 
 
-def table(runs: list[dict], budget: int) -> str:
+def table(runs: list[dict], budget: int | None) -> str:
     names = [n for n in PRESETS if any(r["preset"] == n for r in runs)]
     names += sorted({r["preset"] for r in runs} - set(names))
-    lines = [f"budget {budget} candidate-epochs per run; mean +- std over seeds",
+    head = (f"budget {budget} candidate-epochs per run" if budget is not None
+            else "each preset as defined (no budget)")
+    lines = [f"{head}; mean +- std over seeds",
              f"{'preset':18s} {'seeds':>5s} {'best val acc':>17s} {'test acc (final)':>17s} "
              f"{'wall s':>15s} {'trained':>13s} {'epochs spent':>12s}"]
     for n in names:
@@ -145,21 +182,28 @@ def table(runs: list[dict], budget: int) -> str:
     for seed in sorted(set(grid) & set(ga)):
         target = ga[seed]["best_val"]
         reached = time_to_reach(grid[seed]["curve"], target)
-        when = (f"reached it after {reached} candidate-epochs" if reached is not None
-                else f"did not reach it within {budget} candidate-epochs")
+        spent = grid[seed]["spent_epochs"]
+        when = (f"reached it after {reached} candidate-epochs, "
+                f"{time_to_reach(grid[seed]['seconds_curve'], target):.0f} s"
+                if reached is not None else f"did not reach it in {spent} candidate-epochs")
         lines.append(f"seed {seed}: mlp-ga's best {target:.4f} came after "
-                     f"{time_to_reach(ga[seed]['curve'], target)} candidate-epochs; "
-                     f"grid {when}")
+                     f"{time_to_reach(ga[seed]['curve'], target)} candidate-epochs, "
+                     f"{time_to_reach(ga[seed]['seconds_curve'], target):.0f} s "
+                     f"(its search: {ga[seed]['spent_epochs']} candidate-epochs, "
+                     f"{ga[seed]['search_seconds']:.0f} s); grid {when} "
+                     f"(its best {grid[seed]['best_val']:.4f})")
     return "\n".join(lines)
 
 
-def plot(runs: list[dict], budget: int, path: str) -> None:
+def plot(runs: list[dict], budget: int | None, path: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
+    if budget is None:
+        budget = max(r["spent_epochs"] for r in runs)
     grid = np.arange(1, budget + 1)
     for n in PRESETS:
         rs = [r for r in runs if r["preset"] == n]
@@ -187,21 +231,38 @@ def plot(runs: list[dict], budget: int, path: str) -> None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--presets", nargs="+", default=list(PRESETS), choices=PRESETS)
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--budget", type=int, default=60, help="candidate-epochs per run")
-    parser.add_argument("--epochs", type=int, default=2, help="training epochs per candidate")
-    parser.add_argument("--final-epochs", type=int, default=10)
+    parser.add_argument("comparison", choices=(*COMPARISONS, "custom"),
+                        help="which comparison (custom: --presets and the options)")
+    parser.add_argument("--presets", nargs="+", choices=PRESETS,
+                        help="presets to run (custom; default: the comparison's)")
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--budget", type=int,
+                        help="candidate-epochs per run (default: the comparison's; custom: 60)")
+    parser.add_argument("--no-budget", action="store_true",
+                        help="run each preset as defined (custom)")
+    parser.add_argument("--epochs", type=int, help="training epochs per candidate")
+    parser.add_argument("--final-epochs", type=int)
     parser.add_argument("--dataset", default="digits")
     parser.add_argument("--data-dir")
     parser.add_argument("--subset", type=int)
     parser.add_argument("--set", action="append", metavar="KEY=VALUE",
                         help="extra override for every run, e.g. --set train.batch_size=64")
-    parser.add_argument("--out", default="benchmarks/results/compare")
+    parser.add_argument("--out", help="default: benchmarks/results/compare_COMPARISON")
     parser.add_argument("--table-only", action="store_true",
                         help="reprint the table and plot from OUT/compare.json")
     args = parser.parse_args(argv)
-    if args.budget < args.epochs:
+    defaults = COMPARISONS.get(args.comparison, {"presets": PRESETS, "budget": 60,
+                                                 "epochs": 2, "final_epochs": 10})
+    if args.presets is not None and args.comparison != "custom":
+        parser.error("--presets is for the custom comparison")
+    args.presets = args.presets or list(defaults["presets"])
+    if args.budget is None:
+        args.budget = None if args.no_budget else defaults["budget"]
+    args.epochs = args.epochs or defaults["epochs"]
+    args.final_epochs = (defaults["final_epochs"] if args.final_epochs is None
+                         else args.final_epochs)
+    args.out = args.out or f"benchmarks/results/compare_{args.comparison}"
+    if args.budget is not None and args.budget < args.epochs:
         parser.error("--budget must be at least --epochs")
     os.makedirs(args.out, exist_ok=True)
     path = os.path.join(args.out, "compare.json")
@@ -218,7 +279,8 @@ def main(argv=None) -> int:
     runs = []
     meta = {"dataset": args.dataset, "budget": args.budget, "epochs": args.epochs,
             "final_epochs": args.final_epochs, "seeds": args.seeds,
-            "presets": args.presets, "command": " ".join(sys.argv)}
+            "presets": args.presets, "comparison": args.comparison,
+            "command": " ".join(sys.argv)}
     for seed in range(args.seeds):  # seeds outermost: a cut-short run keeps whole seeds
         for name in args.presets:
             r = run_one(name, seed, args, dataset)

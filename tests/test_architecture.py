@@ -256,3 +256,28 @@ def test_pad_key_and_fits():
     last_pooled = with_block(BASE, 1, pool="max").shape_key()
     assert pad_key([last_pooled, BASE.shape_key()]) == last_pooled
     assert fits(BASE.shape_key(), last_pooled) and not fits(last_pooled, BASE.shape_key())
+
+
+def test_learning_rate_defaults_to_the_optimizers_keras_default():
+    from vlga_jax.architecture import DEFAULT_LEARNING_RATES
+
+    desc = {"blocks": [{"units": 64}], "globals": {}}
+    for optimizer, rate in (("sgd", 1e-2), ("adadelta", 1.0), ("adamax", 2e-3),
+                            ("adam", 1e-3)):
+        arch = from_description(desc, input_shape=(8, 8, 1), num_classes=10,
+                                defaults={"optimizer": optimizer, "learning_rate": None})
+        assert arch.learning_rate == rate == DEFAULT_LEARNING_RATES[optimizer]
+    # A set train.learning_rate applies to every optimizer; a gene overrides both.
+    fixed = from_description(desc, input_shape=(8, 8, 1), num_classes=10,
+                             defaults={"optimizer": "sgd", "learning_rate": 3e-3})
+    gene = from_description({**desc, "globals": {"learning_rate": 1e-4}}, input_shape=(8, 8, 1),
+                            num_classes=10, defaults={"optimizer": "sgd", "learning_rate": None})
+    assert (fixed.learning_rate, gene.learning_rate) == (3e-3, 1e-4)
+
+
+def test_dense_blocks_take_a_global_width():
+    arch = from_description({"blocks": [{"dropout": 0.2}, {"dropout": 0.2}],
+                             "globals": {"units": 128, "optimizer": "adagrad"}},
+                            input_shape=(8, 8, 1), num_classes=10)
+    assert [(b.units, b.dropout) for b in arch.blocks] == [(128, 0.2), (128, 0.2)]
+    assert arch.learning_rate == 1e-3  # adagrad's Keras default

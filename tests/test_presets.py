@@ -16,7 +16,7 @@ import pytest
 from vlga_jax import Config, evolve
 from vlga_jax.cli import main
 from vlga_jax.config import PRESETS as ALL_PRESETS
-from vlga_jax.presets_info import PRESET_INFO, explain, preset_info
+from vlga_jax.presets_info import PRESET_INFO, explain, preset_info, summary
 from vlga_jax.strategies.base import STRATEGIES
 
 PRESETS = ("binary-cnn", "mlp-ga", "grid", "tournament", "random-population", "random",
@@ -186,3 +186,28 @@ def test_cli_runs_a_new_preset(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "spent the budget of 2 candidate-epochs" in proc.stdout
     assert (tmp_path / "out" / "result.json").exists()
+
+
+def test_seed_presets_follow_their_sources():
+    mod = Config.preset("modified-vlga")
+    assert (mod.ga.strategy, mod.ga.parent_selection, mod.train.epochs,
+            mod.train.transfer) == ("vlga", "fitness", 3, "freeze")
+    t = Config.preset("tournament")
+    assert t.ga.crossover == "none"  # winners are only mutated
+    assert Config.preset("binary-cnn").train.epochs == 2
+    mlp = Config.preset("mlp-ga")
+    assert mlp.space.build().size() == 672 and mlp.train.learning_rate is None
+    assert Config.preset("quick").train.learning_rate == 3e-3
+    with pytest.raises(ValueError, match="ga.crossover"):
+        Config.preset("mlp-ga").override(**{"ga.crossover": "none"})
+
+
+def test_presets_show_vlga_fields_only_for_vlga_presets():
+    for name in ALL_PRESETS:
+        vlga = Config.preset(name).ga.strategy == "vlga"
+        text = explain(name).split("departures from the source")[0]
+        for field in ("ga.max_phases", "ga.stop_drop", "ga.phase_winner", "train.transfer"):
+            assert (field in text) == vlga, (name, field)
+        line = summary(name)
+        assert ("phases" in line) == vlga and ("transfer" in line) == vlga, line
+    assert "adadelta 1" in explain("mlp-ga")  # the per-optimizer learning rates

@@ -222,3 +222,48 @@ def test_random_spaces_round_trip(space):
         assert [type(v) for v in g.values] == [type(v) for v in h.values]
     assert len(space.block_sizes) == space.n_block_genes
     assert (space.block_sizes >= 1).all()
+
+
+def _all_genomes(space):
+    """Every genome of a tiny space (active prefixes, every index of every gene)."""
+    import itertools
+
+    from vlga_jax.genome import Genome
+
+    g = space.n_block_genes
+    for depth in space.depths():
+        for cells in itertools.product(*[range(s) for s in space.block_sizes] * depth,
+                                       *[range(s) for s in space.global_sizes]):
+            blocks = np.zeros((space.max_blocks, g), np.int32)
+            blocks[:depth] = np.array(cells[:depth * g], np.int32).reshape(depth, g)
+            globals_ = np.array(cells[depth * g:], np.int32)
+            if space.depth_gene is not None:
+                col = space.global_column(space.depth_gene)
+                if space.gene(space.depth_gene).values[globals_[col]] != depth:
+                    continue
+            yield Genome(blocks, np.arange(space.max_blocks) < depth, globals_)
+
+
+@pytest.mark.parametrize("space", [
+    SearchSpace((Gene("c", (1, 2)), Gene("use_b", (False, True)),
+                 Gene("b", (3, 4, 5), requires=("use_b", True)),
+                 Gene("k", (1, 3), requires=("b", 5))),
+                (Gene("act", ("relu", "elu")), Gene("lr", (0.1,), requires=("act", "elu"))),
+                max_blocks=2),
+    SearchSpace((Gene("units", (8, 16)),), (Gene("layers", (1, 2, 3)), Gene("opt", ("a", "b"))),
+                max_blocks=3, block_kind="dense", depth_gene="layers"),
+], ids=["conditional", "depth-gene"])
+def test_size_counts_distinct_networks_by_brute_force(space):
+    from vlga_jax.genome import genome_hash
+
+    hashes = {genome_hash(genome, space) for genome in _all_genomes(space)}
+    assert space.size() == len(hashes)
+
+
+def test_mlp_ga_space_has_one_width_and_672_networks():
+    from vlga_jax.space import mlp_ga
+
+    space = mlp_ga()
+    assert space.size() == 4 * 6 * 4 * 7 == 672
+    assert space.gene("units").values == (64, 128, 256, 512, 768, 1024)
+    assert "units" in {g.name for g in space.global_genes}

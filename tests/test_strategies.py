@@ -23,8 +23,10 @@ PRESETS = ("binary-cnn", "mlp-ga", "grid", "tournament", "random-population", "r
 
 
 def small(preset: str, population: int = 4, generations: int = 3):
-    config = Config.preset(preset).override(**{"ga.population": population,
-                                               "ga.generations": generations})
+    overrides = {"ga.population": population, "ga.generations": generations}
+    if preset == "grid":  # a grid prefix: the whole grid holds 672 networks
+        overrides["ga.budget_epochs"] = population * generations * 5
+    config = Config.preset(preset).override(**overrides)
     space = config.space.build()
     return make_strategy(config.ga.strategy, space, config.ga), space
 
@@ -212,7 +214,8 @@ def test_same_key_same_run(runs, name):
         np.testing.assert_array_equal(a.block_mask, b.block_mask)
     if name != "grid":  # the grid ignores the key
         _, other = drive(strategy, space, jax.random.key(4))
-        assert any(not np.array_equal(a.blocks, b.blocks)
+        assert any(not (np.array_equal(a.blocks, b.blocks)
+                        and np.array_equal(a.globals, b.globals))
                    for (a, *_), (b, *_) in zip(first, other, strict=False))
 
 
@@ -224,22 +227,36 @@ def test_random_population_is_fresh_every_generation(runs):
 def test_grid_enumerates_a_small_space_exactly_once():
     space = mlp_ga(2).restrict(units=(64, 128), activation=("relu",), optimizer=("adam", "sgd"))
     grid = Grid(space, GAConfig(strategy="grid", population=5))
-    assert grid.size == (2 + 4) * 2
+    assert grid.size == space.size() == 2 * 2 * 2  # depths x widths x optimizers
     state, steps = drive(grid, space, jax.random.key(0))
     assert state.done and "whole grid" in state.stop_reason
     seen = [G.genome_hash(g, space) for pop, needs, _, _ in steps
             for g, n in zip(G.unstack(pop), needs, strict=True) if n]
     assert len(seen) == len(set(seen)) == grid.size
     first = [G.decode(grid.genome_at(i), space) for i in range(3)]
-    assert first[0] == {"blocks": [{"units": 64}],
-                        "globals": {"layers": 1, "activation": "relu", "optimizer": "adam"}}
+    assert first[0] == {"blocks": [{"dropout": 0.2}], "globals": {
+        "layers": 1, "units": 64, "activation": "relu", "optimizer": "adam"}}
     assert first[1]["globals"]["optimizer"] == "sgd"  # last gene fastest
-    assert first[2]["blocks"] == [{"units": 128}]
+    assert first[2]["globals"]["units"] == 128
 
 
-def test_grid_size_of_the_mlp_space():
-    grid, _ = STRATEGY["grid"]
-    assert grid.size == (6 + 36 + 216 + 1296) * 4 * 7
+def test_grid_enumerates_conditional_genes_once():
+    from vlga_jax.space import Gene, SearchSpace
+
+    space = SearchSpace((Gene("units", (8, 16)), Gene("extra", (False, True)),
+                         Gene("width", (1, 2, 3), requires=("extra", True))),
+                        (Gene("act", ("relu", "elu")),), max_blocks=2, block_kind="dense")
+    grid = Grid(space, GAConfig(strategy="grid", population=4))
+    hashes = [G.genome_hash(grid.genome_at(i), space) for i in range(grid.size)]
+    assert len(set(hashes)) == grid.size == 2 * (8 + 8 * 8)  # 8 settings per block
+    with pytest.raises(IndexError):
+        grid.genome_at(grid.size)
+
+
+def test_grid_preset_enumerates_all_672_mlp_networks():
+    config = Config.preset("grid")
+    assert config.grid_size() == 672 and config.ga.budget_epochs is None
+    assert config.planned_generations() == 34  # 672 / 20, rounded up
 
 
 def test_tournament_gene_rates_must_name_genes():
@@ -252,6 +269,25 @@ def test_tournament_gene_rates_must_name_genes():
         strategy.ask(jax.random.key(1), state)
 
 
+def test_tournament_without_crossover_mutates_copies_of_winners():
+    space = mlp_tournament(4)
+    ga = GAConfig(strategy="tournament", population=6, elites=1, crossover="none",
+                  mutation_rate=0.0, layer_mutation_rate=0.0)
+    strategy = Tournament(space, ga)
+    state = strategy.init(jax.random.key(0))
+    state = strategy.tell(state, np.linspace(0.1, 0.6, 6, dtype=np.float32))
+    pop, needs, _ = strategy.ask(jax.random.key(1), state)
+    parents = {G.genome_hash(g, space) for g in G.unstack(state.population)}
+    children = [G.genome_hash(g, space) for g in G.unstack(pop)]
+    assert set(children) <= parents  # no mutation, no crossover: copies of members
+    ga = GAConfig(strategy="tournament", population=6, elites=1, crossover="uniform",
+                  mutation_rate=0.0, layer_mutation_rate=0.0)
+    crossed = Tournament(space, ga)
+    pop, _, _ = crossed.ask(jax.random.key(1), crossed.tell(crossed.init(jax.random.key(0)),
+                                                            np.linspace(0.1, 0.6, 6)))
+    assert not {G.genome_hash(g, space) for g in G.unstack(pop)} <= parents
+
+
 def test_ga_every_candidate_failed_raises():
     strategy, _ = STRATEGY["mlp-ga"]
     state = strategy.init(jax.random.key(0))
@@ -262,7 +298,7 @@ def test_ga_every_candidate_failed_raises():
 def test_budget_is_validated():
     with pytest.raises(ValueError, match="ga.budget_epochs"):
         GAConfig(budget_epochs=0)
-    assert Config.preset("grid").ga.budget_epochs == 20 * 10 * 5
+    assert Config.preset("grid").ga.population * Config.preset("grid").ga.generations >= 672
 
 
 def test_new_spaces_round_trip_and_validate_the_depth_gene():

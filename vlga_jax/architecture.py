@@ -28,6 +28,11 @@ from vlga_jax.space import BINARY_HEAD
 ACTIVATIONS = ("relu", "tanh", "elu", "selu", "leaky_relu", "sigmoid")
 POOL_KINDS = ("max", "avg")
 MAX_CONVS = 2
+# Each optimizer's default learning rate in Keras 2 (tf.keras 2.x, the MLP GA's era),
+# used wherever the learning rate is neither a gene nor set (train.learning_rate=None).
+# Keras 3 changed only adadelta's, to 1e-3.
+DEFAULT_LEARNING_RATES = {"adam": 1e-3, "adamw": 1e-3, "sgd": 1e-2, "rmsprop": 1e-3,
+                          "adagrad": 1e-3, "adadelta": 1.0, "adamax": 2e-3, "nadam": 2e-3}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -378,16 +383,21 @@ def from_description(description: dict, *, input_shape, num_classes: int,
     """An `Architecture` from a decoded genome (`genome.decode`) of a conv or dense space.
 
     ``defaults`` supplies training values (activation, optimizer, learning_rate,
-    weight_decay, dropout) that the space does not search.
+    weight_decay, dropout) that the space does not search; a learning rate that is None
+    or absent is the optimizer's default (`DEFAULT_LEARNING_RATES`). Dense blocks take
+    their width from the block's ``units`` gene or else the global one.
     """
     g = {**(defaults or {}), **description.get("globals", {})}
+    if g.get("learning_rate") is None:
+        g["learning_rate"] = DEFAULT_LEARNING_RATES[str(g.get("optimizer", "adam"))]
     if description["blocks"] and "two_convs" in description["blocks"][0]:
         return _binary_cnn(description, g, input_shape, num_classes)
     blocks = []
     for b in description["blocks"]:
-        if "units" in b:
+        if "units" in b or "units" in g:
             act = b.get("activation")
-            blocks.append(DenseBlock(int(b["units"]), float(b.get("dropout", 0.0)),
+            blocks.append(DenseBlock(int(b.get("units", g.get("units"))),
+                                     float(b.get("dropout", 0.0)),
                                      None if act is None else str(act)))
             continue
         convs = [ConvLayer(int(b["channels_a"]), int(b["kernel_a"]),

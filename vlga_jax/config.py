@@ -29,7 +29,7 @@ from vlga_jax.names import (
     AUGMENTATIONS,
     CONV_IMPLS,
     COST_MODELS,
-    CROSSOVERS,
+    GA_CROSSOVERS,
     GA_MUTATION_MODES,
     OPTIMIZERS,
     PARENT_SELECTIONS,
@@ -42,7 +42,6 @@ from vlga_jax.space import (
     XIAO2020_ACTIVATIONS,
     SearchSpace,
     build_space,
-    grid_size,
 )
 
 SPACE_KINDS = ("xiao2020", "fixed_cnn", "binary_cnn", "mlp_ga", "mlp_tournament")
@@ -389,8 +388,13 @@ class GAConfig:
         _rate("ga.mutation_rate", self.mutation_rate)
         _check(self.mutation_mode in GA_MUTATION_MODES, "ga.mutation_mode",
                f"one of {GA_MUTATION_MODES}", self.mutation_mode)
-        _check(self.crossover in CROSSOVERS, "ga.crossover", f"one of {CROSSOVERS}",
+        _check(self.crossover in GA_CROSSOVERS, "ga.crossover", f"one of {GA_CROSSOVERS}",
                self.crossover)
+        if self.crossover == "none":
+            _check(self.strategy not in ("vlga", "ga"), "ga.crossover",
+                   f"'uniform' or 'one_point' with ga.strategy={self.strategy!r} ('none', "
+                   "children as mutated copies of one winner, is for 'tournament')",
+                   self.crossover)
         _check(self.parent_selection in PARENT_SELECTIONS, "ga.parent_selection",
                f"one of {PARENT_SELECTIONS}", self.parent_selection)
         _positive_int("ga.tournament_size", self.tournament_size)
@@ -445,7 +449,9 @@ class TrainConfig:
             the trainer and its device data both take it from here).
         optimizer: adam, adamw, sgd, rmsprop, adagrad, adadelta, adamax or nadam (unless
             the space searches it).
-        learning_rate: the optimizer's learning rate (unless the space searches it).
+        learning_rate: the optimizer's learning rate (unless the space searches it); None:
+            each optimizer's Keras 2 default (`vlga_jax.architecture.DEFAULT_LEARNING_RATES`),
+            as the seed systems' presets use.
         weight_decay: decoupled weight decay (unless the space searches it).
         dropout: dropout rate before the head (unless the space searches it).
         transfer: how a VLGA phase uses the inherited blocks: finetune (train them too) or
@@ -473,7 +479,10 @@ class TrainConfig:
     batch_size: int = 128
     eval_batch_size: int = 256
     optimizer: str = "adam"
-    learning_rate: float = 3e-3
+    # None: the optimizer's Keras default (architecture.DEFAULT_LEARNING_RATES: adam
+    # 1e-3, sgd 1e-2, adadelta 1.0, ...); a number: that rate for every optimizer. Either
+    # way a learning-rate gene of the space overrides it.
+    learning_rate: float | None = 3e-3
     weight_decay: float = 0.0
     dropout: float = 0.0
     transfer: str = "finetune"
@@ -505,8 +514,10 @@ class TrainConfig:
         _positive_int("train.eval_batch_size", self.eval_batch_size)
         _check(self.optimizer in OPTIMIZERS, "train.optimizer", f"one of {OPTIMIZERS}",
                self.optimizer)
-        _check(isinstance(self.learning_rate, int | float) and self.learning_rate > 0,
-               "train.learning_rate", "> 0", self.learning_rate)
+        _check(self.learning_rate is None or (isinstance(self.learning_rate, int | float)
+                                              and self.learning_rate > 0),
+               "train.learning_rate",
+               "None (each optimizer's default) or > 0", self.learning_rate)
         _check(isinstance(self.weight_decay, int | float) and self.weight_decay >= 0,
                "train.weight_decay", ">= 0", self.weight_decay)
         _check(isinstance(self.dropout, int | float) and 0 <= self.dropout < 1,
@@ -694,7 +705,7 @@ class Config:
 
     def grid_size(self) -> int:
         """How many networks ``ga.strategy='grid'`` enumerates on this space."""
-        return grid_size(self.space.build())
+        return self.space.build().size()
 
     def planned_generations(self) -> int:
         """Generations the search runs (the progress bar's total): at most max_phases x
@@ -819,7 +830,7 @@ def _paper() -> Config:
                     unfit_survival_prob=0.2, mutation_rate=0.2, crossover="uniform",
                     parent_selection="uniform", max_phases=5, stop_drop=0.01,
                     phase_winner="last_generation"),
-        train=TrainConfig(epochs=5, transfer="freeze", **_FINAL),
+        train=TrainConfig(epochs=5, learning_rate=None, transfer="freeze", **_FINAL),
     )
 
 
@@ -841,46 +852,50 @@ def _report() -> Config:
 
 def _binary_cnn() -> Config:
     """The fixed-length binary-encoded CNN GA: 20-bit chromosome, population 4, 20
-    generations, one-point crossover, bit-flip mutation with rate 1/population."""
+    generations, one-point crossover, bit-flip mutation with rate 1/population, 2 epochs
+    of fitness training."""
     return Config(
         space=SpaceConfig(kind="binary_cnn", max_blocks=8, **_TABLE1),
         ga=GAConfig(strategy="ga", population=4, generations=20, fit_survival_rate=0.5,
                     unfit_survival_prob=0.0, mutation_mode="bitflip", mutation_rate=0.25,
                     crossover="one_point", parent_selection="fitness", **_NO_PHASES),
-        train=TrainConfig(epochs=5, learning_rate=1e-3, **_FINAL),
+        train=TrainConfig(epochs=2, learning_rate=None, **_FINAL),
     )
 
 
 def _mlp_ga() -> Config:
-    """The MLP GA: 1-4 dense layers; population 20, 10 generations, retain the top 40%,
-    keep others with probability 0.1, mutate a child with probability 0.2, uniform
-    crossover."""
+    """The MLP GA: 1-4 dense layers of one width, activation, optimizer (672 networks),
+    each optimizer at its Keras default learning rate; population 20, 10 generations,
+    retain the top 40%, keep others with probability 0.1, mutate a child with probability
+    0.2, uniform crossover."""
     return Config(
         space=SpaceConfig(kind="mlp_ga", max_blocks=4, **_TABLE1),
         ga=GAConfig(strategy="ga", population=20, generations=10, fit_survival_rate=0.4,
                     unfit_survival_prob=0.1, mutation_rate=0.2, mutation_mode="one",
                     crossover="uniform", parent_selection="uniform", **_NO_PHASES),
-        train=TrainConfig(epochs=5, learning_rate=1e-3, **_FINAL),
+        train=TrainConfig(epochs=5, learning_rate=None, **_FINAL),
     )
 
 
 def _grid() -> Config:
-    """Exhaustive search over the mlp-ga space in a fixed order (shallow networks first),
-    20 candidates per step, stopping at the mlp-ga's budget (20 x 10 candidates)."""
+    """The exhaustive search the MLP GA is compared with: every one of the mlp-ga space's
+    672 networks once, 20 per step (34 steps)."""
     base = _mlp_ga()
+    steps = -(-base.space.build().size() // base.ga.population)
     return dataclasses.replace(base, ga=dataclasses.replace(
-        base.ga, strategy="grid", budget_epochs=20 * 10 * base.train.epochs))
+        base.ga, strategy="grid", generations=steps))
 
 
 def _tournament() -> Config:
-    """Tournament evolution: population 50, tournament size 3, 2 elites, per-gene mutation
-    rates, add/remove-layer mutation; units/dropout/activation per layer, learning rate,
-    weight decay and optimizer per network."""
+    """Tournament evolution: population 50, tournament size 3, 2 elites, each child a
+    copy of one tournament winner mutated with per-gene rates and add/remove-layer
+    mutation (no crossover); units/dropout/activation per layer, learning rate, weight
+    decay and optimizer per network."""
     return Config(
         space=SpaceConfig(kind="mlp_tournament", max_blocks=4, **_TABLE1),
         ga=GAConfig(strategy="tournament", population=50, generations=10, **_NO_PHASES,
                     parent_selection="tournament", tournament_size=3, elites=2,
-                    crossover="uniform", mutation_mode="per_gene", mutation_rate=0.1,
+                    crossover="none", mutation_mode="per_gene", mutation_rate=0.1,
                     layer_mutation_rate=0.1,
                     gene_rates=(("units", 0.15), ("dropout", 0.1), ("activation", 0.1),
                                 ("learning_rate", 0.2), ("weight_decay", 0.1),
@@ -896,6 +911,15 @@ def _random_population() -> Config:
         base.ga, strategy="random_population", gene_rates=()))
 
 
+def _modified_vlga() -> Config:
+    """The modified VLGA: the paper preset with fitness-weighted (fitness-proportional)
+    choice of crossover parents, 3 epochs of fitness training and frozen transfer."""
+    base = _paper()
+    return dataclasses.replace(
+        base, ga=dataclasses.replace(base.ga, parent_selection="fitness"),
+        train=dataclasses.replace(base.train, epochs=3))
+
+
 def _random() -> Config:
     """Random search over the paper preset's space (paper Table 2's baseline): 20
     candidates per step until the paper preset's budget of 5 phases x 5 generations x 20
@@ -903,7 +927,7 @@ def _random() -> Config:
     return Config(
         space=SpaceConfig(max_blocks=5, activations=XIAO2020_ACTIVATIONS, **_TABLE1),
         ga=GAConfig(strategy="random", population=20, generations=25, **_NO_PHASES),
-        train=TrainConfig(epochs=5, **_FINAL),
+        train=TrainConfig(epochs=5, learning_rate=None, **_FINAL),
     )
 
 
@@ -917,11 +941,12 @@ def _classical_ga() -> Config:
         ga=GAConfig(strategy="ga", population=20, generations=25, fit_survival_rate=0.5,
                     unfit_survival_prob=0.2, mutation_rate=0.05, mutation_mode="per_gene",
                     crossover="one_point", parent_selection="fitness", **_NO_PHASES),
-        train=TrainConfig(epochs=5, **_FINAL),
+        train=TrainConfig(epochs=5, learning_rate=None, **_FINAL),
     )
 
 
-PRESETS = {"quick": _quick, "paper": _paper, "report": _report, "binary-cnn": _binary_cnn,
+PRESETS = {"quick": _quick, "paper": _paper, "report": _report,
+           "modified-vlga": _modified_vlga, "binary-cnn": _binary_cnn,
            "mlp-ga": _mlp_ga, "grid": _grid, "tournament": _tournament,
            "random-population": _random_population, "random": _random,
            "classical-ga": _classical_ga, "quick-halving": _quick_halving}

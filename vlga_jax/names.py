@@ -16,6 +16,8 @@ STRATEGY_NAMES = ("vlga", "ga", "tournament", "random_population", "random", "gr
 
 # Genetic operators (`vlga_jax.operators`).
 CROSSOVERS = ("uniform", "one_point")
+# ga.crossover: "none" (children are mutated copies of one winner) is for tournament only.
+GA_CROSSOVERS = (*CROSSOVERS, "none")
 PARENT_SELECTIONS = ("uniform", "fitness", "softmax", "rank", "tournament")
 # How `operators.mutate` picks genes: one per member, or each with its rate.
 MUTATION_MODES = ("one", "per_gene")

@@ -11,7 +11,7 @@ description and hash of a genome leave it out otherwise.
 from __future__ import annotations
 
 import dataclasses
-import math
+import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -198,6 +198,38 @@ class SearchSpace:
         raise ValueError(f"unknown global gene {name!r}; global genes: "
                          f"{tuple(g.name for g in self.global_genes)}")
 
+    # -- counting ------------------------------------------------------------------
+    def depths(self) -> tuple[int, ...]:
+        """The numbers of active blocks a network of this space may have, ascending."""
+        if self.depth_gene is not None:
+            return tuple(sorted(self.gene(self.depth_gene).values))
+        return tuple(range(1, self.max_blocks + 1))
+
+    def global_settings(self) -> list[dict]:
+        """Every distinct assignment of the active global genes but the depth gene, in
+        table order with the last gene varying fastest (inactive genes left out)."""
+        genes = [g for g in self.global_genes if g.name != self.depth_gene]
+        return active_settings(genes, {})
+
+    def block_settings(self, globals_: dict) -> list[dict]:
+        """Every distinct assignment of one block's active genes, given the globals (a
+        cached list: do not modify it)."""
+        needed = {g.requires[0] for g in self.block_genes if g.requires is not None}
+        context = tuple(sorted((k, v) for k, v in globals_.items() if k in needed))
+        return _block_settings(self, context)
+
+    def size(self) -> int:
+        """Number of distinct networks of the space: genomes that decode alike (inactive
+        blocks, genes whose ``requires`` does not hold) count once.
+
+        Sum over depths d and global settings g of (block settings given g) ** d.
+        """
+        total = 0
+        for g in self.global_settings():
+            blocks = len(self.block_settings(g))
+            total += sum(blocks ** d for d in self.depths())
+        return total
+
     # -- derived spaces ----------------------------------------------------------
     def restrict(self, **tables: Sequence[GeneValue]) -> SearchSpace:
         """A copy whose named genes keep only the given values (in the given order)."""
@@ -247,26 +279,45 @@ class SearchSpace:
         )
 
 
-# -- the grid of a space (``ga.strategy="grid"``; host side, Python integers) ---------
+def active_settings(genes: list[Gene], context: dict) -> list[dict]:
+    """Every distinct {name: value} of ``genes`` with only their active genes: a gene
+    whose ``requires`` (on a gene of ``genes`` or of ``context``) does not hold is left
+    out, so settings that differ only in inactive genes appear once. Table order, the
+    last gene varying fastest."""
+    names = {g.name for g in genes}
+    settings: list[dict] = [{}]
+    # Required genes first, so a gene's condition is known when it is reached.
+    pending, ordered = list(genes), []
+    while pending:
+        ready = [g for g in pending if g.requires is None or g.requires[0] not in names
+                 or any(o.name == g.requires[0] for o in ordered)]
+        if not ready:  # unreachable: SearchSpace refuses cycles
+            raise ValueError("requires form a cycle")
+        ordered += ready
+        pending = [g for g in pending if g not in ready]
+    for gene in ordered:
+        grown = []
+        for s in settings:
+            if gene.requires is not None:
+                other, needed = gene.requires
+                held = s if other in names else context
+                if other not in held or held[other] != needed:
+                    grown.append(s)
+                    continue
+            grown += [{**s, gene.name: v} for v in gene.values]
+        settings = grown
+    order = [g.name for g in genes]
+    return sorted(settings, key=lambda s: tuple(
+        (0, -1) if n not in s else (1, _gene_of(genes, n).index(s[n])) for n in order))
 
-def grid_depths(space: SearchSpace) -> list[int]:
-    """The depths a grid enumerates, ascending: the depth gene's values, else 1..max_blocks."""
-    if space.depth_gene is not None:
-        return sorted(space.gene(space.depth_gene).values)
-    return list(range(1, space.max_blocks + 1))
+
+@functools.lru_cache(maxsize=64)
+def _block_settings(space: SearchSpace, context: tuple) -> list[dict]:
+    return active_settings(list(space.block_genes), dict(context))
 
 
-def grid_radices(space: SearchSpace, depth: int) -> list[int]:
-    """Table sizes of the genes a grid varies at ``depth``: block 0's, ..., then the
-    global genes' (the depth gene excluded), the last varying fastest."""
-    globals_ = [int(s) for g, s in zip(space.global_genes, space.global_sizes,
-                                       strict=True) if g.name != space.depth_gene]
-    return [int(s) for s in space.block_sizes] * depth + globals_
-
-
-def grid_size(space: SearchSpace) -> int:
-    """Number of grid points of ``space`` (networks, counting conditional repeats)."""
-    return sum(math.prod(grid_radices(space, d)) for d in grid_depths(space))
+def _gene_of(genes: list[Gene], name: str) -> Gene:
+    return next(g for g in genes if g.name == name)
 
 
 # -- presets -------------------------------------------------------------------------
@@ -368,14 +419,18 @@ def binary_cnn(max_stages: int = 8) -> SearchSpace:
 MLP_UNITS = (64, 128, 256, 512, 768, 1024)
 MLP_ACTIVATIONS = ("relu", "elu", "tanh", "sigmoid")
 MLP_OPTIMIZERS = ("rmsprop", "adam", "sgd", "adagrad", "adadelta", "adamax", "nadam")
+MLP_GA_DROPOUT = 0.2  # the MLP GA's Dropout(0.2) after every dense layer
 
 
 def mlp_ga(max_layers: int = 4) -> SearchSpace:
-    """The MLP GA's space: 1..max_layers dense layers (global gene ``layers``), units per
-    layer, one activation and one optimizer per network."""
-    block = (Gene("units", MLP_UNITS),)
+    """The MLP GA's space: 1..max_layers dense layers (global gene ``layers``) of ONE
+    width (global gene ``units``), one activation and one optimizer per network: 4 x 6 x
+    4 x 7 = 672 networks at 4 layers. Each layer is followed by dropout 0.2 (the block
+    gene ``dropout`` has that one value: a block needs a gene, and it is the source's)."""
+    block = (Gene("dropout", (MLP_GA_DROPOUT,)),)
     globals_ = (
         Gene("layers", tuple(range(1, max_layers + 1))),
+        Gene("units", MLP_UNITS),
         Gene("activation", MLP_ACTIVATIONS),
         Gene("optimizer", MLP_OPTIMIZERS),
     )

@@ -1,13 +1,12 @@
-"""Exhaustive grid search in a fixed, deterministic order, ``ga.population`` per ask.
+"""Exhaustive grid search: every distinct network of the space once, ``ga.population``
+per ask, in a fixed order.
 
-The order: depth ascending (1..max_blocks; the values of the space's depth gene, or
-block-mask prefixes), and within a depth the product of the active block genes (block 0
-first) and the global genes, in table order, with the LAST gene varying fastest (as
-``itertools.product``). The mlp-ga space holds 43,512 networks (6 + 36 + 216 + 1,296
-unit choices x 4 activations x 7 optimizers), so the "grid" preset stops at a budget
-(``ga.budget_epochs``); the comparison reads the time-to-same-result off it: the budget
-at which the grid first reaches the GA's best fitness. Conditional genes may repeat a
-network (`genome_hash` equal): repeats are cache hits and cost nothing.
+The order: depth ascending (the values of the space's depth gene, or block-mask
+prefixes 1..max_blocks), then the global genes' settings, then the blocks' settings
+(block 0 slowest), each in table order with the last gene varying fastest. Only active
+genes are enumerated (`SearchSpace.global_settings` / `block_settings`), so no network
+comes twice and the grid has `SearchSpace.size` points: 672 on the mlp-ga space. A
+budget (``ga.budget_epochs``) stops it early, as for any strategy.
 
 The key is unused: the grid is the same for every seed (only training noise differs).
 """
@@ -15,14 +14,12 @@ The key is unused: the grid is the same for every seed (only training noise diff
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from vlga_jax.genome import Genome
-from vlga_jax.space import grid_depths, grid_radices, grid_size
+from vlga_jax.genome import Genome, encode
 from vlga_jax.strategies.base import SearchState, Strategy, register
 
 
@@ -33,44 +30,40 @@ class Grid(Strategy):
 
     needs_survivors = False
 
-    # -- enumeration (host side, Python integers: the grid may exceed 2**63) ---------------
-    def depths(self) -> list[int]:
-        return grid_depths(self.space)
-
-    def _radices(self, depth: int) -> list[int]:
-        return grid_radices(self.space, depth)
-
     @property
     def size(self) -> int:
-        """Number of grid points (networks, counting conditional repeats)."""
-        return grid_size(self.space)
+        """Number of grid points: the space's distinct networks."""
+        return self.space.size()
 
     def genome_at(self, index: int) -> Genome:
-        """The ``index``-th grid point (0 <= index < size) as one genome (numpy arrays)."""
+        """The ``index``-th grid point (0 <= index < size) as one genome (numpy arrays).
+
+        Python integers throughout: a grid may exceed 2**63 points.
+        """
         space = self.space
-        for depth in self.depths():
-            radices = self._radices(depth)
-            count = math.prod(radices)
-            if index < count:
-                break
-            index -= count
-        else:
-            raise IndexError(f"grid index out of range (size {self.size})")
-        digits = []
-        for r in reversed(radices):
-            index, d = divmod(index, r)
-            digits.append(d)
-        digits = digits[::-1]
-        g = space.n_block_genes
-        blocks = np.zeros((space.max_blocks, g), np.int32)
-        blocks[:depth] = np.array(digits[:depth * g], np.int32).reshape(depth, g)
-        rest = iter(digits[depth * g:])
-        globals_ = np.zeros(space.n_global_genes, np.int32)
-        for c, gene in enumerate(space.global_genes):
-            globals_[c] = (gene.index(depth) if gene.name == space.depth_gene
-                           else next(rest))
-        mask = np.arange(space.max_blocks) < depth
-        return Genome(blocks=blocks, block_mask=mask, globals=globals_)
+        if index < 0:
+            raise IndexError(f"grid index must be >= 0, got {index}")
+        for depth in space.depths():
+            for globals_ in space.global_settings():
+                blocks = space.block_settings(globals_)
+                count = len(blocks) ** depth
+                if index < count:
+                    return self._genome(depth, globals_, blocks, index)
+                index -= count
+        raise IndexError(f"grid index out of range (size {self.size})")
+
+    def _genome(self, depth: int, globals_: dict, blocks: list[dict], index: int) -> Genome:
+        space = self.space
+        chosen = []
+        for _ in range(depth):
+            index, i = divmod(index, len(blocks))
+            chosen.append(blocks[i])
+        chosen.reverse()  # block 0 varies slowest
+        gvalues = dict(globals_)
+        if space.depth_gene is not None:
+            gvalues[space.depth_gene] = depth
+        genome = encode({"blocks": chosen, "globals": gvalues}, space)
+        return jax.tree.map(np.asarray, genome)
 
     def _batch(self, start: int) -> tuple[Genome, jax.Array]:
         p, size = self.ga.population, self.size

@@ -1,8 +1,9 @@
 """Tournament evolution.
 
 "tournament": each generation keeps the ``ga.elites`` best members unchanged; every
-other slot is a child of two tournament winners (``ga.tournament_size``, drawn by
-`operators.select_parents`), crossed over (``ga.crossover``), mutated gene by gene with
+other slot is a child of tournament winners (``ga.tournament_size``, drawn by
+`operators.select_parents`): a copy of one winner with ``ga.crossover="none"`` (the
+source's rule), else a crossover of two (``ga.crossover``); then mutated gene by gene with
 per-gene probabilities (``ga.gene_rates``, else ``ga.mutation_rate``) and, with
 probability ``ga.layer_mutation_rate``, given an extra layer or stripped of its last one
 (`operators.add_remove_layer`). Its baseline, "random_population" (the population
@@ -49,7 +50,10 @@ def _tournament_breed(strategy: Tournament, key, population: Genome, fitness):
     pairs = ops.select_parents(k_par, fitness, n_children, ga.parent_selection,
                                tournament_size=ga.tournament_size,
                                temperature=ga.softmax_temperature)
-    children = ops.crossover_population(k_cross, population, pairs, None, ga.crossover)
+    if ga.crossover == "none":
+        children = jax.tree.map(lambda a: a[pairs[:, 0]], population)
+    else:
+        children = ops.crossover_population(k_cross, population, pairs, None, ga.crossover)
     children, _ = ops.mutate_population(k_mut, children, space, None, 1.0, mode="per_gene",
                                         gene_rate=gene_rate_mask(space, ga))
     if space.depth_gene is None:
