@@ -19,7 +19,7 @@ from vlga_jax import params as P
 from vlga_jax.architecture import Architecture, ConvBlock, ConvLayer, DenseBlock, pad_key
 from vlga_jax.augment import augment, canonical, random_crop, random_flip
 from vlga_jax.evolve import Evaluation, _Search
-from vlga_jax.trainer import Member, Trainer
+from vlga_jax.trainer import Member, Outcome, Trainer
 
 PAD = 2
 
@@ -164,8 +164,14 @@ def test_frozen_transfer_with_augmentation_runs_the_prefix_in_program(digits_dat
     parent = Evaluation(parent_arch, types.SimpleNamespace(params=params, stats=stats))
     calls = []
     search._prefix = lambda *args: pytest.fail("the feature cache was used")
-    search.trainer.train = lambda members, epochs, data=None, **kw: calls.append(
-        (members, data))
+
+    def record(members, epochs, data=None, **kw):
+        calls.append((members, data))
+        return [Outcome(params=None, stats=None, val_acc=0.5, val_loss=1.0, train_loss=1.0,
+                        failed=False, reason="", seconds=0.0, program=None)
+                for _ in members]
+
+    search.trainer.train = record
     search._train([child], parent, 1, [0])
     (members, data), = calls
     assert data is None and members[0].arch == child and members[0].frozen_blocks == 1

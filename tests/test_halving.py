@@ -96,7 +96,7 @@ def test_stopped_and_continued_candidates_are_retrained_identically(digits_datas
     from vlga_jax.evolve import _Search
     from vlga_jax.trainer import enable_compilation_cache
 
-    config = halving_config(cache_dir)
+    config = halving_config(cache_dir).override(**{"run.top_k": 0})  # no parameters kept
     enable_compilation_cache(config.run.compile_cache_dir)  # the search test's programs
     search = _Search(jax.random.key(3), config, digits_dataset)
     state = search.strategy.init(search.key_strategy)

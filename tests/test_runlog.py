@@ -172,7 +172,7 @@ def test_evolve_shows_progress_on_a_terminal_unless_turned_off(monkeypatch, stde
 
     seen = {}
 
-    def fake(key, config, callbacks, dataset, checkpoint_dir):
+    def fake(key, config, callbacks, *rest):
         seen["callbacks"] = callbacks
         for hook in callbacks:
             hook(*records())
