@@ -17,7 +17,9 @@ demo: install
 
 test: install
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q
+	# Two workers, each test file whole in one (its module fixtures share compiled programs):
+	# the suite is compile-bound and XLA compiles one program per thread.
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 bench: install
 	$(BIN)/python benchmarks/throughput.py
