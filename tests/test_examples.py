@@ -1,6 +1,5 @@
 """Every example runs as written with --quick (tiny settings), in a fresh process."""
 
-import inspect
 import os
 import re
 import subprocess
@@ -8,8 +7,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
-import vlga_jax
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,11 +23,9 @@ def run_example(name: str, tmp_path, *args: str) -> str:
 
 
 def test_every_example_is_tested():
-    tested = {"quickstart.py", "cifar10_paper.py", "custom_objective.py",
+    tested = {"quickstart.py", "cifar10_paper.py", "custom_objective.py", "pareto_search.py",
               "jitted_operators.py", "own_arrays_trainer.py", "multi_device.py"}
-    on_disk = {p.name for p in (ROOT / "examples").glob("*.py")}
-    # Examples written alongside others (e.g. a Pareto search) have tests of their own.
-    assert tested <= on_disk
+    assert tested == {p.name for p in (ROOT / "examples").glob("*.py")}
 
 
 def test_quickstart(tmp_path):
@@ -46,10 +41,18 @@ def test_cifar10_paper_quick_runs_the_paper_preset_on_digits(tmp_path):
 
 
 def test_custom_objective(tmp_path):
-    if "objective" not in inspect.signature(vlga_jax.evolve).parameters:
-        pytest.skip("evolve(..., objective=fn) is not in this version of vlga_jax")
     out = run_example("custom_objective.py", tmp_path)
     assert re.search(r"best: [\d,]+ parameters, search fitness -?\d\.\d{4}", out)
+
+
+def test_pareto_search_prints_a_non_dominated_front(tmp_path):
+    out = run_example("pareto_search.py", tmp_path)
+    assert "Pareto front (val_acc, -params)" in out
+    front = [(int(n.replace(",", "")), float(a)) for n, a in
+             re.findall(r"([\d,]+) parameters  validation accuracy (\d\.\d{4})", out)]
+    assert front
+    for n, acc in front:  # sorted by size: no network is both larger and no more accurate
+        assert not any(m <= n and b >= acc and (m, b) != (n, acc) for m, b in front)
 
 
 def test_jitted_operators_improve_the_synthetic_fitness(tmp_path):
