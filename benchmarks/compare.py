@@ -13,16 +13,21 @@ COMPARISON is one of (defaults in COMPARISONS; the options override them):
               672 mlp-ga networks (Harvey's brute force): best accuracy and wall time
   tournament  tournament evolution vs a random population every generation (the
               design-by-evolution comparison), on an equal budget
+  halving     the default VLGA search (quick) vs the same with successive halving in
+              every generation (quick-halving), on an equal budget, presets unscaled
 
 With a budget, every run gets ``ga.budget_epochs = --budget`` candidate-epochs (each
 trained candidate costs its ``train.epochs``; a cache hit costs nothing; the last
 generation is cut short so every run spends the same budget), and population sizes are
 scaled to it (``scaled_overrides``): with N = budget / epochs candidates, a GA's population
 is min(preset, max(4, N // 5)) so several generations fit, and its generation count is
-lifted so the budget, not the generation count, ends it; VLGA keeps 2 generations per
-phase and 2 phases with population min(20, max(4, N // 3)). The CNN spaces (vlga,
-modified-vlga, random, classical-ga) are restricted alike (channels 8/16/32, kernels 1/3,
-2 blocks) so they search the same networks. Without a budget (the grid comparison) each
+lifted so the budget, not the generation count, ends it; VLGA keeps 2 phases with
+population min(20, max(4, N // 3)) and gets one generation per phase more than an even
+split of N needs (`vlga_generations`), so the budget ends it early in its last phase and
+it spends the whole budget like the others. The halving comparison keeps both presets'
+populations and epochs (halving trains twice the population at lower fidelity). The CNN
+spaces (vlga, modified-vlga, random, classical-ga) are restricted alike (channels 8/16/32,
+kernels 1/3, 2 blocks) so they search the same networks. Without a budget (the grid comparison) each
 preset runs as defined, at --epochs.
 
 Per run: best validation accuracy of the search (the fitness), test accuracy of the
@@ -41,6 +46,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -49,16 +55,19 @@ import warnings
 import numpy as np
 
 PRESETS = ("random", "classical-ga", "vlga", "modified-vlga", "mlp-ga", "grid", "tournament",
-           "random-population", "binary-cnn")
+           "random-population", "binary-cnn", "quick", "quick-halving")
 # Each comparison's presets and defaults (sized for about 20 minutes on 2 CPU cores).
 COMPARISONS = {
     "table2": {"presets": ("random", "classical-ga", "vlga", "modified-vlga"),
-               "budget": 36, "epochs": 3, "final_epochs": 10},
+               "budget": 90, "epochs": 3, "final_epochs": 10},
     "grid": {"presets": ("mlp-ga", "grid"), "budget": None, "epochs": 1,
              "final_epochs": 10},
     "tournament": {"presets": ("tournament", "random-population"), "budget": 120,
                    "epochs": 2, "final_epochs": 10},
+    "halving": {"presets": ("quick", "quick-halving"), "budget": 104, "epochs": None,
+                "final_epochs": None},
 }
+UNSCALED = ("quick", "quick-halving")  # run as defined but for the budget
 CNN_SPACE = {"space.channels": (8, 16, 32), "space.kernels": (1, 3), "space.max_blocks": 2}
 
 
@@ -66,13 +75,33 @@ def preset_name(name: str) -> str:
     return "paper" if name == "vlga" else name
 
 
-def scaled_overrides(name: str, budget: int | None, epochs: int, final_epochs: int) -> dict:
+def vlga_generations(n: int, population: int, phases: int) -> int:
+    """Generations per phase for a VLGA to plan more than ``n`` candidates, so a budget of
+    ``n`` candidates ends it (early in its last phase) rather than its generation count.
+    The first generation trains ``population`` candidates, each later one about half as
+    many (the survivors' children, at survival rate 0.5); one generation of slack covers
+    cache hits, which cost nothing."""
+    per_phase = n / phases
+    return 2 + max(0, math.ceil((per_phase - population) / max(1, population // 2)))
+
+
+def scaled_overrides(name: str, budget: int | None, epochs: int | None,
+                     final_epochs: int | None) -> dict:
     """Config overrides that put preset ``name`` on the common budget (see module doc);
-    without a budget only the epochs and (for the GAs) more programs kept in memory."""
+    without a budget only the epochs and (for the GAs) more programs kept in memory.
+    ``epochs``/``final_epochs`` None keep the preset's."""
     from vlga_jax import Config
 
     base = Config.preset(preset_name(name))
-    out = {"train.epochs": epochs, "train.final_epochs": final_epochs, "train.patience": 3}
+    if name in UNSCALED:
+        out = {} if final_epochs is None else {"train.final_epochs": final_epochs}
+        if budget is not None:
+            out["ga.budget_epochs"] = budget
+        return out
+    epochs = base.train.epochs if epochs is None else epochs
+    out = {"train.epochs": epochs, "train.patience": 3}
+    if final_epochs is not None:
+        out["train.final_epochs"] = final_epochs
     if budget is None:
         out["run.max_programs"] = 64  # a GA revisits its programs in any order
         return out
@@ -81,7 +110,8 @@ def scaled_overrides(name: str, budget: int | None, epochs: int, final_epochs: i
     if name in ("vlga", "modified-vlga", "random", "classical-ga"):
         out.update(CNN_SPACE)
     if name in ("vlga", "modified-vlga"):
-        out.update({"ga.population": min(20, max(4, n // 3)), "ga.generations": 2,
+        pop = min(20, max(4, n // 3))
+        out.update({"ga.population": pop, "ga.generations": vlga_generations(n, pop, 2),
                     "ga.max_phases": 2})
     elif name in ("random", "grid"):
         out.update({"ga.population": 10, "ga.generations": 10_000})
@@ -262,7 +292,7 @@ def main(argv=None) -> int:
     args.final_epochs = (defaults["final_epochs"] if args.final_epochs is None
                          else args.final_epochs)
     args.out = args.out or f"benchmarks/results/compare_{args.comparison}"
-    if args.budget is not None and args.budget < args.epochs:
+    if args.budget is not None and args.budget < (args.epochs or 1):
         parser.error("--budget must be at least --epochs")
     os.makedirs(args.out, exist_ok=True)
     path = os.path.join(args.out, "compare.json")

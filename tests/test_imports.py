@@ -89,3 +89,18 @@ def test_no_import_cycle():
 def test_names_is_a_leaf():
     modules = _modules()
     assert _imported("vlga_jax.names", modules["vlga_jax.names"], modules) == set()
+
+
+def test_deterministic_gpu_flags_are_added_once_and_respect_the_user():
+    from vlga_jax import xla_flags
+
+    env = {"XLA_FLAGS": "--xla_gpu_autotune_level=4"}
+    assert xla_flags.add_deterministic_gpu_flags(env) == ["--xla_gpu_deterministic_ops=true"]
+    assert env["XLA_FLAGS"] == "--xla_gpu_autotune_level=4 --xla_gpu_deterministic_ops=true"
+    assert xla_flags.add_deterministic_gpu_flags(env) == []  # nothing twice
+    off = {"VLGA_GPU_DETERMINISM": "0"}
+    assert xla_flags.add_deterministic_gpu_flags(off) == [] and "XLA_FLAGS" not in off
+    import os
+
+    assert all(f.split("=")[0] in os.environ["XLA_FLAGS"]
+               for f in xla_flags.DETERMINISTIC_GPU_FLAGS)  # set by `import vlga_jax`

@@ -7,6 +7,8 @@ The names below are imported with the package; every submodule (``vlga_jax.opera
 
 import importlib
 
+# First: XLA reads its flags when JAX starts a backend, which a later import may do.
+from vlga_jax import xla_flags  # noqa: F401  (sets deterministic GPU flags)
 from vlga_jax.config import (
     PRESETS,
     Config,
@@ -34,6 +36,7 @@ _SUBMODULES = frozenset({
     "architecture", "augment", "checkpoint", "cli", "config", "configdoc", "conv", "data",
     "evolve", "export", "genome", "growth", "model", "operators", "params", "presets_info",
     "progress", "records", "report", "rundir", "runlog", "space", "strategies", "trainer",
+    "xla_flags",
 })
 
 

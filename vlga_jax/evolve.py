@@ -26,13 +26,14 @@ import math
 import os
 import sys
 import time
+import warnings
 from collections.abc import Callable, Sequence
 
 import jax
 import numpy as np
 
 from vlga_jax import genome as G
-from vlga_jax import growth, halving
+from vlga_jax import growth, halving, xla_flags
 from vlga_jax import objectives as O
 from vlga_jax import params as P
 from vlga_jax.architecture import Architecture, from_description
@@ -566,6 +567,8 @@ def evolve(key: jax.Array, config: Config | None = None, *,
 def _evolve(key, config: Config, callbacks, dataset, checkpoint_dir, evaluator, objective,
             space) -> Result:
     start = time.perf_counter()
+    if jax.default_backend() == "gpu" and (late := xla_flags.warning()):
+        warnings.warn(late, RuntimeWarning, stacklevel=3)
     enable_compilation_cache(config.run.compile_cache_dir)
     if dataset is None:
         dc = config.data
