@@ -618,6 +618,9 @@ class RunConfig:
         max_programs: compiled programs kept in memory (least recently used dropped).
         top_k: how many of the best distinct candidates a result keeps with their search
             weights (Result.top, DIR/top/rank_N.npz).
+        devices: the devices that train each bucket's members in parallel (None: every
+            device of every process; N: the first N, an equal number per process). Buckets
+            are sized for them; another count may change float rounding.
     """
 
     compile_cache_dir: str | None = dataclasses.field(default_factory=default_cache_dir)
@@ -636,9 +639,14 @@ class RunConfig:
     # How many of the best distinct candidates a result keeps, with their search-trained
     # parameters (Result.top, DIR/top/rank_N.npz).
     top_k: int = 1
+    # Devices of the mesh that splits each bucket (None: all; N: the first N, N / processes
+    # per process; checked against the machine when the search starts).
+    devices: int | None = None
 
     def __post_init__(self):
         _coerce_fields(self, "run")
+        if self.devices is not None:
+            _positive_int("run.devices", self.devices)
         _positive_int("run.top_k", self.top_k, 0)
         _positive_int("run.keep_checkpoints", self.keep_checkpoints)
         _positive_int("run.max_programs", self.max_programs)
