@@ -23,7 +23,8 @@ FIXED_COMPILE_SECONDS = 8.0
 # forward and backward FLOPs.
 EVAL_COST_DIVISOR = 3
 # A new program of a bucket size that is not a power of two (members per device) is
-# charged this share of a compile more: the recompile a later, slightly larger bucket would then need.
+# charged this share of a compile more: the recompile a later, slightly larger bucket
+# would then need.
 ODD_SIZE_COMPILE_SHARE = 0.5
 # "measured": each new figure is averaged with the previous estimate at this weight.
 SMOOTHING = 0.5

@@ -31,9 +31,8 @@ from collections.abc import Callable, Sequence
 import jax
 import numpy as np
 
-from vlga_jax import distributed
+from vlga_jax import distributed, growth, halving
 from vlga_jax import genome as G
-from vlga_jax import growth, halving
 from vlga_jax import objectives as O
 from vlga_jax import params as P
 from vlga_jax.architecture import Architecture, from_description
