@@ -52,3 +52,20 @@ def test_four_devices_match_one(tmp_path):
     assert one["params_sha256"] != four["params_sha256"] or one["params"] == four["params"]
     for a, b in zip(one["params"], four["params"], strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_run_devices_is_checked():
+    import jax
+
+    from vlga_jax import distributed
+    from vlga_jax.config import RunConfig
+
+    with pytest.raises(ValueError, match="run.devices must be an integer >= 1"):
+        RunConfig(devices=0)
+    n = jax.device_count()
+    assert distributed.select_devices(None) == jax.devices()
+    assert distributed.select_devices(1) == jax.devices()[:1]
+    with pytest.raises(ValueError, match=r"run.devices must be None or an integer in \[1, "):
+        distributed.select_devices(n + 1)
+    assert distributed.describe(jax.devices()[:1]).endswith("1 device, 1 process")
+    assert not distributed.initialize()  # nothing given, no environment: one process

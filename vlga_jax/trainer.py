@@ -616,14 +616,14 @@ class Trainer:
 
     def _replicated(self, a, sharding):
         """``a`` on every device of the mesh, cached for the arrays of a `DeviceData`
-        (the last 8), which every call shares."""
+        (the last 16), which every call shares."""
         cached = self._global_cache.get(id(a))
         if cached is not None and cached[0] is a:
             return cached[1]
         placed = jax.make_array_from_callback(np.shape(a), sharding, lambda i: a[i])
         if isinstance(a, jax.Array) and np.ndim(a):
             self._global_cache[id(a)] = (a, placed)
-            while len(self._global_cache) > 8:
+            while len(self._global_cache) > 16:
                 self._global_cache.popitem(last=False)
         return placed
 
