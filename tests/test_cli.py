@@ -62,6 +62,9 @@ def test_run_writes_the_run_directory_and_prints_progress(run):
     assert "best architecture" in stdout and "final epoch 1: val" in stdout
     # The startup line names the backend, the devices and the processes.
     assert ", 1 process" in stdout.splitlines()[0] and "backend cpu" in stdout
+    # Each generation logs the share of member slots that trained a candidate.
+    logged = [json.loads(line) for line in (out / "logs/generations.jsonl").open()]
+    assert all(0 < g["utilisation"] <= 1 for g in logged if g["evaluated"])
 
 
 def test_resume_ends_with_the_same_result(run):

@@ -558,6 +558,10 @@ def evolve(key: jax.Array, config: Config | None = None, *,
     multi-objective search; default: ``ga.objectives``, else validation accuracy. Pass
     the same function when resuming. ``space`` replaces ``config.space`` by a user
     `SearchSpace` (genes named as in `vlga_jax.space.check_network_space`).
+
+    Buckets train on ``config.run.devices``; in a run of several processes (see
+    `vlga_jax.distributed`) every process calls ``evolve`` alike and gets the same
+    Result, and process 0 alone writes ``checkpoint_dir`` and shows progress.
     """
     config = Config() if config is None else config
     if not isinstance(config, Config):
