@@ -6,8 +6,9 @@ for one epoch, compiled programs excluded (a first call compiles; the median of
 ``--repeats`` later calls is reported). On 1 device a CPU call trains one member
 (`train.members_per_call` default: one per device), so the bucket is 16 calls; on 4
 devices each call trains 4 members, one per device, in parallel. Prints seconds per
-setting and the speed-up; the forced devices share the host's cores, so 2 cores give at
-most about 2x.
+setting, the speed-up, and CPU seconds per wall second (the cores a setting kept busy:
+the forced devices share the host's cores, so 2 cores give at most about 2x, and a
+machine loaded by other work leaves less).
 
     python benchmarks/devices.py [--devices 4] [--members 16] [--repeats 5]
 """
@@ -44,14 +45,16 @@ def child(devices: int, members: int, repeats: int) -> dict:
     trainer = Trainer(data, batch_size=64, eval_batch=128, compile_workers=0)
     bucket = [Member(arch, jax.random.key(i)) for i in range(members)]
     trainer.train(bucket, 1)  # compiles
-    seconds = []
+    seconds, cpu = [], []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         trainer.train(bucket, 1)
         seconds.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
     plan = trainer.assign_programs(bucket, 1)
     return {"devices": len(trainer.devices), "calls": len(plan),
             "members_per_call": plan[0][1], "seconds": statistics.median(seconds),
+            "cores_used": statistics.median(c / s for c, s in zip(cpu, seconds, strict=True)),
             "utilisation": trainer.stats.utilisation}
 
 
@@ -74,7 +77,8 @@ def main() -> None:
     for r in rows:
         print(f"{r['devices']} device(s): {r['calls']} calls of {r['members_per_call']} "
               f"members, {r['seconds']:.3f} s per bucket of {args.members} (median of "
-              f"{args.repeats}), utilisation {r['utilisation']:.2f}")
+              f"{args.repeats}), utilisation {r['utilisation']:.2f}, CPU s / wall s "
+              f"{r['cores_used']:.2f}")
     print(f"speed-up {args.devices} devices / 1 device: "
           f"{rows[0]['seconds'] / rows[1]['seconds']:.2f}x on {os.cpu_count()} cores")
 

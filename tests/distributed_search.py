@@ -2,6 +2,7 @@
 
     python tests/distributed_search.py OUT_JSON [--run-dir DIR] [--devices N]
         [--coordinator HOST:PORT --num-processes N --process-id I] [--die-after-checkpoint]
+        [--cache-dir DIR]
 
 Prints nothing; writes the Result's comparable parts to OUT_JSON (fitness of every
 candidate, best architecture, a sha256 of the final parameters, accuracies, totals).
@@ -29,6 +30,7 @@ def main() -> None:
     parser.add_argument("--num-processes", type=int)
     parser.add_argument("--process-id", type=int)
     parser.add_argument("--die-after-checkpoint", action="store_true")
+    parser.add_argument("--cache-dir", help="JAX's persistent compilation cache")
     args = parser.parse_args()
     os.environ["XLA_FLAGS"] = " ".join([os.environ.get("XLA_FLAGS", ""),
                                         f"--xla_force_host_platform_device_count={args.devices}"])
@@ -54,7 +56,7 @@ def main() -> None:
                     ga=GAConfig(population=4, generations=1, max_phases=1),
                     train=TrainConfig(epochs=1, final_epochs=1, batch_size=32,
                                       eval_batch_size=32, learning_rate=1e-2),
-                    run=RunConfig(compile_cache_dir=None, verbose=False))
+                    run=RunConfig(compile_cache_dir=args.cache_dir, verbose=False))
     callbacks = []
     if args.die_after_checkpoint and jax.process_index() == 1:
         def die(record, candidates):

@@ -15,9 +15,12 @@ def free_port() -> int:
 
 
 def two_processes(tmp_path, name: str, run_dir, *args: str):
+    """Start the two processes of a run; they share a compilation cache (process 0
+    writes it) with later runs of the test."""
     address = f"127.0.0.1:{free_port()}"
     return [start(tmp_path, f"{name}{i}", "--coordinator", address, "--num-processes", "2",
-                  "--process-id", str(i), "--run-dir", str(run_dir), *args) for i in (0, 1)]
+                  "--process-id", str(i), "--run-dir", str(run_dir),
+                  "--cache-dir", str(tmp_path / "xla_cache"), *args) for i in (0, 1)]
 
 
 @pytest.mark.slow

@@ -467,7 +467,8 @@ class TrainConfig:
         cost_model: fixed (constant compile and FLOP-rate figures: bit-for-bit
             reproducible) or measured (refined from timings).
         members_per_call: candidates one program call trains (None: one per device on
-            CPUs, as many as memory allows on accelerators).
+            CPUs, as many as memory allows on accelerators), rounded up to a multiple of
+            the devices (run.devices).
         augment: training-time augmentation: crop and/or flip (conv networks only).
         crop_padding: pixels of padding before a random crop.
         halving_min_epochs: successive halving inside a generation (0: off): new
