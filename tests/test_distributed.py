@@ -35,7 +35,8 @@ def test_two_processes_crash_resume_and_match_one_process(tmp_path):
     assert codes[1] != 0 and codes[0] != 0
     assert time.perf_counter() - start_wait < 240
     err = crashing[0][0].stderr.read()
-    assert "another task died" in err or "heartbeat" in err, err[-2000:]
+    # JAX's runtime names the cause (or gloo, should the collective fail first).
+    assert any(s in err.lower() for s in ("another task died", "heartbeat", "gloo")), err[-2000:]
     assert (run_dir / "checkpoints" / "ckpt_000001").is_dir()
     assert not (run_dir / "result.json").exists()
 
