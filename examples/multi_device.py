@@ -1,9 +1,11 @@
 """A bucket of candidates split over several devices (here: 4 forced CPU devices).
 
 The trainer puts the population axis of a bucket on a device mesh (`jax.shard_map`, no
-collectives): each device trains its share of the members. On one machine with several
-GPUs this happens by itself; here XLA_FLAGS makes the CPU look like 4 devices, which
-must be set before jax is imported.
+collectives): each device trains its share of the members, and every call's size is a
+multiple of the devices. On one machine with several GPUs this happens by itself (a
+search takes `--set run.devices=N` to use fewer); here XLA_FLAGS makes the CPU look
+like 4 devices, which must be set before jax is imported. Several hosts: see
+`vlga_jax.distributed`.
 
     python examples/multi_device.py [--quick] [--devices N]
 """
@@ -29,9 +31,10 @@ def main() -> None:
     from sklearn.datasets import load_digits
 
     from vlga_jax.architecture import Architecture, ConvBlock, ConvLayer
+    from vlga_jax.distributed import describe
     from vlga_jax.trainer import DeviceData, Member, Trainer
 
-    print(f"devices: {jax.devices()}")
+    print(f"{describe()}: {jax.devices()}")
     digits = load_digits()
     x = (digits.images[..., None] / 16.0).astype(np.float32)
     y = digits.target.astype(np.int32)
@@ -43,7 +46,8 @@ def main() -> None:
     trainer = Trainer(data, batch_size=32, eval_batch=32)  # every device by default
     outcomes = trainer.train(members, 1)
     print(f"mesh: {trainer.mesh}; {len(members)} members, programs compiled "
-          f"{trainer.stats.programs_compiled}")
+          f"{trainer.stats.programs_compiled}, calls {trainer.stats.buckets}, member slots "
+          f"used {trainer.stats.utilisation:.0%}")
     print("val accuracy per member:", [round(o.val_acc, 3) for o in outcomes])
 
 

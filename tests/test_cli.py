@@ -60,6 +60,11 @@ def test_run_writes_the_run_directory_and_prints_progress(run):
     for phase, gen in ((0, 0), (0, 1), (1, 0), (1, 1)):
         assert f"phase {phase} gen {gen}: best" in stdout
     assert "best architecture" in stdout and "final epoch 1: val" in stdout
+    # The startup line names the backend, the devices and the processes.
+    assert ", 1 process" in stdout.splitlines()[0] and "backend cpu" in stdout
+    # Each generation logs the share of member slots that trained a candidate.
+    logged = [json.loads(line) for line in (out / "logs/generations.jsonl").open()]
+    assert all(0 < g["utilisation"] <= 1 for g in logged if g["evaluated"])
 
 
 def test_resume_ends_with_the_same_result(run):
@@ -142,6 +147,13 @@ def test_help(command, capsys):
     (["resume", "/nonexistent"], "not a vlga run directory"),
     (["report", "/nonexistent"], "not a vlga run directory"),
     (["predict", "/nonexistent.npz", "x.npy"], "no such model file"),
+    (["run", "--coordinator", "nohost", "--num-processes", "2", "--process-id", "0"],
+     "--coordinator must be HOST:PORT"),
+    (["resume", "x", "--coordinator", "h:1", "--num-processes", "2", "--process-id", "2"],
+     "--process-id must be an integer in [0, --num-processes)"),
+    (["run", "--set", "run.devices=0"], "run.devices must be an integer >= 1"),
+    (["run", "--set", "run.devices=4096", "--out", "unused"],
+     "run.devices must be None or an integer in [1, "),
 ])
 def test_bad_arguments_give_one_line_and_status_2(argv, message, capsys):
     try:

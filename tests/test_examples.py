@@ -72,5 +72,7 @@ def test_own_arrays_trainer(tmp_path):
 def test_multi_device_splits_a_bucket_over_four_devices(tmp_path):
     out = run_example("multi_device.py", tmp_path)
     assert "mesh: Mesh('pop': 4" in out and "8 members, programs compiled 1" in out
+    assert "backend cpu, 4 devices, 1 process" in out
+    assert "calls 2, member slots used 100%" in out  # 2 calls of 4, one member per device
     accuracies = re.search(r"val accuracy per member: \[(.*)\]", out).group(1).split(",")
     assert len(accuracies) == 8

@@ -89,13 +89,16 @@ def runs(trainer, device_data):
     The alone runs use their own Trainer: ``trainer`` would (rightly) reuse its compiled
     4-member program for one member, which would not test a population of one.
     """
+    before = (trainer.stats.members_trained, trainer.stats.member_slots)
     together = trainer.train([member("a"), member("b"), member("c")], EPOCHS)
+    slots = (trainer.stats.members_trained - before[0], trainer.stats.member_slots - before[1])
     solo = batched_trainer(device_data)
     alone = [solo.train([member(n)], EPOCHS)[0] for n in "abc"]
     return {"together": dict(zip("abc", together, strict=True)),
             "alone": dict(zip("abc", alone, strict=True)),
             "compiled_batched": trainer.stats.programs_compiled,
-            "compiled_alone": solo.stats.programs_compiled}
+            "compiled_alone": solo.stats.programs_compiled,
+            "slots": slots, "alone_utilisation": solo.stats.utilisation}
 
 
 def test_training_changes_parameters_and_members_differ(runs):
@@ -437,3 +440,30 @@ def test_cpu_default_trains_one_member_per_call_like_a_bucket(device_data, runs)
 def test_members_per_call_is_checked(device_data):
     with pytest.raises(ValueError, match="members_per_call"):
         Trainer(device_data, members_per_call=0)
+
+
+def test_buckets_are_sized_for_the_devices():
+    from vlga_jax.planner import Planner
+
+    program = ARCHS["a"].shape_key()
+    members = [member("a") for _ in range(5)]
+    for devices, per_call, sizes in ((3, 3, [3, 3]), (4, 1, [4, 4]), (4, None, [8]),
+                                     (1, None, [8]), (1, 2, [2, 2, 2])):
+        planner = Planner(CostModel("fixed", devices=devices), True, 32, 4 << 30, per_call,
+                          devices)
+        plan = planner.assign(members, 1, (96, 32))
+        # Every call a multiple of the devices (members_per_call rounded up to one).
+        assert [size for _, size, _ in plan] == sizes
+        assert sorted(i for _, _, idx in plan for i in idx) == list(range(5))
+    # A memory cap of one member per device still gives each device one.
+    assert Planner(CostModel(), True, 32, 1, None, 4).max_members(program) == 4
+    # Devices train their shares in parallel: 4 members on 4 devices cost one on one.
+    one, four = CostModel(), CostModel(devices=4)
+    assert four.train_seconds(program, 4, 1, 96, 32) == one.train_seconds(program, 1, 1, 96, 32)
+    assert four.estimate(program, 12, 1, 0, 1, 96, 32) > (  # 3 per device: charged as odd
+        four.train_seconds(program, 12, 1, 96, 32) + FIXED_COMPILE_SECONDS)
+
+
+def test_utilisation_counts_dummy_members(runs):
+    assert runs["slots"] == (3, 4)  # a, b, c and one dummy member in a call of 4
+    assert runs["alone_utilisation"] == 1.0

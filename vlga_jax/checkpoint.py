@@ -131,9 +131,17 @@ def _files(root: Path) -> list[Path]:
 
 
 def _checkpointer():
+    """Orbax's checkpointer, acting for this process alone (in a run of several
+    processes only process 0 writes, and each reads by itself: no barriers)."""
+    import jax
     import orbax.checkpoint as ocp
 
-    return ocp.PyTreeCheckpointer()
+    if jax.process_count() == 1:
+        return ocp.PyTreeCheckpointer()
+    i = jax.process_index()
+    alone = ocp.options.MultiprocessingOptions(primary_host=i, active_processes={i})
+    return ocp.Checkpointer(ocp.PyTreeCheckpointHandler(multiprocessing_options=alone),
+                            multiprocessing_options=alone)
 
 
 def save(root: str | os.PathLike, index: int, state: dict, arrays: dict,

@@ -3,6 +3,8 @@
     vlga run [--preset NAME] [--config FILE] [--dataset NAME] [--data-dir D] [--out DIR]
              [--seed S] [--set key=value ...]
     vlga resume DIR              continue an interrupted run
+    (run and resume: --coordinator HOST:PORT --num-processes N --process-id I, or
+     --distributed, join a run of several processes; see `vlga_jax.distributed`)
     vlga report DIR              summary table and PNG plots (DIR/report/)
     vlga export DIR --to FILE    the best network and its parameters (.npz)
     vlga predict FILE images.npy predicted classes for raw images
@@ -148,21 +150,38 @@ def _can_write_in(directory: Path) -> bool:
     return True
 
 
-def _run_search(config, key, out: str, quiet: bool) -> int:
-    import jax
+def _join(args) -> None:
+    """Join a run of several processes if the flags or the environment say so (before
+    anything else uses JAX)."""
+    from vlga_jax import distributed
 
+    try:
+        distributed.initialize(args.coordinator, args.num_processes, args.process_id,
+                               auto=args.distributed)
+    except ValueError:
+        raise
+    except Exception as err:  # the runtime's errors: unreachable coordinator, timeout
+        raise ValueError(f"could not join the run of several processes: "
+                         f"{type(err).__name__}: {err}") from err
+
+
+def _run_search(config, key, out: str, quiet: bool) -> int:
+    from vlga_jax import distributed
     from vlga_jax.evolve import SearchFailed, evolve
     from vlga_jax.progress import for_search
 
+    main = distributed.is_main()  # process 0 alone prints (and writes the directory)
     vlga = config.ga.strategy == "vlga"  # phases are the VLGA's alone
     phases = f", phases <= {config.ga.max_phases}" if vlga else ""
-    print(f"vlga: run directory {out}; strategy {config.ga.strategy}, dataset "
-          f"{config.data.name}, population "
-          f"{config.ga.population}, generations {config.ga.generations}{phases}, backend "
-          f"{jax.default_backend()}", flush=True)
+    if main:
+        devices = distributed.describe(distributed.select_devices(config.run.devices))
+        print(f"vlga: run directory {out}; strategy {config.ga.strategy}, dataset "
+              f"{config.data.name}, population "
+              f"{config.ga.population}, generations {config.ga.generations}{phases}; "
+              f"{devices}", flush=True)
     start = time.perf_counter()
-    progress = for_search(config, out, file=sys.stdout)
-    callbacks = [] if quiet else [progress]
+    progress = for_search(config, out, file=sys.stdout, header=False)
+    callbacks = [] if quiet or not main else [progress]
     try:
         with progress:
             result = evolve(key, config, callbacks=callbacks, checkpoint_dir=out,
@@ -174,6 +193,8 @@ def _run_search(config, key, out: str, quiet: bool) -> int:
         raise ValueError(f"{err}. Resuming {out} would repeat this (its config is fixed): "
                          "start a new run (another --out) with e.g. a lower "
                          "--set train.learning_rate=...") from err
+    if not main:
+        return 0
     print(result.summary())
     print(f"total {time.perf_counter() - start:.1f}s")
     print(f"wrote {os.path.join(out, 'result.json')} and {os.path.join(out, 'model.npz')}; "
@@ -182,13 +203,19 @@ def _run_search(config, key, out: str, quiet: bool) -> int:
 
 
 def _check_paths(config, out: str) -> None:
-    """Refuse, before anything is loaded or trained, directories that cannot be written."""
+    """Refuse, before anything is loaded or trained, directories that cannot be written
+    (by process 0, the one that writes them)."""
+    from vlga_jax.distributed import is_main
+
+    if not is_main():
+        return
     _check_writable_dir(out, "--out")
     if config.run.compile_cache_dir:
         _check_writable_dir(config.run.compile_cache_dir, "run.compile_cache_dir")
 
 
 def cmd_run(args) -> int:
+    _join(args)
     import jax
 
     config = _build_config(args)
@@ -202,6 +229,7 @@ def cmd_resume(args) -> int:
     from vlga_jax.report import RunReport, summary_table
     from vlga_jax.rundir import read_config
 
+    _join(args)
     config, key = read_config(args.dir)
     if os.path.exists(os.path.join(args.dir, "result.json")):
         if os.path.exists(os.path.join(args.dir, "model.npz")):
@@ -319,6 +347,19 @@ def _config_arguments(parser, presets) -> None:
                              "vlga config)")
 
 
+def _distributed_arguments(parser) -> None:
+    group = parser.add_argument_group(
+        "several processes", "one run over the devices of several processes or hosts "
+        "(jax.distributed): start the same command in every process; process 0 writes "
+        "the run directory")
+    group.add_argument("--coordinator", metavar="HOST:PORT",
+                       help="process 0's address and a free port (or JAX_COORDINATOR_ADDRESS)")
+    group.add_argument("--num-processes", type=int, metavar="N", help="processes in all")
+    group.add_argument("--process-id", type=int, metavar="I", help="this process, 0..N-1")
+    group.add_argument("--distributed", action="store_true",
+                       help="let JAX detect the three on SLURM (srun), Open MPI or a TPU pod")
+
+
 def make_parser() -> argparse.ArgumentParser:
     from vlga_jax.config import PRESETS
 
@@ -333,6 +374,7 @@ def make_parser() -> argparse.ArgumentParser:
                      help="run directory (default runs/<time>-<preset>-seed<S>)")
     run.add_argument("--seed", type=_seed, default=0, help="an integer in [0, 2**32)")
     run.add_argument("--quiet", action="store_true", help="no progress output")
+    _distributed_arguments(run)
     run.set_defaults(fn=cmd_run)
 
     config = sub.add_parser("config", help="print every config field with its value and "
@@ -349,6 +391,7 @@ def make_parser() -> argparse.ArgumentParser:
                             description="Continue the run in DIR from its last checkpoint.")
     resume.add_argument("dir", metavar="DIR")
     resume.add_argument("--quiet", action="store_true", help="no progress output")
+    _distributed_arguments(resume)
     resume.set_defaults(fn=cmd_resume)
 
     report = sub.add_parser("report", help="summary table and plots of a run",

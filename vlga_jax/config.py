@@ -467,7 +467,8 @@ class TrainConfig:
         cost_model: fixed (constant compile and FLOP-rate figures: bit-for-bit
             reproducible) or measured (refined from timings).
         members_per_call: candidates one program call trains (None: one per device on
-            CPUs, as many as memory allows on accelerators).
+            CPUs, as many as memory allows on accelerators), rounded up to a multiple of
+            the devices (run.devices).
         augment: training-time augmentation: crop and/or flip (conv networks only).
         crop_padding: pixels of padding before a random crop.
         halving_min_epochs: successive halving inside a generation (0: off): new
@@ -618,6 +619,9 @@ class RunConfig:
         max_programs: compiled programs kept in memory (least recently used dropped).
         top_k: how many of the best distinct candidates a result keeps with their search
             weights (Result.top, DIR/top/rank_N.npz).
+        devices: the devices that train each bucket's members in parallel (None: every
+            device of every process; N: the first N, an equal number per process). Buckets
+            are sized for them; another count may change float rounding.
     """
 
     compile_cache_dir: str | None = dataclasses.field(default_factory=default_cache_dir)
@@ -636,9 +640,14 @@ class RunConfig:
     # How many of the best distinct candidates a result keeps, with their search-trained
     # parameters (Result.top, DIR/top/rank_N.npz).
     top_k: int = 1
+    # Devices of the mesh that splits each bucket (None: all; N: the first N, N / processes
+    # per process; checked against the machine when the search starts).
+    devices: int | None = None
 
     def __post_init__(self):
         _coerce_fields(self, "run")
+        if self.devices is not None:
+            _positive_int("run.devices", self.devices)
         _positive_int("run.top_k", self.top_k, 0)
         _positive_int("run.keep_checkpoints", self.keep_checkpoints)
         _positive_int("run.max_programs", self.max_programs)

@@ -22,8 +22,9 @@ FIXED_COMPILE_SECONDS = 8.0
 # An evaluation example costs a forward pass, about a third of a training example's
 # forward and backward FLOPs.
 EVAL_COST_DIVISOR = 3
-# A new program of a bucket size that is not a power of two is charged this share of a
-# compile more: the recompile a later, slightly larger bucket would then need.
+# A new program of a bucket size that is not a power of two (members per device) is
+# charged this share of a compile more: the recompile a later, slightly larger bucket
+# would then need.
 ODD_SIZE_COMPILE_SHARE = 0.5
 # "measured": each new figure is averaged with the previous estimate at this weight.
 SMOOTHING = 0.5
@@ -34,12 +35,15 @@ class CostModel:
     """``kind`` "fixed" keeps ``flop_rate`` (FLOP/s) and ``compile_seconds`` (per new
     program) constant, so the choice of programs never depends on timings; "measured"
     refines both with `update`. ``known`` holds the programs the run has compiled:
-    (topology, frozen blocks) -> [(program ShapeKey, bucket size), ...]."""
+    (topology, frozen blocks) -> [(program ShapeKey, bucket size), ...]. A call's members
+    are split evenly over ``devices`` devices that train in parallel, each at
+    ``flop_rate``."""
 
     kind: str = "fixed"
     flop_rate: float = FIXED_FLOP_RATE
     compile_seconds: float = FIXED_COMPILE_SECONDS
     known: dict = dataclasses.field(default_factory=dict)
+    devices: int = 1
 
     def __post_init__(self):
         if self.kind not in COST_MODELS:
@@ -52,9 +56,11 @@ class CostModel:
     def train_seconds(self, program, size: int, n_epochs: int, n_train: int,
                       n_eval: int) -> float:
         """Seconds of one call training ``size`` members for ``n_epochs`` on ``n_train``
-        rows and evaluating ``n_eval`` rows (dummy members cost as much as real ones)."""
+        rows and evaluating ``n_eval`` rows (dummy members cost as much as real ones):
+        those of the ``ceil(size / devices)`` members of one device."""
         n = n_train * max(n_epochs, 1) + n_eval / EVAL_COST_DIVISOR
-        return size * program.train_flops_per_example * n / self.flop_rate
+        per_device = -(-size // self.devices)
+        return per_device * program.train_flops_per_example * n / self.flop_rate
 
     def estimate(self, program, size: int, calls: int, frozen: int, n_epochs: int,
                  n_train: int, n_eval: int) -> float:
@@ -63,7 +69,8 @@ class CostModel:
         cost = calls * self.train_seconds(program, size, n_epochs, n_train, n_eval)
         if (program, size) not in self.compiled(program, frozen):
             cost += self.compile_seconds
-            if size & (size - 1):  # not a power of two
+            per_device = max(1, size // self.devices)
+            if per_device & (per_device - 1):  # not a power of two per device
                 cost += ODD_SIZE_COMPILE_SHARE * self.compile_seconds
         return cost
 
@@ -78,14 +85,16 @@ class CostModel:
     def update(self, *, compile_seconds: float | None = None, first: bool = False,
                flops: float | None = None, seconds: float | None = None) -> None:
         """Tell the model a compile's seconds (``first``: the run's first compile) or a
-        bucket's padded ``flops`` and ``seconds``; only "measured" learns from them."""
+        bucket's padded ``flops`` (over all devices) and ``seconds``; only "measured"
+        learns from them."""
         if self.kind != "measured":
             return
         if compile_seconds is not None:
             self.compile_seconds = compile_seconds if first else (
                 SMOOTHING * self.compile_seconds + (1 - SMOOTHING) * compile_seconds)
-        if flops and seconds:
-            self.flop_rate = SMOOTHING * self.flop_rate + (1 - SMOOTHING) * flops / seconds
+        if flops and seconds:  # flops of all devices: the rate of one
+            rate = flops / self.devices / seconds
+            self.flop_rate = SMOOTHING * self.flop_rate + (1 - SMOOTHING) * rate
 
     def state_dict(self) -> dict:
         """Plain data: known programs (as a list of items), flop rate, compile seconds."""

@@ -32,8 +32,8 @@ from collections.abc import Callable, Sequence
 import jax
 import numpy as np
 
+from vlga_jax import distributed, growth, halving, xla_flags
 from vlga_jax import genome as G
-from vlga_jax import growth, halving, xla_flags
 from vlga_jax import objectives as O
 from vlga_jax import params as P
 from vlga_jax.architecture import Architecture, from_description
@@ -49,7 +49,7 @@ from vlga_jax.records import (
     GenerationRecord,
     better_validation,
 )
-from vlga_jax.rundir import RunDir
+from vlga_jax.rundir import RunDir, open_run
 from vlga_jax.space import SearchSpace, check_network_space
 from vlga_jax.strategies import SearchFailed, make_strategy
 from vlga_jax.strategies.base import final_winner
@@ -134,6 +134,10 @@ class Result:
                      f"padded FLOPs +{100 * t.get('padded_flop_overhead', 0.0):.0f}%; compile "
                      f"{t['compile_seconds']:.1f}s, train {t['train_seconds']:.1f}s, wall "
                      f"{t['wall_seconds']:.1f}s")
+        if "devices" in t:
+            lines.append(f"devices {t['devices']} in {t['processes']} process"
+                         f"{'es' if t['processes'] > 1 else ''}; member slots that trained a "
+                         f"candidate {100 * t['device_utilisation']:.0f}%")
         lines.append(f"phase bests {[round(b, 4) for b in self.phase_best]}; "
                      f"stopped: {self.stop_reason}")
         for title, kept in (("top", self.top if len(self.top) > 1 else []),
@@ -193,7 +197,8 @@ class _Search:
                                members_per_call=tc.members_per_call,
                                compile_workers=config.run.compile_workers,
                                max_programs=config.run.max_programs,
-                               augment=tc.augment, crop_padding=tc.crop_padding)
+                               augment=tc.augment, crop_padding=tc.crop_padding,
+                               devices=distributed.select_devices(config.run.devices))
         self.prefixes: dict[tuple, tuple[FrozenPrefix, DeviceData]] = {}
         self.key_strategy, self.key_train, self.key_final = jax.random.split(key, 3)
         self.cache: dict[str, Evaluation] = {}
@@ -513,6 +518,13 @@ class _Search:
         return best, best.val_acc, tested.val_acc
 
 
+def _utilisation(stats, slots_before: int, trained_before: int) -> float | None:
+    """Real members / member slots of the training calls since the counts given (None:
+    none trained)."""
+    slots = stats.member_slots - slots_before
+    return (stats.members_trained - trained_before) / slots if slots else None
+
+
 def evolve(key: jax.Array, config: Config | None = None, *,
            callbacks: Sequence[GenerationCallback] = (),
            dataset: Dataset | None = None,
@@ -547,12 +559,17 @@ def evolve(key: jax.Array, config: Config | None = None, *,
     multi-objective search; default: ``ga.objectives``, else validation accuracy. Pass
     the same function when resuming. ``space`` replaces ``config.space`` by a user
     `SearchSpace` (genes named as in `vlga_jax.space.check_network_space`).
+
+    Buckets train on ``config.run.devices``; in a run of several processes (see
+    `vlga_jax.distributed`) every process calls ``evolve`` alike and gets the same
+    Result, and process 0 alone writes ``checkpoint_dir`` and shows progress.
     """
     config = Config() if config is None else config
     if not isinstance(config, Config):
         raise ValueError(f"config must be a vlga_jax.Config, got {type(config).__name__}")
     if progress is None:
         progress = sys.stderr.isatty()
+    progress = progress and distributed.is_main()  # one process prints
     bar = None
     if progress:
         from vlga_jax.progress import for_search
@@ -585,7 +602,7 @@ def _evolve(key, config: Config, callbacks, dataset, checkpoint_dir, evaluator, 
     search = _Search(key, config, dataset, evaluator,
                      Objective(config.ga.objectives, objective), space)
     search.callbacks = callbacks
-    run = None if checkpoint_dir is None else RunDir(
+    run = None if checkpoint_dir is None else open_run(
         checkpoint_dir, config, key, dataset,
         space=None if space is None else space.to_dict())
     strategy = search.strategy
@@ -615,6 +632,8 @@ def _evolve(key, config: Config, callbacks, dataset, checkpoint_dir, evaluator, 
             parent = search.with_params(G.genome_hash(transfer, search.space))
         gen_start = time.perf_counter()
         n_before, compiles_before = len(search.candidates), len(search.trainer.stats.programs)
+        slots_before = (search.trainer.stats.member_slots,
+                        search.trainer.stats.members_trained)
         _notify_start(callbacks, state.phase, state.generation, int(np.sum(needs_eval)))
         limit = None if budget is None else halving.affordable(
             search.rungs, config.train.halving_eta, budget - search.spent_epochs)
@@ -636,7 +655,8 @@ def _evolve(key, config: Config, callbacks, dataset, checkpoint_dir, evaluator, 
             cache_hits=sum(c.cache_hit for c in new),
             seconds=time.perf_counter() - gen_start, population_fitness=f.tolist(),
             rung_counts=[[r, sum(not c.cache_hit and c.fidelity >= r for c in new)]
-                         for r in search.rungs])
+                         for r in search.rungs],
+            utilisation=_utilisation(search.trainer.stats, *slots_before))
         search.generations.append(record)
         if run is not None:
             run.log.write(record, new)
@@ -684,6 +704,10 @@ def _evolve(key, config: Config, callbacks, dataset, checkpoint_dir, evaluator, 
         "final_epochs": search.final_epochs_run,
         "final_best_epoch": search.final_best_epoch,
         "params_held_max": search.params_held_max,
+        "devices": len(search.trainer.devices),
+        "processes": search.trainer.processes,
+        "member_slots": stats.member_slots,
+        "device_utilisation": stats.utilisation,
         "wall_seconds": earlier_seconds + time.perf_counter() - start,
     }
     result = Result(

@@ -27,7 +27,9 @@ def _next_pow2(n: int) -> int:
 class Planner:
     """Plans buckets for ``n_devices`` devices: ``pad_shapes`` lets one topology share a
     padded program; a call trains at most ``members_per_call`` members (None: only the
-    memory cap) of ``batch_size`` examples each within ``max_bucket_bytes``."""
+    memory cap) of ``batch_size`` examples each within ``max_bucket_bytes`` per device.
+    Every call's size is a multiple of ``n_devices``: each device trains an equal share
+    (dummy members pad a call where needed; `Trainer` reports the utilisation)."""
 
     cost: CostModel
     pad_shapes: bool
@@ -131,9 +133,10 @@ class Planner:
             calls = math.ceil(n / n_run)
             known = self.cost.compiled(program, frozen)
             sizes = {min(self._bucket_size(n_run), cap)}
-            if n_run % self._min_size() == 0:  # shard_map splits a call evenly
+            if n_run % self.n_devices == 0:  # shard_map splits a call evenly
                 sizes.add(n_run)
-            sizes |= {s for k, s in known if k == program and n_run <= s <= cap}
+            sizes |= {s for k, s in known
+                      if k == program and n_run <= s <= cap and s % self.n_devices == 0}
             for size in sizes:
                 cost = self.cost.estimate(program, size, calls, frozen, n_epochs, n_train,
                                           n_eval)
@@ -143,19 +146,18 @@ class Planner:
 
 
     def max_members(self, program: ShapeKey) -> int:
-        """The most members one call of ``program`` may train: ``members_per_call``, and
-        a power of two whose estimated activation memory stays within
-        ``max_bucket_bytes`` (at least 1)."""
+        """The most members one call of ``program`` may train: a power of two per device
+        whose estimated activation memory stays within ``max_bucket_bytes`` (at least
+        1) times the devices, and ``members_per_call`` rounded up to a multiple of the
+        devices (so that every device gets an equal share)."""
         per_member = ACTIVATION_BYTES * self.batch_size * program.activations_per_example()
         fit = max(1, self.max_bucket_bytes // max(per_member, 1))
-        fit = 1 << (fit.bit_length() - 1)
-        return min(fit, self.members_per_call) if self.members_per_call else fit
-
-    def _min_size(self) -> int:
-        """Members per call are a multiple of the devices (one or more each)."""
-        return self.n_devices
+        cap = (1 << (fit.bit_length() - 1)) * self.n_devices
+        if self.members_per_call:
+            cap = min(cap, -(-self.members_per_call // self.n_devices) * self.n_devices)
+        return cap
 
     def _bucket_size(self, n: int) -> int:
-        """Members per call for ``n``: the next power of two (dummy members fill the rest,
-        so a new population size rarely recompiles), at least one per device."""
-        return max(_next_pow2(n), self._min_size())
+        """Members per call for ``n``: a power of two per device (dummy members fill the
+        rest, so a new population size rarely recompiles), at least one per device."""
+        return _next_pow2(-(-n // self.n_devices)) * self.n_devices

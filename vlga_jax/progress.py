@@ -8,7 +8,9 @@ turns it off, ``progress=True`` forces it). By hand:
 
 The bar counts generations (an upper bound: a search may stop early) and shows the
 generation being trained, candidates done, best and mean fitness, elapsed time and ETA;
-then a second bar counts final training's epochs with the validation accuracy.
+then a second bar counts final training's epochs with the validation accuracy. A
+`for_search` progress first prints a startup line naming the backend, the devices and
+the processes.
 """
 
 from __future__ import annotations
@@ -28,12 +30,14 @@ def plain_line(record) -> str:
 class Progress:
     """An `evolve` callback (see module docstring).
 
-    ``live``: None = when ``file`` is a TTY; ``done``: generations finished before (resume).
+    ``live``: None = when ``file`` is a TTY; ``done``: generations finished before (resume);
+    ``header``: a line printed when it starts.
     """
 
     def __init__(self, total_generations: int, file: TextIO | None = None,
-                 live: bool | None = None, done: int = 0):
+                 live: bool | None = None, done: int = 0, header: str | None = None):
         self.file = file or sys.stdout
+        self.header = header
         self.total = total_generations
         self.live = self.file.isatty() if live is None else live
         self.candidates = 0
@@ -61,6 +65,8 @@ class Progress:
         self._final = None
 
     def __enter__(self) -> Progress:
+        if self.header:
+            print(self.header, file=self.file, flush=True)
         if self._bar is not None:
             self._bar.start()
         return self
@@ -106,13 +112,17 @@ class Progress:
             self._bar.update(self._final, completed=epoch, info=text)
 
 
-def for_search(config, checkpoint_dir=None, file: TextIO | None = None) -> Progress:
+def for_search(config, checkpoint_dir=None, file: TextIO | None = None,
+               header: bool = True) -> Progress:
     """A `Progress` for ``config``'s search, counting the generations a run directory
-    ``checkpoint_dir`` already finished (a resumed run)."""
+    ``checkpoint_dir`` already finished (a resumed run); ``header``: start with a line
+    such as ``vlga: backend cpu, 4 devices, 1 process``."""
+    from vlga_jax.distributed import describe, select_devices
     from vlga_jax.runlog import read_jsonl
 
     done = 0
     if checkpoint_dir is not None:
         logged = os.path.join(checkpoint_dir, "logs", "generations.jsonl")
         done = len(read_jsonl(logged)) if os.path.exists(logged) else 0
-    return Progress(config.planned_generations(), file=file, done=done)
+    text = f"vlga: {describe(select_devices(config.run.devices))}" if header else None
+    return Progress(config.planned_generations(), file=file, done=done, header=text)

@@ -51,6 +51,9 @@ class GenerationRecord:
     # [epochs, candidates of this generation trained to at least that many] per rung of
     # the fidelity schedule.
     rung_counts: list[list[int]] = dataclasses.field(default_factory=list)
+    # Real members / member slots (dummies padding a call included) of this generation's
+    # training calls; None if it trained nothing.
+    utilisation: float | None = None
 
 
 @dataclasses.dataclass

@@ -20,6 +20,10 @@ run.json is refused).
 Only one process runs a directory at a time: `RunDir` takes an exclusive ``flock`` on
 ``lock`` (released by the kernel when the process dies, so a stale lock file left by a
 killed run never blocks) and keeps it until the run finishes.
+
+A run of several processes (`vlga_jax.distributed`) opens it with `open_run`: process 0
+alone creates, locks and writes it; the others read its checkpoints (to resume alike)
+and write nothing, so the directory must be on a file system every process sees.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ import jax
 import numpy as np
 
 from vlga_jax import checkpoint as ckpt
+from vlga_jax import distributed
 from vlga_jax.config import Config
 from vlga_jax.records import CandidateRecord, Evaluation, FinalProgress, GenerationRecord
 from vlga_jax.runlog import RunLog
@@ -129,15 +134,7 @@ class RunDir:
         self.identity = identity
         run_json = self.path / "run.json"
         if run_json.exists():
-            saved = _read_run_json(self.path)
-            saved_identity = {"config": Config.from_dict(saved["config"]).search_config(),
-                              "key": saved["key"], "dataset": saved["dataset"],
-                              **({"space": saved["space"]} if "space" in saved else {})}
-            diff = _differences(saved_identity, identity)
-            if diff:
-                raise ValueError(f"{self.path} holds a different run; refusing to mix or "
-                                 f"overwrite it. Differences: " + "; ".join(diff[:8])
-                                 + (f" (and {len(diff) - 8} more)" if len(diff) > 8 else ""))
+            self._check_identity()
         elif self.path.exists() and any(self.path.iterdir()):
             raise ValueError(f"{self.path} is not empty and holds no vlga run (no run.json): "
                              "choose a new or empty directory")
@@ -149,6 +146,18 @@ class RunDir:
                                               "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
         _lock(self.path)
         self.log = RunLog(self.path, config)
+
+    def _check_identity(self) -> None:
+        """Refuse a directory whose run.json describes another run."""
+        saved = _read_run_json(self.path)
+        saved_identity = {"config": Config.from_dict(saved["config"]).search_config(),
+                          "key": saved["key"], "dataset": saved["dataset"],
+                          **({"space": saved["space"]} if "space" in saved else {})}
+        diff = _differences(saved_identity, self.identity)
+        if diff:
+            raise ValueError(f"{self.path} holds a different run; refusing to mix or "
+                             f"overwrite it. Differences: " + "; ".join(diff[:8])
+                             + (f" (and {len(diff) - 8} more)" if len(diff) > 8 else ""))
 
     @property
     def checkpoints(self) -> Path:
@@ -223,7 +232,7 @@ class RunDir:
             raise ckpt.CheckpointError(f"{path}: does not match this version of vlga_jax "
                                        f"({type(err).__name__}: {err})") from err
         self.log.reset(search["candidates"], search["generations"])
-        if self.config.run.verbose:
+        if self.config.run.verbose and distributed.is_main():
             print(f"resuming {self.path} from {path.name} ({len(search['generations'])} "
                   "generations done)", flush=True)
         return search, state, body["step"], body["elapsed"]
@@ -284,7 +293,7 @@ class RunDir:
         except (KeyError, TypeError, ValueError, AttributeError) as err:
             raise ckpt.CheckpointError(f"{path}: cannot continue final training from it "
                                        f"({type(err).__name__}: {err})") from err
-        if self.config.run.verbose:
+        if self.config.run.verbose and distributed.is_main():
             print(f"resuming final training from {path.name} ({body['epoch']} epochs done)",
                   flush=True)
         return FinalProgress(best=best, current=current,
@@ -303,6 +312,63 @@ class RunDir:
         shutil.rmtree(self.path / FINAL, ignore_errors=True)
         self.log.close()
         _unlock(self.path)
+
+
+class RunReader(RunDir):
+    """A run directory as processes other than 0 of a run of several see it: it checks
+    and restores like `RunDir` but writes nothing (no lock, logs, checkpoints or
+    outputs)."""
+
+    def __init__(self, directory: str | os.PathLike, config: Config, key, dataset,
+                 space: dict | None = None):
+        self.path = Path(directory)
+        self.config = config
+        self.identity = {"config": config.search_config(), "key": _key_json(key),
+                         "dataset": dataset_fingerprint(dataset),
+                         **({"space": space} if space is not None else {})}
+        if not (self.path / "run.json").exists():
+            raise ValueError(f"{self.path}: process {jax.process_index()} does not see the "
+                             "run directory process 0 created; put it on a file system "
+                             "every process sees")
+        self._check_identity()
+        self.log = _NoLog()
+
+    def save(self, *args, **kwargs) -> None:
+        return None
+
+    def save_final(self, *args, **kwargs) -> None:
+        return None
+
+    def finish(self, result, dataset) -> None:
+        return None
+
+
+class _NoLog:
+    """A `RunLog` that writes nothing."""
+
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: None
+
+
+def open_run(directory: str | os.PathLike, config: Config, key, dataset,
+             space: dict | None = None) -> RunDir:
+    """`RunDir` (one process, or process 0 of several) or `RunReader` (the others, once
+    process 0 has created or checked the directory; if it refused it, they raise too)."""
+    if jax.process_count() == 1:
+        return RunDir(directory, config, key, dataset, space)
+    run, error = None, None
+    if distributed.is_main():
+        try:
+            run = RunDir(directory, config, key, dataset, space)
+        except (ValueError, OSError, ckpt.CheckpointError) as err:
+            error = err
+    ok = distributed.broadcast_flag(error is None)
+    if error is not None:
+        raise error
+    if not ok:
+        raise ValueError(f"{directory}: process 0 refused the run directory (its error "
+                         "says why)")
+    return run if run is not None else RunReader(directory, config, key, dataset, space)
 
 
 # Lock files this process holds: resolved directory -> open descriptor (flocked).

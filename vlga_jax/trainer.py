@@ -9,7 +9,10 @@ evaluates on the validation split; a call of 0 epochs runs a smaller evaluation 
 ``members_per_call`` (on CPUs one member per device) and may be padded with copies of
 the first member to a power of two, where the cost model finds that cheaper than a
 later recompile. With several devices the population axis is split over a mesh with
-`jax.shard_map`; nothing is communicated. Programs compile in background threads while
+`jax.shard_map` (every call's size is a multiple of the devices, so each trains an equal
+share); nothing is communicated. With several processes (`vlga_jax.distributed`) the
+mesh spans every process's devices: each process builds the same arguments, keeps its
+devices' shares, and gathers every output back. Programs compile in background threads while
 buckets with ready programs train. With ``augment`` (conv networks only) each training
 minibatch is augmented on the device (`vlga_jax.augment`) from the member's own key;
 evaluation never is.
@@ -32,8 +35,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.sharding import Mesh, PartitionSpec
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from vlga_jax import distributed
 from vlga_jax import params as P
 from vlga_jax.architecture import Architecture, ShapeKey
 from vlga_jax.augment import canonical as canonical_augment
@@ -156,11 +160,19 @@ class TrainerStats:
     padded_flops: float = 0.0
     real_flops: float = 0.0
     programs: list = dataclasses.field(default_factory=list)
+    member_slots: int = 0  # members of every training call, dummies included
+    members_trained: int = 0  # real members of every training call
 
     @property
     def padded_overhead(self) -> float:
         """Padded training FLOPs / real training FLOPs - 1."""
         return self.padded_flops / self.real_flops - 1.0 if self.real_flops else 0.0
+
+    @property
+    def utilisation(self) -> float:
+        """Real members / member slots of the training calls (1.0: no device trained a
+        dummy member; 0.0 before any training)."""
+        return self.members_trained / self.member_slots if self.member_slots else 0.0
 
 
 def _freeze_bias_before_batchnorm(mask: dict, arch: Architecture) -> dict:
@@ -207,9 +219,10 @@ def default_compile_workers() -> int:
 
 
 def default_bucket_bytes() -> int:
-    """Activation memory one program call may use: a quarter of the accelerator's memory,
-    or 4 GiB on CPU (where more members per call bring no speed, only memory)."""
-    stats = jax.devices()[0].memory_stats() or {}
+    """Activation memory one program call may use per device: a quarter of the
+    accelerator's memory, or 4 GiB on CPU (where more members per call bring no speed,
+    only memory)."""
+    stats = jax.local_devices()[0].memory_stats() or {}
     limit = stats.get("bytes_limit")
     return int(limit // 4) if limit else 4 << 30
 
@@ -232,6 +245,10 @@ class Trainer:
     zeros for "crop"; training dense networks with it raises ValueError (their flattened
     input is no image to crop or flip). Data passed to `train` must then hold images
     (not the cached features of a frozen prefix). Evaluation is never augmented.
+
+    ``devices`` (default: every device of every process, `vlga_jax.distributed`) form
+    the mesh that splits each call's members; ``stats.utilisation`` reports the share of
+    member slots that trained real members rather than padding.
     """
 
     def __init__(self, data: DeviceData, *, batch_size: int = 128,
@@ -264,8 +281,13 @@ class Trainer:
         self.conv_impl = conv_impl or default_impl(jax.default_backend())
         self.pad_shapes = pad_shapes
         self.max_bucket_bytes = int(max_bucket_bytes or default_bucket_bytes())
-        self.devices = list(devices or jax.devices())
+        self.devices = list(devices or distributed.select_devices())
+        self.processes = len({d.process_index for d in self.devices})
+        if self.processes != jax.process_count():
+            raise ValueError(f"devices: every process must hold some ({self.processes} of "
+                             f"{jax.process_count()} processes do)")
         self.mesh = Mesh(np.array(self.devices), ("pop",)) if len(self.devices) > 1 else None
+        self._global_cache: OrderedDict = OrderedDict()  # id -> (array, global array)
         if members_per_call is not None and (not isinstance(members_per_call, int)
                                              or members_per_call < 1):
             raise ValueError(f"members_per_call must be None or an int >= 1, got "
@@ -289,7 +311,11 @@ class Trainer:
         # which changes float rounding, never depends on timings. "measured": refined as
         # the run goes (after every bucket and compile); faster choices, but two runs of
         # one seed may differ in the last bits and then diverge.
-        self.cost = CostModel(cost_model)
+        self.cost = CostModel(cost_model, devices=len(self.devices))
+        if cost_model == "measured" and self.processes > 1:
+            raise ValueError("train.cost_model must be 'fixed' with several processes (a "
+                             "measured model's timings differ between processes, and so "
+                             "would their plans)")
         self.planner = Planner(self.cost, pad_shapes, self.batch_size, self.max_bucket_bytes,
                                self.members_per_call, len(self.devices))
         self.stats = TrainerStats()
@@ -372,8 +398,13 @@ class Trainer:
         """Trace, lower and compile one program (run in a worker thread); the executable
         and the seconds of each phase."""
         batched = self._batched_fn(program, frozen_blocks, size, kind, augment)
+        if self.processes > 1:  # every output gathered to every process, in the program
+            out = NamedSharding(self.mesh, PartitionSpec())
+            jitted = jax.jit(batched, out_shardings=out)
+        else:
+            jitted = jax.jit(batched)
         t0 = time.perf_counter()
-        traced = jax.jit(batched).trace(*args)
+        traced = jitted.trace(*args)
         t1 = time.perf_counter()
         lowered = traced.lower()
         t2 = time.perf_counter()
@@ -516,13 +547,15 @@ class Trainer:
         for program, size, idx in self.assign_programs(members, n_epochs, data):
             bucket = [members[i] for i in idx]
             args = self._bucket_args(program, size, bucket, n_epochs, data)
-            future = self._submit(program, bucket[0].frozen_blocks, size, kind, args)
-            jobs.append((future, program, size, idx, args))
-        jobs.sort(key=lambda job: not job[0].done())  # stable: plan order otherwise
-        for future, program, size, idx, args in jobs:
+            placed = self._place(args, kind)
+            future = self._submit(program, bucket[0].frozen_blocks, size, kind, placed)
+            jobs.append((future, program, size, idx, placed, args))
+        if self.processes == 1:  # several processes must run their calls in one order
+            jobs.sort(key=lambda job: not job[0].done())  # stable: plan order otherwise
+        for future, program, size, idx, placed, args in jobs:
             bucket = [members[i] for i in idx]
             run = self._run_bucket(self._wait(future), program, size, bucket, n_epochs,
-                                   args, keep_opt_state, data)
+                                   placed, args, keep_opt_state, data)
             for i, outcome in zip(idx, run, strict=True):
                 outcomes[i] = outcome
         return outcomes
@@ -564,23 +597,58 @@ class Trainer:
         return TrainArgs(params, stats, opt_state, np.full(size, fresh), mask, knobs_stacked,
                          keys, jnp.int32(n_epochs), *data.arrays())
 
+    def _place(self, args: TrainArgs | EvalArgs, kind: str) -> TrainArgs | EvalArgs:
+        """With several processes: every argument as a global array on the mesh (each
+        process holds the same host values and keeps its devices' shares; the shared
+        data arrays are placed once). One process: ``args`` as they are."""
+        if self.processes == 1:
+            return args
+        pop = NamedSharding(self.mesh, PartitionSpec("pop"))
+        rep = NamedSharding(self.mesh, PartitionSpec())
+        placed = []
+        for value, axis in zip(args, ARG_AXES[kind], strict=True):
+            if axis is None:
+                placed.append(jax.tree.map(lambda a: self._replicated(a, rep), value))
+            else:
+                placed.append(jax.tree.map(lambda a: jax.make_array_from_callback(
+                    np.shape(a), pop, lambda i, a=a: a[i]), value))
+        return type(args)(*placed)
+
+    def _replicated(self, a, sharding):
+        """``a`` on every device of the mesh, cached for the arrays of a `DeviceData`
+        (the last 16), which every call shares."""
+        cached = self._global_cache.get(id(a))
+        if cached is not None and cached[0] is a:
+            return cached[1]
+        placed = jax.make_array_from_callback(np.shape(a), sharding, lambda i: a[i])
+        if isinstance(a, jax.Array) and np.ndim(a):
+            self._global_cache[id(a)] = (a, placed)
+            while len(self._global_cache) > 16:
+                self._global_cache.popitem(last=False)
+        return placed
+
     def _run_bucket(self, compiled, program: ShapeKey, size: int, members: list[Member],
-                    n_epochs: int, args: TrainArgs | EvalArgs, keep_opt_state: bool,
-                    data: DeviceData) -> list[Outcome]:
+                    n_epochs: int, placed: TrainArgs | EvalArgs, args: TrainArgs | EvalArgs,
+                    keep_opt_state: bool, data: DeviceData) -> list[Outcome]:
+        """Run ``compiled`` on ``placed`` (`_place` of ``args``); one Outcome per member.
+        With several processes every output is gathered to every process by the program
+        itself (one collective per call, in plan order on every process)."""
         real_keys = [m.arch.shape_key() for m in members]
         n_real = len(members)
         start = time.perf_counter()
         # One transfer back for the whole bucket (per-leaf copies cost ~0.1 ms each on GPU).
         if n_epochs == 0:  # evaluated only: the parameters are the arguments
             new_params, new_stats, metrics = jax.device_get((args.params, args.stats,
-                                                             compiled(*args)))
+                                                             compiled(*placed)))
             new_opt = None
         else:
-            new_params, new_stats, new_opt, metrics = compiled(*args)
+            new_params, new_stats, new_opt, metrics = compiled(*placed)
             if not keep_opt_state:
                 new_opt = None
             new_params, new_stats, new_opt, metrics = jax.device_get(
                 (new_params, new_stats, new_opt, metrics))
+            self.stats.member_slots += size
+            self.stats.members_trained += n_real
         seconds = time.perf_counter() - start
         self.stats.train_seconds += seconds
         self.stats.buckets += 1
