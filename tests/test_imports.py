@@ -104,3 +104,12 @@ def test_deterministic_gpu_flags_are_added_once_and_respect_the_user():
 
     assert all(f.split("=")[0] in os.environ["XLA_FLAGS"]
                for f in xla_flags.DETERMINISTIC_GPU_FLAGS)  # set by `import vlga_jax`
+
+
+def test_every_module_is_reachable_from_the_package():
+    import pathlib
+
+    import vlga_jax
+
+    modules = {p.stem for p in pathlib.Path(vlga_jax.__file__).parent.glob("*.py")}
+    assert modules - {"__init__"} <= set(vlga_jax._SUBMODULES)

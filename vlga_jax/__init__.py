@@ -36,6 +36,7 @@ _SUBMODULES = frozenset({
     "architecture", "augment", "checkpoint", "cli", "config", "configdoc", "conv", "data",
     "evolve", "export", "genome", "growth", "model", "operators", "params", "presets_info",
     "progress", "records", "report", "rundir", "runlog", "space", "strategies", "trainer",
+    "cost", "distributed", "halving", "names", "objectives", "pareto", "planner", "programs",
     "xla_flags",
 })
 
