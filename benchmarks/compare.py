@@ -149,17 +149,37 @@ def seconds_so_far(generations) -> list[tuple[float, float]]:
     return curve
 
 
-def run_one(name: str, seed: int, args, dataset) -> dict:
+_DATASETS: dict = {}  # DataConfig -> Dataset: loaded once per data configuration
+
+
+def dataset_for(data):
+    """The dataset of a `DataConfig` (``data.*`` settings, --set ones included)."""
+    from vlga_jax import load_dataset
+
+    if data not in _DATASETS:
+        _DATASETS[data] = load_dataset(data.name, data_dir=data.data_dir,
+                                       val_fraction=data.val_fraction, seed=data.seed,
+                                       subset=data.subset, resize=data.resize)
+    return _DATASETS[data]
+
+
+def run_one(name: str, seed: int, args) -> dict:
     import jax
 
     from vlga_jax import Config, evolve
     from vlga_jax.cli import _parse_value
 
     overrides = scaled_overrides(name, args.budget, args.epochs, args.final_epochs)
+    overrides["data.name"] = args.dataset
+    if args.data_dir is not None:
+        overrides["data.data_dir"] = args.data_dir
+    if args.subset is not None:
+        overrides["data.subset"] = args.subset
     for item in args.set or ():
         key, _, value = item.partition("=")
         overrides[key.strip()] = _parse_value(value.strip())
     config = Config.preset(preset_name(name)).override(**overrides)
+    dataset = dataset_for(config.data)
     start = time.perf_counter()
     result = evolve(jax.random.key(seed), config, dataset=dataset)
     wall = time.perf_counter() - start
@@ -303,9 +323,6 @@ def main(argv=None) -> int:
         plot(saved["runs"], saved["budget"], os.path.join(args.out, "compare.png"))
         return 0
 
-    from vlga_jax import load_dataset
-
-    dataset = load_dataset(args.dataset, data_dir=args.data_dir, subset=args.subset)
     runs = []
     meta = {"dataset": args.dataset, "budget": args.budget, "epochs": args.epochs,
             "final_epochs": args.final_epochs, "seeds": args.seeds,
@@ -313,7 +330,7 @@ def main(argv=None) -> int:
             "command": " ".join(sys.argv)}
     for seed in range(args.seeds):  # seeds outermost: a cut-short run keeps whole seeds
         for name in args.presets:
-            r = run_one(name, seed, args, dataset)
+            r = run_one(name, seed, args)
             runs.append(r)
             print(f"{name:18s} seed {seed}: best val {r['best_val']:.4f} test {r['test']:.4f} "
                   f"wall {r['wall_seconds']:.1f}s trained {r['trained']} "

@@ -38,3 +38,10 @@ def test_vlga_plans_more_candidates_than_its_budget(budget):
     planned = phases * (pop + (gens - 1) * (pop // 2))
     assert planned > n
     assert phases * (pop + (gens - 2) * (pop // 2)) <= n + pop  # not far more than needed
+
+
+def test_data_settings_reach_the_dataset():
+    plain = compare.dataset_for(Config().data)
+    larger = compare.dataset_for(Config().override(**{"data.val_fraction": 0.3}).data)
+    assert larger.val_x.shape[0] > 2 * plain.val_x.shape[0]
+    assert compare.dataset_for(Config().data) is plain  # loaded once
