@@ -158,10 +158,6 @@ GenerationCallback = Callable[[GenerationRecord, list[CandidateRecord]], None]
 Evaluator = Callable[..., list[Outcome]]
 
 
-def _notify_start(callbacks, phase: int, generation: int, n: int) -> None:
-    _notify(callbacks, "generation_started", phase, generation, n)
-
-
 def _notify(callbacks, hook: str, *args) -> None:
     """Call ``hook(*args)`` on every callback that has that method."""
     for callback in callbacks:
@@ -281,7 +277,7 @@ class _Search:
         if not archs:
             return []
         tc = self.config.train
-        rungs = [r for r in tc.rungs() if fidelity is None or r <= fidelity]
+        rungs = [r for r in self.rungs if fidelity is None or r <= fidelity]
         keys = [self._key(i) for i in key_indices]
         frozen = parent is not None and tc.transfer == "freeze"
         cached = self._prefix(parent, phase) if frozen and not tc.augment else None
@@ -518,13 +514,6 @@ class _Search:
         return best, best.val_acc, tested.val_acc
 
 
-def _utilisation(stats, slots_before: int, trained_before: int) -> float | None:
-    """Real members / member slots of the training calls since the counts given (None:
-    none trained)."""
-    slots = stats.member_slots - slots_before
-    return (stats.members_trained - trained_before) / slots if slots else None
-
-
 def evolve(key: jax.Array, config: Config | None = None, *,
            callbacks: Sequence[GenerationCallback] = (),
            dataset: Dataset | None = None,
@@ -634,7 +623,8 @@ def _evolve(key, config: Config, callbacks, dataset, checkpoint_dir, evaluator, 
         n_before, compiles_before = len(search.candidates), len(search.trainer.stats.programs)
         slots_before = (search.trainer.stats.member_slots,
                         search.trainer.stats.members_trained)
-        _notify_start(callbacks, state.phase, state.generation, int(np.sum(needs_eval)))
+        _notify(callbacks, "generation_started", state.phase, state.generation,
+                int(np.sum(needs_eval)))
         limit = None if budget is None else halving.affordable(
             search.rungs, config.train.halving_eta, budget - search.spent_epochs)
         fitness = search.evaluate(state, population, needs_eval, parent, limit)
@@ -656,7 +646,7 @@ def _evolve(key, config: Config, callbacks, dataset, checkpoint_dir, evaluator, 
             seconds=time.perf_counter() - gen_start, population_fitness=f.tolist(),
             rung_counts=[[r, sum(not c.cache_hit and c.fidelity >= r for c in new)]
                          for r in search.rungs],
-            utilisation=_utilisation(search.trainer.stats, *slots_before))
+            utilisation=search.trainer.stats.utilisation_since(*slots_before))
         search.generations.append(record)
         if run is not None:
             run.log.write(record, new)

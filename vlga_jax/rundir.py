@@ -120,6 +120,16 @@ def read_config(directory: str | os.PathLike) -> tuple[Config, object]:
     return Config.from_dict(info["config"]), key
 
 
+def _identity(config: Config, key, dataset, space: dict | None) -> dict:
+    """What makes a run this run: its search config, key, dataset fingerprint and (when
+    `evolve(space=...)` replaced ``config.space``) the user search space."""
+    identity = {"config": config.search_config(), "key": _key_json(key),
+                "dataset": dataset_fingerprint(dataset)}
+    if space is not None:
+        identity["space"] = space
+    return identity
+
+
 class RunDir:
     """Opens (creating or checking) a run directory; saves and restores a search."""
 
@@ -127,11 +137,7 @@ class RunDir:
                  space: dict | None = None):
         self.path = Path(directory)
         self.config = config
-        identity = {"config": config.search_config(), "key": _key_json(key),
-                    "dataset": dataset_fingerprint(dataset)}
-        if space is not None:  # a user SearchSpace (evolve(space=...)) replaces config.space
-            identity["space"] = space
-        self.identity = identity
+        self.identity = identity = _identity(config, key, dataset, space)
         run_json = self.path / "run.json"
         if run_json.exists():
             self._check_identity()
@@ -323,9 +329,7 @@ class RunReader(RunDir):
                  space: dict | None = None):
         self.path = Path(directory)
         self.config = config
-        self.identity = {"config": config.search_config(), "key": _key_json(key),
-                         "dataset": dataset_fingerprint(dataset),
-                         **({"space": space} if space is not None else {})}
+        self.identity = _identity(config, key, dataset, space)
         if not (self.path / "run.json").exists():
             raise ValueError(f"{self.path}: process {jax.process_index()} does not see the "
                              "run directory process 0 created; put it on a file system "

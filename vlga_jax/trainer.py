@@ -172,7 +172,13 @@ class TrainerStats:
     def utilisation(self) -> float:
         """Real members / member slots of the training calls (1.0: no device trained a
         dummy member; 0.0 before any training)."""
-        return self.members_trained / self.member_slots if self.member_slots else 0.0
+        return self.utilisation_since(0, 0) or 0.0
+
+    def utilisation_since(self, member_slots: int, members_trained: int) -> float | None:
+        """`utilisation` of the calls made since the counts were ``member_slots`` and
+        ``members_trained`` (None: no training call since)."""
+        slots = self.member_slots - member_slots
+        return (self.members_trained - members_trained) / slots if slots else None
 
 
 def _freeze_bias_before_batchnorm(mask: dict, arch: Architecture) -> dict:
