@@ -33,6 +33,7 @@ from vlga_jax.names import (
     GA_MUTATION_MODES,
     OPTIMIZERS,
     PARENT_SELECTIONS,
+    STEP_MODES,
     STRATEGY_NAMES,
 )
 from vlga_jax.space import (
@@ -466,6 +467,10 @@ class TrainConfig:
             program by exact zero padding.
         cost_model: fixed (constant compile and FLOP-rate figures: bit-for-bit
             reproducible) or measured (refined from timings).
+        step_mode: how a training step runs: chain (one compiled program per layer
+            shape, shared by every network and persisted across runs, steps driven from
+            the host), fused (one program per network shape, the loop compiled, members
+            vmapped) or auto (chain on one CPU device, fused elsewhere).
         members_per_call: candidates one program call trains (None: one per device on
             CPUs, as many as memory allows on accelerators), rounded up to a multiple of
             the devices (run.devices).
@@ -496,6 +501,7 @@ class TrainConfig:
     conv_impl: str | None = None
     pad_shapes: bool = True
     cost_model: str = "fixed"
+    step_mode: str = "auto"
     members_per_call: int | None = None
     # Training-time image augmentation, drawn on the device from each candidate's key:
     # "crop" (pad by crop_padding pixels with zeros, crop back at a random offset) and/or
@@ -534,6 +540,8 @@ class TrainConfig:
                self.conv_impl)
         _check(self.cost_model in COST_MODELS, "train.cost_model", f"one of {COST_MODELS}",
                self.cost_model)
+        _check(self.step_mode in STEP_MODES, "train.step_mode", f"one of {STEP_MODES}",
+               self.step_mode)
         if self.members_per_call is not None:
             _positive_int("train.members_per_call", self.members_per_call)
         for name in self.augment:
@@ -608,7 +616,12 @@ class RunConfig:
     """Options that do not change a search's result (resuming may change them).
 
     Attributes:
-        compile_cache_dir: JAX's persistent compilation cache (None: off).
+        compile_cache_dir: where compiled programs persist across runs (None: off):
+            JAX's persistent compilation cache, and the chained trainer's layer programs
+            in DIR/programs (`vlga_jax.program_store`). Clear it by deleting the folder
+            or with ``vlga cache --clear``.
+        program_cache_mb: the most megabytes of layer programs kept in DIR/programs
+            (least recently used deleted first).
         verbose: print what the search does (buckets, compiles) beyond progress.
         keep_checkpoints: checkpoints kept in a run directory.
         tensorboard: also log per-generation metrics to TensorBoard (needs tensorboardX).
@@ -625,6 +638,7 @@ class RunConfig:
     """
 
     compile_cache_dir: str | None = dataclasses.field(default_factory=default_cache_dir)
+    program_cache_mb: int = 1024
     verbose: bool = True
     keep_checkpoints: int = 2
     tensorboard: bool = False
@@ -651,6 +665,7 @@ class RunConfig:
         _positive_int("run.top_k", self.top_k, 0)
         _positive_int("run.keep_checkpoints", self.keep_checkpoints)
         _positive_int("run.max_programs", self.max_programs)
+        _positive_int("run.program_cache_mb", self.program_cache_mb)
         if self.compile_workers is not None:
             _positive_int("run.compile_workers", self.compile_workers, 0)
         for field in ("verbose", "tensorboard", "wandb"):

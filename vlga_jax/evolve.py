@@ -53,7 +53,14 @@ from vlga_jax.rundir import RunDir, open_run
 from vlga_jax.space import SearchSpace, check_network_space
 from vlga_jax.strategies import SearchFailed, make_strategy
 from vlga_jax.strategies.base import final_winner
-from vlga_jax.trainer import DeviceData, Member, Outcome, Trainer, enable_compilation_cache
+from vlga_jax.trainer import (
+    DeviceData,
+    Member,
+    Outcome,
+    Trainer,
+    enable_compilation_cache,
+    program_store,
+)
 
 __all__ = ["evolve", "Result", "CandidateRecord", "GenerationRecord", "SearchFailed"]
 
@@ -194,6 +201,7 @@ class _Search:
                                compile_workers=config.run.compile_workers,
                                max_programs=config.run.max_programs,
                                augment=tc.augment, crop_padding=tc.crop_padding,
+                               step_mode=tc.step_mode, program_store=program_store(config.run),
                                devices=distributed.select_devices(config.run.devices))
         self.prefixes: dict[tuple, tuple[FrozenPrefix, DeviceData]] = {}
         self.key_strategy, self.key_train, self.key_final = jax.random.split(key, 3)

@@ -197,19 +197,31 @@ class Network(nn.Module):
                     x = dropout(self.make_rng("dropout"), x, knobs.block_dropout[i], train)
         if self.features:
             return x
-        if self.key.is_conv:
-            if self.key.layers[-1].pool:
-                pooled = jnp.mean(pool2x2(x, knobs.pool_max[last]), axis=(1, 2))
-                x = jnp.where(knobs.pool_on[last], pooled, jnp.mean(x, axis=(1, 2)))
-            else:
-                x = jnp.mean(x, axis=(1, 2))
-        for j, units in enumerate(self.key.head_units):
-            x = jax.nn.relu(nn.Dense(units, name=f"fc_{j}")(x))
-            if train and j + 1 < len(self.key.head_units):  # the last one: below
-                x = dropout(self.make_rng("dropout"), x, knobs.head_dropout, train)
-        if train:
-            x = dropout(self.make_rng("dropout"), x, knobs.head_dropout, train)
-        return nn.Dense(self.key.num_classes, name="head")(x)
+        last_pool = self.key.is_conv and self.key.layers[-1].pool
+        return head(self, x, self.key, last_pool, knobs.pool_on[last], knobs.pool_max[last],
+                    knobs.head_dropout, train)
+
+
+def head(module: nn.Module, x: jax.Array, key: ShapeKey, last_pool: bool, pool_on, pool_max,
+         rate, train: bool) -> jax.Array:
+    """The layers after the blocks, created in ``module``'s scope (parameters ``fc_j`` and
+    ``head``): for conv networks global average pooling (after the last block's 2x2 pool
+    where ``last_pool`` and ``pool_on``, max or average by ``pool_max``), then the dense
+    ``head_units`` (relu, dropout ``rate``), dropout and the classifier. x: f32[N, ...] ->
+    logits f32[N, num_classes]."""
+    if key.is_conv:
+        if last_pool:
+            pooled = jnp.mean(pool2x2(x, pool_max), axis=(1, 2))
+            x = jnp.where(pool_on, pooled, jnp.mean(x, axis=(1, 2)))
+        else:
+            x = jnp.mean(x, axis=(1, 2))
+    for j, units in enumerate(key.head_units):
+        x = jax.nn.relu(nn.Dense(units, name=f"fc_{j}")(x))
+        if train and j + 1 < len(key.head_units):  # the last one: below
+            x = dropout(module.make_rng("dropout"), x, rate, train)
+    if train:
+        x = dropout(module.make_rng("dropout"), x, rate, train)
+    return nn.Dense(key.num_classes, name="head")(x)
 
 
 class _Dense(nn.Module):

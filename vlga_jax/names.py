@@ -26,6 +26,8 @@ GA_MUTATION_MODES = (*MUTATION_MODES, "bitflip")
 
 # Convolution implementations (`vlga_jax.conv.CONV_IMPLS` holds one function per name).
 CONV_IMPLS = ("lax", "lax_unrolled", "lax_map", "shift_accumulate", "shift_concat")
+# How a training step runs (`vlga_jax.trainer.STEP_MODES` documents each).
+STEP_MODES = ("auto", "fused", "chain")
 # The trainer's bucket cost model (`vlga_jax.trainer`): constant figures or measured ones.
 COST_MODELS = ("fixed", "measured")
 # Training-time augmentations, in the order `vlga_jax.augment.augment` applies them.

@@ -25,7 +25,6 @@ In parts: `vlga_jax.planner` decides the buckets (with the `vlga_jax.cost` model
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 import time
 from collections import OrderedDict
@@ -37,14 +36,22 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from vlga_jax import distributed
+from vlga_jax import distributed, names
 from vlga_jax import params as P
 from vlga_jax.architecture import Architecture, ShapeKey
 from vlga_jax.augment import canonical as canonical_augment
+from vlga_jax.chain import Chain
 from vlga_jax.conv import CONV_IMPLS, choose_impl, default_impl
 from vlga_jax.cost import CostModel
-from vlga_jax.names import block_name, conv_name
+from vlga_jax.members import (
+    DeviceData,
+    Member,
+    Outcome,
+    TrainerStats,
+    _freeze_bias_before_batchnorm,
+)
 from vlga_jax.planner import Planner
+from vlga_jax.program_store import ProgramStore
 from vlga_jax.programs import (
     ARG_AXES,
     EvalArgs,
@@ -56,142 +63,7 @@ from vlga_jax.programs import (
 )
 
 __all__ = ["DeviceData", "Member", "Outcome", "Trainer", "TrainerStats", "make_optimizer",
-           "enable_compilation_cache", "program_label"]
-
-# -- data on device -----------------------------------------------------------------------
-
-@dataclasses.dataclass(frozen=True)
-class DeviceData:
-    """Training and evaluation arrays resident on the device.
-
-    train_x f32[N, H, W, C], train_y int32[N]; eval_x f32[M', H, W, C] padded to a
-    multiple of the evaluation batch, eval_y int32[M'], eval_w f32[M'] (1 real, 0 pad);
-    eval_batches int32[]: the batches holding real rows (M' may be padded further, see
-    ``create``); eval_batch: the rows per evaluation batch, which a `Trainer` of this
-    data evaluates with. Programs depend only on the shapes, so two DeviceData of equal
-    shapes (validation and test, say) run through the same compiled programs.
-    """
-
-    train_x: jax.Array
-    train_y: jax.Array
-    eval_x: jax.Array
-    eval_y: jax.Array
-    eval_w: jax.Array
-    eval_batches: jax.Array
-    n_eval: int
-    eval_batch: int  # rows per evaluation batch; the programs that evaluate it use it too
-
-    @classmethod
-    def create(cls, train_x, train_y, eval_x, eval_y, eval_batch: int,
-               eval_rows: int | None = None) -> DeviceData:
-        """``eval_rows`` pads the evaluation arrays to at least that many rows (so that a
-        validation and a test split share programs); only real batches are evaluated."""
-        n = len(eval_y)
-        if n == 0 or len(train_y) == 0:
-            raise ValueError("DeviceData: train and evaluation splits must be non-empty")
-        batches = math.ceil(n / eval_batch)
-        padded = max(batches, math.ceil((eval_rows or 0) / eval_batch)) * eval_batch
-        pad = padded - n
-        ex = np.concatenate([eval_x, np.zeros((pad, *eval_x.shape[1:]), eval_x.dtype)])
-        ey = np.concatenate([eval_y, np.zeros(pad, eval_y.dtype)])
-        ew = np.concatenate([np.ones(n, np.float32), np.zeros(pad, np.float32)])
-        put = jax.device_put
-        return cls(put(np.asarray(train_x, np.float32)), put(np.asarray(train_y, np.int32)),
-                   put(ex.astype(np.float32)), put(ey.astype(np.int32)), put(ew),
-                   put(np.int32(batches)), n, int(eval_batch))
-
-    def arrays(self) -> tuple:
-        """The program arguments: (train_x, train_y, eval_x, eval_y, eval_w, eval_batches)."""
-        return (self.train_x, self.train_y, self.eval_x, self.eval_y, self.eval_w,
-                self.eval_batches)
-
-
-# -- members and outcomes -----------------------------------------------------------------
-
-@dataclasses.dataclass
-class Member:
-    """One candidate to train.
-
-    ``params``/``stats`` are real-shaped (unpadded) pytrees; None means a fresh init from
-    ``init_key``. ``frozen_blocks`` leading blocks keep their parameters and statistics.
-    ``opt_state`` (program-shaped) continues an earlier call's optimizer, if given.
-    """
-
-    arch: Architecture
-    key: jax.Array
-    params: dict | None = None
-    stats: dict | None = None
-    frozen_blocks: int = 0
-    opt_state: object | None = None
-    program: ShapeKey | None = None
-
-
-@dataclasses.dataclass
-class Outcome:
-    """What training one member produced (parameters real-shaped, numpy)."""
-
-    params: dict
-    stats: dict
-    val_acc: float
-    val_loss: float
-    train_loss: float
-    failed: bool
-    reason: str
-    seconds: float
-    program: ShapeKey
-    opt_state: object = None
-
-
-@dataclasses.dataclass
-class TrainerStats:
-    """Counters of a run. ``programs_compiled`` and ``program_reuses`` count the plan (a
-    program is compiled the first time the run needs it), so they survive a resume; the
-    seconds count what this run's processes spent. ``compile_seconds`` sums every
-    compile's trace + lower + backend, ``compile_wait_seconds`` only the part training
-    waited for (compiles run in background threads while earlier buckets train).
-    ``programs`` holds one dict per compile: program, size, and the three phases."""
-
-    programs_compiled: int = 0
-    compile_seconds: float = 0.0
-    compile_wait_seconds: float = 0.0
-    train_seconds: float = 0.0
-    buckets: int = 0
-    program_reuses: int = 0  # bucket calls that ran an already compiled program
-    padded_flops: float = 0.0
-    real_flops: float = 0.0
-    programs: list = dataclasses.field(default_factory=list)
-    member_slots: int = 0  # members of every training call, dummies included
-    members_trained: int = 0  # real members of every training call
-
-    @property
-    def padded_overhead(self) -> float:
-        """Padded training FLOPs / real training FLOPs - 1."""
-        return self.padded_flops / self.real_flops - 1.0 if self.real_flops else 0.0
-
-    @property
-    def utilisation(self) -> float:
-        """Real members / member slots of the training calls (1.0: no device trained a
-        dummy member; 0.0 before any training)."""
-        return self.utilisation_since(0, 0) or 0.0
-
-    def utilisation_since(self, member_slots: int, members_trained: int) -> float | None:
-        """`utilisation` of the calls made since the counts were ``member_slots`` and
-        ``members_trained`` (None: no training call since)."""
-        slots = self.member_slots - member_slots
-        return (self.members_trained - members_trained) / slots if slots else None
-
-
-def _freeze_bias_before_batchnorm(mask: dict, arch: Architecture) -> dict:
-    """A conv bias followed by batch norm has a zero gradient up to rounding noise, which
-    Adam would scale up to full-size steps: keep it at its initial zero instead."""
-    knobs = arch.knobs()
-    for i, row in enumerate(knobs.batchnorm):
-        for j, enabled in enumerate(row):
-            conv = mask.get(block_name(i), {}).get(conv_name(j))
-            if enabled and conv is not None:
-                conv["bias"] = np.zeros_like(conv["bias"])
-    return mask
-
+           "enable_compilation_cache", "program_label", "program_store"]
 
 # Compiled programs kept in memory by default (see Trainer._evict_executables).
 MAX_EXECUTABLES = 16
@@ -208,6 +80,14 @@ def program_label(program: ShapeKey) -> str:
             layers.append(f"d{layer.units}")
     shape = "x".join(map(str, program.input_shape))
     return f"{shape} {' '.join(layers)} {program.optimizer}"
+
+
+# How a training step runs (`Trainer` step_mode): "fused", one program per network and
+# call (the whole loop compiled, members vmapped); "chain", one program per layer
+# operation's shapes, shared by every network and persisted across runs, with the steps
+# driven from the host (`vlga_jax.chain`; one device, one member at a time); "auto":
+# fused for now (chain is slower on a whole cold search, README "Chained training").
+STEP_MODES = names.STEP_MODES
 
 
 def default_members_per_call(devices: Sequence[jax.Device]) -> int | None:
@@ -231,6 +111,15 @@ def default_bucket_bytes() -> int:
     stats = jax.local_devices()[0].memory_stats() or {}
     limit = stats.get("bytes_limit")
     return int(limit // 4) if limit else 4 << 30
+
+
+def program_store(run) -> ProgramStore | None:
+    """The layer-program store of a `vlga_jax.config.RunConfig`: DIR/programs under its
+    ``compile_cache_dir`` holding at most ``program_cache_mb`` MB (None: no directory)."""
+    if not run.compile_cache_dir:
+        return None
+    return ProgramStore(os.path.join(run.compile_cache_dir, "programs"),
+                        run.program_cache_mb << 20)
 
 
 def enable_compilation_cache(directory: str | None) -> None:
@@ -264,7 +153,8 @@ class Trainer:
                  max_bucket_bytes: int | None = None, cost_model: str = "fixed",
                  compile_workers: int | None = None, members_per_call: int | None = None,
                  max_programs: int = MAX_EXECUTABLES,
-                 augment: Sequence[str] = (), crop_padding: int = 4):
+                 augment: Sequence[str] = (), crop_padding: int = 4,
+                 step_mode: str = "auto", program_store: ProgramStore | None = None):
         self.data = data
         if isinstance(augment, str):
             raise ValueError(f"augment must be a sequence of names, got {augment!r}")
@@ -325,6 +215,19 @@ class Trainer:
         self.planner = Planner(self.cost, pad_shapes, self.batch_size, self.max_bucket_bytes,
                                self.members_per_call, len(self.devices))
         self.stats = TrainerStats()
+        if step_mode not in STEP_MODES:
+            raise ValueError(f"step_mode must be one of {STEP_MODES}, got {step_mode!r}")
+        single = self.mesh is None and self.processes == 1
+        if step_mode == "chain" and not single:
+            raise ValueError("step_mode 'chain' trains on one device of one process; use "
+                             "'fused' or 'auto' with several devices")
+        # "auto" is fused everywhere until chained training beats it on a whole search
+        # (benchmarks/compile_economy.py --step-mode chain: not yet, see the README).
+        self.chained = step_mode == "chain"
+        # One member per chain: no vmap, so plain lax convolutions (their gradients are
+        # fast outside loops) unless an impl was asked for.
+        self.chain = Chain(self, conv_impl if conv_impl not in (None, "auto") else "lax",
+                           program_store) if self.chained else None
 
     # planning (see `vlga_jax.planner`) -------------------------------------------------
     def assign_programs(self, members: Sequence[Member], n_epochs: int = 1,
@@ -399,6 +302,17 @@ class Trainer:
                                     out_specs=pop, check_vma=False)
         return batched
 
+    def _start(self, fn, *args) -> Future:
+        """``fn(*args)`` in a compile thread (inline with ``compile_workers`` 0)."""
+        if self.compile_workers == 0:
+            future = Future()
+            future.set_result(fn(*args))
+            return future
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.compile_workers,
+                                            thread_name_prefix="vlga-compile")
+        return self._pool.submit(fn, *args)
+
     def _compile(self, program: ShapeKey, frozen_blocks: int, size: int, kind: str, args,
                  augment: tuple = ()):
         """Trace, lower and compile one program (run in a worker thread); the executable
@@ -433,16 +347,8 @@ class Trainer:
         augment = self._augment_key(kind)
         cache_key = (kind, program, frozen_blocks, augment, signature)
         if cache_key not in self._compiled:
-            if self.compile_workers == 0:  # inline, on the critical path
-                future = Future()
-                future.set_result(self._compile(program, frozen_blocks, size, kind, args,
-                                                augment))
-            else:
-                if self._pool is None:
-                    self._pool = ThreadPoolExecutor(self.compile_workers,
-                                                    thread_name_prefix="vlga-compile")
-                future = self._pool.submit(self._compile, program, frozen_blocks, size, kind,
-                                           args, augment)
+            future = self._start(self._compile, program, frozen_blocks, size, kind, args,
+                                 augment)
             self._compiled[cache_key] = future
             self._pending[future] = (program, size, kind)
             self._evict_executables()
@@ -512,9 +418,12 @@ class Trainer:
                 lambda s: np.zeros(s.shape, s.dtype), shapes)
         return self._opt_shapes_cache[program]
 
-    def opt_state_structure(self, program: ShapeKey, arch: Architecture):
+    def opt_state_structure(self, program: ShapeKey, arch: Architecture,
+                            frozen_blocks: int = 0):
         """The pytree structure of an `Outcome.opt_state` of ``arch`` trained in
         ``program`` (to rebuild a saved state from its leaves)."""
+        if self.chained:  # one optimizer state per trained op (`vlga_jax.chain`)
+            return self.chain.opt_state_structure(arch, frozen_blocks)
         params = P.pad_tree(P.init_params(jax.random.key(0), arch.shape_key())[0],
                             program.param_shapes())
         return jax.tree.structure(self._opt_shapes(program, params, arch.knobs()))
@@ -547,6 +456,8 @@ class Trainer:
             raise ValueError(f"augment {self.augment}: image augmentation is for conv "
                              f"networks; train dense networks with augment=()")
         data = self.data if data is None else data
+        if self.chained:
+            return self._train_chained(members, n_epochs, data, keep_opt_state)
         outcomes: list[Outcome | None] = [None] * len(members)
         kind = "eval" if n_epochs == 0 else "train"
         jobs = []
@@ -564,6 +475,33 @@ class Trainer:
                                    placed, args, keep_opt_state, data)
             for i, outcome in zip(idx, run, strict=True):
                 outcomes[i] = outcome
+        return outcomes
+
+    def _train_chained(self, members: Sequence[Member], n_epochs: int, data: DeviceData,
+                       keep_opt_state: bool) -> list[Outcome]:
+        """`train` through layer programs, one member at a time: every member's programs
+        are submitted first; a member whose programs are all ready trains before one
+        that would wait (results do not depend on the order)."""
+        futures = []
+        for m in members:
+            keys = self.chain.keys_for(m, n_epochs, data)
+            futures.append({key: self.chain.submit(key, m.key.dtype) for key in keys})
+        outcomes: list[Outcome | None] = [None] * len(members)
+        todo = list(range(len(members)))
+        n_train = data.train_x.shape[0] // self.batch_size * self.batch_size
+        while todo:
+            i = next((j for j in todo if all(f.done() for f in futures[j].values())), todo[0])
+            todo.remove(i)
+            out = self.chain.train(members[i], n_epochs, data, keep_opt_state, futures[i])
+            outcomes[i] = out
+            self.stats.train_seconds += out.seconds
+            self.stats.buckets += 1
+            if n_epochs:
+                self.stats.member_slots += 1
+                self.stats.members_trained += 1
+                flops = members[i].arch.shape_key().train_flops_per_example * n_epochs * n_train
+                self.stats.real_flops += flops
+                self.stats.padded_flops += flops
         return outcomes
 
     def _bucket_args(self, program: ShapeKey, size: int, members: list[Member],
