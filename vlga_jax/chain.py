@@ -152,6 +152,14 @@ def program_label(key: tuple) -> str:
     return f"{role} {L.op_label(key[1])}"
 
 
+def _jax_cache_on() -> bool:
+    """Whether JAX's persistent compilation cache is on. An executable JAX loaded from it
+    fails when serialized again and loaded (XLA:CPU, jax 0.10: "Function ... not found"),
+    so the program store then writes nothing."""
+    return bool(jax.config.jax_compilation_cache_dir and
+                jax.config.jax_enable_compilation_cache)
+
+
 def _has_params(op) -> bool:
     return hasattr(op, "param_shapes")
 
@@ -286,7 +294,7 @@ class Chain:
         compiled = lowered.compile()
         t3 = time.perf_counter()
         phases = {"trace": t1 - t0, "lower": t2 - t1, "backend": t3 - t2, "load": 0.0}
-        if self.store is not None:
+        if self.store is not None and not _jax_cache_on():
             self.store.save(key, compiled)
             phases["load"] = time.perf_counter() - t3  # the store's write
         return compiled, phases

@@ -583,7 +583,8 @@ def _evolve(key, config: Config, callbacks, dataset, checkpoint_dir, evaluator, 
     start = time.perf_counter()
     if jax.default_backend() == "gpu" and (late := xla_flags.warning()):
         warnings.warn(late, RuntimeWarning, stacklevel=3)
-    enable_compilation_cache(config.run.compile_cache_dir)
+    if config.train.step_mode != "chain":  # chained: layer programs persist in DIR/programs
+        enable_compilation_cache(config.run.compile_cache_dir)
     if dataset is None:
         dc = config.data
         dataset = load_dataset(dc.name, data_dir=dc.data_dir, val_fraction=dc.val_fraction,
