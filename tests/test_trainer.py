@@ -257,11 +257,12 @@ def test_padded_program_trains_like_exact_program(padded_runs, name):
     assert not exact.failed
     fresh, _ = P.init_params(jax.random.key(10 + i), PADDED_ARCHS[name].shape_key())
     assert trees_differ(fresh, exact.params)
-    # atol 1e-4 (not 1e-5): a padded program sums in another order (3x3 convs with zero
+    # atol 3e-4 (not 1e-5): a padded program sums in another order (3x3 convs with zero
     # taps instead of 1x1 matmuls, zero channels), and Adam's per-element normalisation
-    # magnifies the float noise of tiny gradients; a padding error moves parameters by
+    # magnifies the float noise of tiny gradients (up to 1.4e-4 seen on one kernel entry
+    # of bn_on, on this project's 2-core machines); a padding error moves parameters by
     # ~learning_rate (1e-2) per step.
-    assert_outcomes_close(padded, exact, atol=1e-4)
+    assert_outcomes_close(padded, exact, atol=3e-4)
 
 
 @pytest.fixture(scope="module")

@@ -619,8 +619,7 @@ class RunConfig:
     Attributes:
         compile_cache_dir: where compiled programs persist across runs (None: off):
             JAX's persistent compilation cache, and the chained trainer's layer programs
-            in DIR/programs (`vlga_jax.program_store`). Clear it by deleting the folder
-            or with ``vlga cache --clear``.
+            in DIR/programs (`vlga_jax.program_store`). Clear it by deleting the folder.
         program_cache_mb: the most megabytes of layer programs kept in DIR/programs
             (least recently used deleted first).
         verbose: print what the search does (buckets, compiles) beyond progress.

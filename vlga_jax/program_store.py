@@ -8,7 +8,7 @@ backend, the device kind and ``XLA_FLAGS``, so an executable is never loaded whe
 not built for. Writes are atomic (a temporary file renamed). A damaged or unloadable
 entry is deleted and recompiled, never an error. The store keeps at most ``max_bytes``:
 the least recently used entries (by modification time, refreshed on every load) go
-first. Clear it by deleting the folder (`vlga cache --clear` does).
+first. Clear it by deleting the folder.
 """
 
 from __future__ import annotations
