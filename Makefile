@@ -1,9 +1,9 @@
-# Two entry points for a fresh machine: `make demo` and `make test`.
+# Two entry points for a fresh machine: `make demo` and `make test` (`make test-fast` while working).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test lint bench docs clean
+.PHONY: install demo test test-fast lint bench docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,12 @@ test: install
 	# Two workers, each test file whole in one (its module fixtures share compiled programs):
 	# the suite is compile-bound and XLA compiles one program per thread.
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+
+# The tests not marked slow (no end-to-end runs of the examples, docs and CLI): a quick check
+# while working; `make test` is what CI runs.
+test-fast: install
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile -m "not slow"
 
 bench: install
 	$(BIN)/python benchmarks/throughput.py

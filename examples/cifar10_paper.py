@@ -31,6 +31,9 @@ def main() -> None:
                         help="a tiny search (on digits unless --data-dir is given)")
     parser.add_argument("--out", help="a run directory (checkpoints; resumable)")
     args = parser.parse_args()
+    if args.quick:
+        print("--quick: tiny settings that only check the code runs; the accuracies it "
+              "prints are not meaningful (run without --quick for a real result)")
 
     config = vlga_jax.Config.preset("paper")
     if args.data_dir or not args.quick:

@@ -22,6 +22,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a tiny search")
     args = parser.parse_args()
+    if args.quick:
+        print("--quick: tiny settings that only check the code runs; the accuracies it "
+              "prints are not meaningful (run without --quick for a real result)")
 
     config = vlga_jax.Config()
     if args.quick:

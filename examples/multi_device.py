@@ -20,6 +20,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer images")
     parser.add_argument("--devices", type=int, default=4, help="forced host devices")
     args = parser.parse_args()
+    if args.quick:
+        print("--quick: tiny settings that only check the code runs; the accuracies it "
+              "prints are not meaningful (run without --quick for a real result)")
     if "jax" in sys.modules:
         raise RuntimeError("set XLA_FLAGS before jax is imported")
     os.environ["XLA_FLAGS"] = " ".join([os.environ.get("XLA_FLAGS", ""),

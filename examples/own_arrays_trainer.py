@@ -21,6 +21,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer images and epochs")
     args = parser.parse_args()
+    if args.quick:
+        print("--quick: tiny settings that only check the code runs; the accuracies it "
+              "prints are not meaningful (run without --quick for a real result)")
 
     # Your arrays: images f32[N, H, W, C] (normalise them yourself), labels int[N].
     digits = load_digits()

@@ -1,7 +1,7 @@
 """Search a small CNN for scikit-learn's digits and use the result in plain JAX code.
 
     python examples/quickstart.py           # the default search, Config(): about a minute
-    python examples/quickstart.py --quick   # a tiny search (seconds of training)
+    python examples/quickstart.py --quick   # only checks the code runs (seconds)
 """
 
 import argparse
@@ -17,6 +17,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a tiny search")
     args = parser.parse_args()
+    if args.quick:
+        print("--quick: tiny settings that only check the code runs; the accuracies it "
+              "prints are not meaningful (run without --quick for a real result)")
 
     config = vlga_jax.Config()  # the default search, what evolve(key) runs
     if args.quick:

@@ -1,10 +1,12 @@
-"""The README's fenced blocks run as written, at tiny settings.
+"""The fenced blocks of README.md and of every page under docs/ run as written, at tiny settings.
 
-Fenced ```sh blocks run first (in one scratch directory, in document order), then the
-fenced ```python blocks as one script (they build on each other, and on files the shell
-blocks wrote, such as best.npz). Indented blocks (long runs, measured output) are not
-run. Tiny settings are substituted, not written into the README: every search
-(`vlga run`, `vlga_jax.evolve`) gets TINY's overrides on top of its own config.
+Each page runs in its own scratch directory: its fenced ```sh blocks first (in document
+order), then its fenced ```python blocks as one script (they build on each other, and on
+files the shell blocks wrote, such as best.npz). Indented blocks (long runs, measured
+output) are not run. Tiny settings are substituted, not written into the pages: every
+search (`vlga run`, `vlga_jax.evolve`) gets TINY's overrides on top of its own config.
+The set-up lines a page gives for the project's checkout (`. .venv/bin/activate`,
+`.venv/bin/vlga`) run as the test's own interpreter.
 """
 
 import os
@@ -20,18 +22,35 @@ import vlga_jax
 ROOT = Path(__file__).resolve().parent.parent
 TINY = {"ga.population": 2, "ga.generations": 1, "ga.max_phases": 1, "train.epochs": 1,
         "train.final_epochs": 1, "data.subset": 200, "run.compile_cache_dir": None}
+PAGES = ["README.md", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "docs").glob("*.md"))]
 
 pytestmark = pytest.mark.slow
 
 
-def blocks(language: str) -> list[str]:
-    text = (ROOT / "README.md").read_text()
+def blocks(page: str, language: str) -> list[str]:
+    text = (ROOT / page).read_text()
     return re.findall(rf"^```{language}\n(.*?)^```$", text, flags=re.M | re.S)
 
 
-def test_readme_blocks_run(tmp_path, monkeypatch):
-    shell, python = blocks("sh"), blocks("python")
-    assert len(shell) >= 1 and len(python) >= 3  # the parser found the blocks
+def as_checkout(block: str) -> str:
+    """The block with the checkout's venv lines pointing at the test's interpreter."""
+    block = re.sub(r"^\. \.venv/bin/activate\b", ":", block, flags=re.M)
+    return block.replace(".venv/bin/vlga", "vlga").replace(".venv/bin/python", "python")
+
+
+def test_every_page_is_covered():
+    """Every page with runnable blocks is in PAGES, and README has its first search."""
+    assert len(blocks("README.md", "sh")) >= 1 and len(blocks("README.md", "python")) >= 1
+    linked = set(re.findall(r"\]\((docs/[\w-]+\.md)", (ROOT / "README.md").read_text()))
+    assert linked <= set(PAGES), linked - set(PAGES)
+    orphans = {p for p in PAGES[1:] if p not in linked}
+    assert not orphans, f"pages not linked from README.md: {orphans}"
+
+
+@pytest.mark.parametrize("page", [p for p in PAGES
+                                  if blocks(p, "sh") or blocks(p, "python")])
+def test_page_blocks_run(page, tmp_path, monkeypatch):
+    shell, python = blocks(page, "sh"), blocks(page, "python")
     sets = " ".join(f"--set {k}={'none' if v is None else v}" for k, v in TINY.items())
     prelude = f"""set -e
 python() {{ "{sys.executable}" "$@"; }}
@@ -43,10 +62,11 @@ vlga() {{
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         [str(ROOT), os.environ.get("PYTHONPATH", "")]))
     for block in shell:
-        proc = subprocess.run(["bash", "-c", prelude + block], cwd=tmp_path, env=env,
-                              capture_output=True, text=True, timeout=600)
+        proc = subprocess.run(["bash", "-c", prelude + as_checkout(block)], cwd=tmp_path,
+                              env=env, capture_output=True, text=True, timeout=600)
         assert proc.returncode == 0, f"{block}\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
-    assert (tmp_path / "best.npz").exists()
+    if not python:
+        return
 
     real = vlga_jax.evolve
     searches = []
@@ -58,5 +78,5 @@ vlga() {{
 
     monkeypatch.setattr(vlga_jax, "evolve", tiny_evolve)
     monkeypatch.chdir(tmp_path)
-    exec(compile("\n".join(python), "README.md", "exec"), {"__name__": "__readme__"})
-    assert searches and all(c.ga.population == 2 for c in searches)
+    exec(compile("\n".join(python), page, "exec"), {"__name__": "__readme__"})
+    assert all(c.ga.population == 2 for c in searches)

@@ -471,7 +471,7 @@ class TrainConfig:
             shape, shared by every network and persisted across runs, steps driven from
             the host), fused (one program per network shape, the loop compiled, members
             vmapped) or auto (fused for now: chain is slower on a whole cold search;
-            README, "Chained training").
+            docs/benchmarks.md, "Chained training").
         members_per_call: candidates one program call trains (None: one per device on
             CPUs, as many as memory allows on accelerators), rounded up to a multiple of
             the devices (run.devices).

@@ -86,7 +86,7 @@ def program_label(program: ShapeKey) -> str:
 # call (the whole loop compiled, members vmapped); "chain", one program per layer
 # operation's shapes, shared by every network and persisted across runs, with the steps
 # driven from the host (`vlga_jax.chain`; one device, one member at a time); "auto":
-# fused for now (chain is slower on a whole cold search, README "Chained training").
+# fused for now (chain is slower on a whole cold search, docs/benchmarks.md).
 STEP_MODES = names.STEP_MODES
 
 
@@ -222,7 +222,7 @@ class Trainer:
             raise ValueError("step_mode 'chain' trains on one device of one process; use "
                              "'fused' or 'auto' with several devices")
         # "auto" is fused everywhere until chained training beats it on a whole search
-        # (benchmarks/compile_economy.py --step-mode chain: not yet, see the README).
+        # (benchmarks/compile_economy.py --step-mode chain: not yet, see docs/benchmarks.md).
         self.chained = step_mode == "chain"
         # One member per chain: no vmap, so plain lax convolutions (their gradients are
         # fast outside loops) unless an impl was asked for.
