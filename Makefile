@@ -14,6 +14,7 @@ install: $(BIN)/python
 
 demo: install
 	$(BIN)/python -m vlga_jax.cli run
+	@echo "The vlga command is $(BIN)/vlga, or plain vlga after: . $(BIN)/activate"
 
 test: install
 	$(BIN)/ruff check .
