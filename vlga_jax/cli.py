@@ -29,6 +29,8 @@ import sys
 import time
 from pathlib import Path
 
+from vlga_jax.supervise import CONNECT_SECONDS
+
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, exit code 2
@@ -157,7 +159,7 @@ def _join(args) -> None:
 
     try:
         distributed.initialize(args.coordinator, args.num_processes, args.process_id,
-                               auto=args.distributed)
+                               auto=args.distributed, connect_timeout=args.connect_timeout)
     except ValueError:
         raise
     except Exception as err:  # the runtime's errors: unreachable coordinator, timeout
@@ -165,7 +167,29 @@ def _join(args) -> None:
                          f"{type(err).__name__}: {err}") from err
 
 
+def _several_processes(args) -> bool:
+    """Whether ``run``/``resume`` join a run of several processes (flags or environment)."""
+    return getattr(args, "fn", None) in (cmd_run, cmd_resume) and bool(
+        args.coordinator or args.num_processes is not None or args.process_id is not None
+        or args.distributed or os.environ.get("JAX_COORDINATOR_ADDRESS"))
+
+
+def _supervised(args, argv) -> int:
+    """Check the several-process flags, then run this command in a supervised worker
+    (`vlga_jax.supervise`: JAX's native aborts become one error line)."""
+    from vlga_jax import distributed, supervise
+
+    distributed.check_arguments(args.coordinator, args.num_processes, args.process_id,
+                                auto=args.distributed, connect_timeout=args.connect_timeout)
+    run_dir = args.dir if args.fn is cmd_resume else args.out
+    return supervise.run(argv, address=args.coordinator or os.environ.get(
+        "JAX_COORDINATOR_ADDRESS"), process_id=args.process_id,
+        connect_timeout=args.connect_timeout, run_dir=run_dir)
+
+
 def _run_search(config, key, out: str, quiet: bool) -> int:
+    import jax
+
     from vlga_jax import distributed
     from vlga_jax.evolve import SearchFailed, evolve
     from vlga_jax.progress import for_search
@@ -193,6 +217,13 @@ def _run_search(config, key, out: str, quiet: bool) -> int:
         raise ValueError(f"{err}. Resuming {out} would repeat this (its config is fixed): "
                          "start a new run (another --out) with e.g. a lower "
                          "--set train.learning_rate=...") from err
+    except Exception as err:
+        if distributed.process_count() > 1 and distributed.lost_peers(err):
+            raise ValueError(f"process {jax.process_index()} lost contact with the other "
+                             f"processes of the run ({' '.join(str(err).split())[:200]}): "
+                             "see their output, then continue with vlga resume "
+                             f"{out} in every process") from err
+        raise
     if not main:
         return 0
     print(result.summary())
@@ -358,6 +389,10 @@ def _distributed_arguments(parser) -> None:
     group.add_argument("--process-id", type=int, metavar="I", help="this process, 0..N-1")
     group.add_argument("--distributed", action="store_true",
                        help="let JAX detect the three on SLURM (srun), Open MPI or a TPU pod")
+    group.add_argument("--connect-timeout", type=int, metavar="SECONDS",
+                       default=CONNECT_SECONDS,
+                       help="how long the processes wait for each other to connect before "
+                            f"each stops with an error (default {CONNECT_SECONDS})")
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -447,12 +482,16 @@ def _one_line(err: BaseException) -> str:
 
 def main(argv=None) -> int:
     parser = make_parser()
+    argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
     args = parser.parse_args(argv)
     from vlga_jax.checkpoint import CheckpointError
     from vlga_jax.data import DatasetNotPrepared
     from vlga_jax.strategies import SearchFailed
+    from vlga_jax.supervise import is_worker
 
     try:
+        if _several_processes(args) and not is_worker():
+            return _supervised(args, argv)
         return args.fn(args)
     except (ValueError, CheckpointError, DatasetNotPrepared, SearchFailed) as err:
         print(f"vlga: error: {_one_line(err)}", file=sys.stderr)
