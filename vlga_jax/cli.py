@@ -241,6 +241,10 @@ def _check_paths(config, out: str) -> None:
     if not is_main():
         return
     _check_writable_dir(out, "--out")
+    data_dir = config.data.data_dir
+    if data_dir and os.path.exists(data_dir) and not os.path.isdir(data_dir):
+        raise ValueError(f"--data-dir {data_dir} is a file, not a directory: name the "
+                         "directory that holds prepared tensorflow-datasets")
     if config.run.compile_cache_dir:
         _check_writable_dir(config.run.compile_cache_dir, "run.compile_cache_dir")
 
@@ -253,7 +257,31 @@ def cmd_run(args) -> int:
     out = args.out or os.path.join(
         "runs", f"{time.strftime('%Y%m%d-%H%M%S')}-{args.preset}-seed{args.seed}")
     _check_paths(config, out)
-    return _run_search(config, jax.random.key(args.seed), out, args.quiet)
+    key = jax.random.key(args.seed)
+    if _finished(out, config, key):
+        return 0
+    return _run_search(config, key, out, args.quiet)
+
+
+def _finished(out: str, config, key) -> bool:
+    """Whether ``out`` holds this very run, finished (result.json and model.npz): then
+    say so and print its summary instead of training its final model again."""
+    from vlga_jax.report import RunReport, summary_table
+    from vlga_jax.rundir import _key_json, read_config
+
+    if not all(os.path.exists(os.path.join(out, f)) for f in ("result.json", "model.npz")):
+        return False
+    try:
+        saved, saved_key = read_config(out)
+    except ValueError:
+        return False  # RunDir says what is wrong with it
+    if (saved.search_config() != config.search_config()
+            or _key_json(saved_key) != _key_json(key)):
+        return False  # another run: RunDir refuses it, naming the differences
+    print(f"vlga: {out} holds this run, finished; nothing to do (a new run needs another "
+          "--out)")
+    print(summary_table(RunReport.load(out)))
+    return True
 
 
 def cmd_resume(args) -> int:
@@ -273,14 +301,60 @@ def cmd_resume(args) -> int:
     return _run_search(config, key, args.dir, args.quiet)
 
 
+# Lists the files `vlga report --out DIR` wrote into DIR (those it may overwrite).
+REPORT_MANIFEST = ".vlga-report.json"
+
+
 def cmd_report(args) -> int:
     from vlga_jax.report import write_report
 
-    table, paths = write_report(args.dir, args.out)
+    if args.out is None:  # DIR/report: the run directory's own folder
+        table, paths = write_report(args.dir)
+    else:
+        table, paths = _report_into(args.dir, Path(args.out), args.force)
     print(table)
     for p in paths:
         print(f"wrote {p}")
     return 0
+
+
+def _report_into(run_dir: str, out: Path, force: bool):
+    """`write_report` into a user's ``out``: plots go to a temporary folder first, then
+    replace files in ``out`` only if an earlier report wrote them (``REPORT_MANIFEST``)
+    or ``force``; else ValueError naming them, and ``out`` is left as it was."""
+    import json
+    import shutil
+    import tempfile
+
+    from vlga_jax.checkpoint import write_json_atomic
+    from vlga_jax.report import write_report
+
+    _check_writable_dir(str(out), "--out")
+    created = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    manifest = out / REPORT_MANIFEST
+    try:
+        ours = set(json.loads(manifest.read_text())["files"])
+    except (OSError, ValueError, KeyError, TypeError):
+        ours = set()
+    tmp = Path(tempfile.mkdtemp(prefix=".vlga-report-tmp-", dir=out))
+    try:
+        table, written = write_report(run_dir, tmp)
+        theirs = sorted(p.name for p in written
+                        if (out / p.name).exists() and p.name not in ours)
+        if theirs and not force:
+            raise ValueError(f"--out {out} holds {', '.join(theirs)}, not written by vlga "
+                             "report; pass --force to overwrite, or choose another directory")
+        paths = []
+        for p in written:
+            os.replace(p, out / p.name)
+            paths.append(out / p.name)
+        write_json_atomic(manifest, {"files": sorted(ours | {p.name for p in paths})})
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if created and not any(out.iterdir()):
+            out.rmdir()
+    return table, paths
 
 
 def cmd_export(args) -> int:
@@ -432,7 +506,12 @@ def make_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="summary table and plots of a run",
                             description="Print a summary table; write PNG plots.")
     report.add_argument("dir", metavar="DIR")
-    report.add_argument("--out", metavar="PLOTS", help="plot directory (default DIR/report)")
+    report.add_argument("--out", metavar="PLOTS", help="plot directory (default DIR/report); "
+                                                        "files there that an earlier report "
+                                                        "did not write are never replaced "
+                                                        "without --force")
+    report.add_argument("--force", action="store_true",
+                        help="overwrite files in --out that vlga report did not write")
     report.set_defaults(fn=cmd_report)
 
     export = sub.add_parser("export", help="write the best network and its parameters",

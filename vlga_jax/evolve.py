@@ -132,7 +132,7 @@ class Result:
         lines = ["best architecture:"] + [f"  {s}" for s in self.architecture.describe()]
         lines.append(f"  parameters {self.param_count:,}  training FLOPs/example "
                      f"{self.flops:,}")
-        lines.append(f"search fitness (val) {self.search_fitness:.4f}  final val "
+        lines.append(f"{O.fitness_label(self.objectives)} {self.search_fitness:.4f}  final val "
                      f"{self.val_accuracy:.4f}  test {self.test_accuracy:.4f}")
         t = self.totals
         lines.append(f"candidates {t['candidates']} (trained {t['trained']}, cache hits "

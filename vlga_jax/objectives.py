@@ -160,6 +160,18 @@ class Objective:
         return v
 
 
+def fitness_label(objectives: Sequence[str]) -> str:
+    """What a result's ``search_fitness`` is, for summaries: ``search fitness (val)`` for
+    validation accuracy, the objective's name for another one, the Pareto-rank score
+    (front 0 in [0, 0.5]) for several."""
+    objectives = tuple(objectives)
+    if objectives in ((), ("val_acc",)):
+        return "search fitness (val)"
+    if len(objectives) == 1:
+        return f"search fitness ({objectives[0]})"
+    return f"Pareto-rank fitness ({', '.join(objectives)}; front 0: 0 to 0.5)"
+
+
 def scalar(values: np.ndarray) -> float:
     """The fitness of one objective's value vector f64[1] (NaN -> -inf: failed)."""
     v = float(values[0])
