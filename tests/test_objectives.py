@@ -86,7 +86,7 @@ def test_objective_must_return_numbers():
     ev = Evaluation(arch, Outcome(None, None, 0.5, 1.0, 1.0, False, "", 0.1, None))
     assert Objective(("val_acc", "-params")).values(ev, 1).tolist() == [0.5, -arch.param_count]
     assert Objective(fn=lambda m: (m["val_acc"], m["epochs"])).values(ev, 3).tolist() == [0.5, 3]
-    with pytest.raises(ValueError, match="objective must return a float"):
+    with pytest.raises(ValueError, match="objective returned .high. \\(not a number"):
         Objective(fn=lambda m: "high").values(ev, 1)
     failed = Evaluation(arch, Outcome(None, None, -np.inf, np.nan, np.nan, True, "nan", 0.1,
                                       None))
