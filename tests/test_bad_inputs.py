@@ -781,6 +781,35 @@ def test_api_model_files_and_images(paths):
         model.predict(np.load(paths["nan"]))
 
 
+def test_model_file_bytes_depend_on_the_arrays_alone(tmp_path, digits_dataset, monkeypatch):
+    """model.npz is the same bytes whatever the parameter dicts' order (a resumed run's
+    come back sorted) and the clock (numpy's savez stamps the current time)."""
+    import time
+    import zipfile
+
+    config = tiny_config(None)
+    model = digits_model(config, digits_dataset)
+    first = save_model(tmp_path / "a.npz", model, dataset=digits_dataset).read_bytes()
+
+    def reversed_tree(tree):
+        return {k: reversed_tree(v) if isinstance(v, dict) else v
+                for k, v in reversed(list(tree.items()))}
+
+    model.params = reversed_tree(model.params)
+    later = time.time() + 3600 * 24 * 400
+    monkeypatch.setattr(time, "time", lambda: later)
+    monkeypatch.setattr(time, "localtime", lambda t=None: time.gmtime(later))
+    again = save_model(tmp_path / "b.npz", model, dataset=digits_dataset).read_bytes()
+    assert first == again
+    with zipfile.ZipFile(tmp_path / "b.npz") as zf:
+        names = zf.namelist()
+        assert names == sorted(names) and {i.date_time for i in zf.infolist()} == {
+            (1980, 1, 1, 0, 0, 0)}
+    loaded = load_model(tmp_path / "b.npz")
+    assert jax.tree.structure(loaded.params) == jax.tree.structure(
+        jax.tree.map(np.asarray, model.params))
+
+
 def test_api_tiny_validation_split_warns():
     x, y = X[:40], Y[:40] % 2
     with pytest.warns(UserWarning, match=r"validation split holds only \d image"):
