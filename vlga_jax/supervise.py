@@ -20,10 +20,12 @@ passed on to it; the worker dies with the supervisor (Linux ``PR_SET_PDEATHSIG``
 from __future__ import annotations
 
 import os
+import queue
 import re
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Sequence
 
 WORKER_ENV = "VLGA_WORKER"
@@ -34,11 +36,20 @@ CONNECT_SECONDS = 60
 _ABSL = re.compile(r"^[IWEF]\d{4} \d\d:\d\d:\d\d\.\d+\s+\d+\s+\S+:\d+\]")
 _FATAL = re.compile(r"^F\d{4} \d\d:\d\d:\d\d|^\*\*\* Check failure stack trace")
 _STATUS = re.compile(r"absl::Status: ([A-Z_]+)")
+# Seconds without a new line after which an absl log message is taken as complete.
+QUIET_SECONDS = 0.5
 
 
 def is_worker() -> bool:
     """True inside the worker process `run` starts."""
     return os.environ.get(WORKER_ENV) == "1"
+
+
+def _read_lines(stream, lines: queue.Queue) -> None:
+    """Put every line of ``stream`` on ``lines``, then None."""
+    for line in stream:
+        lines.put(line)
+    lines.put(None)
 
 
 def _die_with_parent() -> None:  # pragma: no cover (runs in the child before exec)
@@ -57,7 +68,7 @@ def explain(fatal: str, *, address: str | None, process_id: int | None,
     who = "this process" if process_id is None else f"process {process_id}"
     status = _STATUS.search(fatal)
     cause = status.group(1) if status else "fatal error"
-    if "RegisterTask" in fatal or "Barrier" in fatal:
+    if "RegisterTask" in fatal:
         return (f"{who} could not connect to the run of several processes at {where} within "
                 f"{connect_timeout} s (JAX: {cause} while connecting): check that process 0 "
                 "runs there with the same --coordinator, that every process has the same "
@@ -83,16 +94,26 @@ def run(argv: Sequence[str], *, address: str | None, process_id: int | None,
     previous = {sig: signal.signal(sig, lambda s, _f: proc.send_signal(s))
                 for sig in (signal.SIGTERM,)}
     previous[signal.SIGINT] = signal.signal(signal.SIGINT, lambda *_: None)  # the worker's
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=_read_lines, args=(proc.stderr, lines), daemon=True).start()
     fatal: list[str] = []
-    held: list[str] = []  # absl log lines: shown only if the worker fails without a word
+    burst: list[str] = []  # an absl log line and the lines that follow it at once
+    noise: list[str] = []  # absl logs: shown only if the worker fails without a word
     said_error = False
     try:
-        assert proc.stderr is not None
-        for line in proc.stderr:
+        while True:
+            try:
+                line = lines.get(timeout=QUIET_SECONDS)
+            except queue.Empty:
+                noise += burst
+                burst = []
+                continue
+            if line is None:
+                break
             if fatal or _FATAL.match(line):
                 fatal.append(line)
-            elif _ABSL.match(line):
-                held.append(line)
+            elif burst or _ABSL.match(line):  # absl messages span several lines
+                burst.append(line)
             else:
                 said_error = said_error or line.startswith("vlga: error:")
                 sys.stderr.write(line)
@@ -101,6 +122,7 @@ def run(argv: Sequence[str], *, address: str | None, process_id: int | None,
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    noise += burst
     if fatal:
         print("vlga: error: " + explain("".join(fatal), address=address,
                                         process_id=process_id,
@@ -108,7 +130,7 @@ def run(argv: Sequence[str], *, address: str | None, process_id: int | None,
               file=sys.stderr, flush=True)
         return 2
     if code != 0 and not said_error:
-        sys.stderr.writelines(held)
+        sys.stderr.writelines(noise)
     if code < 0:  # killed by a signal (not JAX's abort)
         who = "this process" if process_id is None else f"process {process_id}"
         if not said_error:
