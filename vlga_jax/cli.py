@@ -4,8 +4,11 @@
              [--seed S] [--set key=value ...]
     vlga resume DIR              continue an interrupted run
     (run and resume: --coordinator HOST:PORT --num-processes N --process-id I, or
-     --distributed, join a run of several processes; see `vlga_jax.distributed`)
-    vlga report DIR              summary table and PNG plots (DIR/report/)
+     --distributed, join a run of several processes, in a supervised worker process
+     that turns JAX's native aborts into one error line; --connect-timeout SECONDS;
+     see `vlga_jax.distributed`, `vlga_jax.supervise`)
+    vlga report DIR [--out D [--force]]
+                                 summary table and PNG plots (DIR/report/)
     vlga export DIR --to FILE    the best network and its parameters (.npz)
     vlga predict FILE images.npy predicted classes for raw images
     vlga presets [--explain NAME] list the presets; or one preset's source, settings and
@@ -308,8 +311,9 @@ REPORT_MANIFEST = ".vlga-report.json"
 def cmd_report(args) -> int:
     from vlga_jax.report import write_report
 
-    if args.out is None:  # DIR/report: the run directory's own folder
-        table, paths = write_report(args.dir)
+    own = os.path.join(args.dir, "report")
+    if args.out is None or os.path.realpath(args.out) == os.path.realpath(own):
+        table, paths = write_report(args.dir)  # DIR/report: the run directory's own folder
     else:
         table, paths = _report_into(args.dir, Path(args.out), args.force)
     print(table)
