@@ -138,3 +138,13 @@ def test_supervisor_passes_a_normal_exit_through(capfd):
                                   "sys.stderr.write('vlga: error: x\\n'); sys.exit(2)"])
     out, err = capfd.readouterr()
     assert (code, out, err) == (2, "ok\n", "vlga: error: x\n")
+
+
+def test_lost_peers_tells_the_runtime_from_a_bug():
+    from vlga_jax.distributed import lost_peers
+
+    JaxRuntimeError = type("JaxRuntimeError", (RuntimeError,), {})
+    assert lost_peers(JaxRuntimeError("UNAVAILABLE: gloo::EnforceNotMet: connection closed"))
+    assert lost_peers(JaxRuntimeError("DEADLINE_EXCEEDED: Barrier timed out"))
+    assert not lost_peers(JaxRuntimeError("RESOURCE_EXHAUSTED: out of memory"))
+    assert not lost_peers(RuntimeError("gloo"))  # not the runtime's error type
