@@ -5,10 +5,12 @@ Through the command line (in-process `vlga_jax.cli.main`: exit status 2 and one
 command line's parsing of ``--set`` (the value the config gets), and through the Python
 API (`Config`, `Dataset.from_arrays`, `load_model`, run directories: the exception class
 and a fragment of its message). Everything is refused before training except the one
-search whose every candidate fails (a learning rate of 1e30), which trains test_resume's
-tiny config for one generation and shares its compiled programs.
+search whose every candidate fails (its losses marked as diverged), which trains
+test_resume's tiny config for one generation and shares its compiled programs, and the
+user objectives that return bad values, which train one generation each.
 """
 
+import dataclasses
 import json
 import shutil
 import types
@@ -29,6 +31,8 @@ from vlga_jax import (
     SpaceConfig,
     TrainConfig,
     cli,
+    distributed,
+    evolve,
     load_dataset,
     load_model,
     rundir,
@@ -39,6 +43,10 @@ from vlga_jax import genome as G
 from vlga_jax import params as P
 from vlga_jax.architecture import from_description
 from vlga_jax.cli import main
+from vlga_jax.data import find_prepared
+from vlga_jax.evolve import SearchFailed, check_crop_padding
+from vlga_jax.objectives import Objective, ObjectiveError
+from vlga_jax.records import CandidateRecord, GenerationRecord
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -149,6 +157,34 @@ def paths(tmp_path_factory, digits_dataset):
     (p["bad_result"] / "result.json").write_text("{ truncated")
     p["existing"] = tmp / "existing.npy"
     np.save(p["existing"], np.zeros(2))
+
+    # Run directories whose folders are files, and run.json of other JSON kinds.
+    for name in ("checkpoints", "final", "logs"):
+        p[f"{name}_file"] = tmp / f"{name}_file"
+        shutil.copytree(p["unfinished"], p[f"{name}_file"])
+        shutil.rmtree(p[f"{name}_file"] / name, ignore_errors=True)
+        (p[f"{name}_file"] / name).write_text("not a directory\n")
+    for name, text in (("json_string", '"a run"'), ("json_number", "3"),
+                       ("no_dataset", json.dumps({"config": {}, "key": {}}))):
+        p[name] = tmp / name
+        p[name].mkdir()
+        (p[name] / "run.json").write_text(text)
+    # A run directory with one generation logged (what vlga report plots).
+    p["logged"] = tmp / "logged"
+    shutil.copytree(p["unfinished"], p["logged"])
+    genome = {"blocks": [{"channels_a": 8, "kernel_a": 3}], "globals": {}}
+    candidates = [CandidateRecord(0, 0, f"h{i}", genome, 0.1 * i, 1, 0.1, False, "", False,
+                                  100 + i, 1000) for i in range(2)]
+    (p["logged"] / "logs").mkdir(exist_ok=True)
+    (p["logged"] / "logs" / "candidates.jsonl").write_text(
+        "".join(json.dumps(dataclasses.asdict(c)) + "\n" for c in candidates))
+    record = GenerationRecord(0, 0, 0.1, 0.05, 0.05, 2, 0, 1.0, [0.0, 0.1])
+    (p["logged"] / "logs" / "generations.jsonl").write_text(
+        json.dumps(dataclasses.asdict(record)) + "\n")
+    # A folder of the user's own plots (vlga report --out must not replace them).
+    p["user_plots"] = tmp / "user_plots"
+    p["user_plots"].mkdir()
+    (p["user_plots"] / "fitness.png").write_bytes(b"the user's own plot")
     return p
 
 
@@ -281,7 +317,7 @@ CLI = [
     ("resume-missing", ["resume", "/nonexistent"], "not a vlga run directory"),
     ("resume-file", ["resume", "{file}"], "not a directory"),
     ("resume-bad-json", ["resume", "{bad_json}"], "run.json: unreadable"),
-    ("resume-json-list", ["resume", "{json_list}"], "run.json: damaged"),
+    ("resume-json-list", ["resume", "{json_list}"], "run.json: damaged (a JSON list, not"),
     ("resume-no-key", ["resume", "{no_key}"], "run.json: damaged"),
     ("resume-invalid-config", ["resume", "{bad_config}"], "ga.population must be an integer >= 2"),
     ("resume-edited-run-json", ["resume", "{edited}"],
@@ -315,6 +351,108 @@ CLI = [
     ("presets-unknown", ["presets", "--explain", "nope"], "nope"),
 ]
 
+# Several processes: refused before anything starts (no worker, no JAX runtime).
+TWO = ["--num-processes", "2"]
+CLI_NEW = [
+    ("coordinator-port-too-large", ["run", "--coordinator", "localhost:99999", *TWO,
+                                    "--process-id", "0"],
+     "--coordinator must be HOST:PORT (process 0's host and a free port in [1, 65535]), got "
+     "'localhost:99999'"),
+    ("coordinator-port-zero", ["run", "--coordinator", "localhost:0", *TWO, "--process-id", "0"],
+     "a free port in [1, 65535]"),
+    ("coordinator-no-port", ["run", "--coordinator", "localhost", *TWO, "--process-id", "0"],
+     "--coordinator must be HOST:PORT"),
+    ("coordinator-port-word", ["run", "--coordinator", "localhost:http", *TWO,
+                               "--process-id", "0"], "got 'localhost:http'"),
+    ("coordinator-no-host", ["run", "--coordinator", ":1234", *TWO, "--process-id", "0"],
+     "--coordinator must be HOST:PORT"),
+    ("coordinator-negative-port", ["run", "--coordinator", "h:-5", *TWO, "--process-id", "0"],
+     "--coordinator must be HOST:PORT"),
+    ("process-id-without-coordinator", ["run", "--process-id", "1"],
+     "--process-id needs --coordinator HOST:PORT"),
+    ("num-processes-without-coordinator", ["run", *TWO],
+     "--num-processes needs --coordinator HOST:PORT"),
+    ("process-id-too-large", ["run", "--coordinator", "h:1234", *TWO, "--process-id", "2"],
+     "--process-id must be an integer in [0, --num-processes) (0..1 for --num-processes 2)"),
+    ("process-id-negative", ["run", "--coordinator", "h:1234", *TWO, "--process-id", "-1"],
+     "--process-id must be an integer in [0, --num-processes)"),
+    ("num-processes-zero", ["run", "--coordinator", "h:1234", "--num-processes", "0",
+                            "--process-id", "0"], "--num-processes must be an integer >= 1"),
+    ("coordinator-without-count", ["run", "--coordinator", "h:1234", "--process-id", "0"],
+     "--coordinator h:1234 needs --num-processes too"),
+    ("coordinator-without-id", ["run", "--coordinator", "h:1234", *TWO],
+     "--coordinator h:1234 needs --process-id too"),
+    ("connect-timeout-zero", ["run", "--coordinator", "h:1234", *TWO, "--process-id", "0",
+                              "--connect-timeout", "0"],
+     "--connect-timeout must be whole seconds in [1, 86400], got 0"),
+    ("connect-timeout-word", ["run", "--connect-timeout", "soon"], "invalid int value: 'soon'"),
+    ("resume-port-too-large", ["resume", "{unfinished}", "--coordinator", "h:70000", *TWO,
+                               "--process-id", "1"], "got 'h:70000'"),
+    ("resume-process-id-alone", ["resume", "{unfinished}", "--process-id", "1"],
+     "--process-id needs --coordinator"),
+    # objectives named in the config: checked before anything trains
+    ("objectives-epochs", ["run", "--set", "ga.objectives=epochs"],
+     "ga.objectives must be metrics that tell candidates apart"),
+    ("objectives-minus-epochs", ["run", "--set", "ga.objectives=val_acc,-epochs"],
+     "('epochs' is train.epochs for every fully trained candidate)"),
+    ("objectives-params-with-halving", ["run", "--preset", "quick-halving", "--set",
+                                        "ga.objectives=-params"],
+     "ga.objectives must be () or ('val_acc',) with successive halving"),
+    ("objectives-loss-with-halving", ["run", "--set", "train.halving_min_epochs=1", "--set",
+                                      "ga.objectives=-val_loss"], "successive halving"),
+    ("objectives-two-with-halving", ["run", "--preset", "quick-halving", "--set",
+                                     "ga.objectives=val_acc,-params"], "successive halving"),
+    ("objectives-unknown", ["run", "--set", "ga.objectives=speed"],
+     "ga.objectives must name metrics from"),
+    # values far outside what can train
+    ("lr-30", ["run", "--set", "train.learning_rate=30"],
+     "train.learning_rate must be <= 10 (SGD trains below ~1, Adam below ~0.1"),
+    ("lr-1e9", ["run", "--set", "train.learning_rate=1e9"], "train.learning_rate must be <= 10"),
+    ("weight-decay-1e9", ["run", "--set", "train.weight_decay=1e9"],
+     "train.weight_decay must be in [0, 1]"),
+    ("weight-decay-2", ["run", "--set", "train.weight_decay=2"], "got 2"),
+    ("tournament-size-above-population", ["run", "--preset", "tournament", "--set",
+                                          "ga.tournament_size=1000"],
+     "ga.tournament_size must be <= ga.population (50) with ga.parent_selection='tournament'"),
+    ("tournament-size-population-2", ["run", "--set", "ga.parent_selection=tournament",
+                                      "--set", "ga.population=2"],
+     "ga.tournament_size must be <= ga.population (2)"),
+    ("elites-with-vlga", ["run", "--set", "ga.elites=100"],
+     "ga.elites must be left at 2 with ga.strategy='vlga' (only 'tournament' and "
+     "'random_population' keep elites: it would be ignored), got 100"),
+    ("elites-with-classical-ga", ["run", "--preset", "classical-ga", "--set", "ga.elites=0"],
+     "with ga.strategy='ga'"),
+    ("elites-with-grid", ["run", "--preset", "grid", "--set", "ga.elites=5"],
+     "with ga.strategy='grid'"),
+    ("crop-padding-above-image", [*TINY, "--out", "{tmp}/c1", "--set", "train.augment=crop",
+                                  "--set", "train.crop_padding=100"],
+     "train.crop_padding must be < the images' size (8x8; e.g. 1), got 100"),
+    ("crop-padding-equal-image", [*TINY, "--out", "{tmp}/c2", "--set", "train.augment=crop,flip",
+                                  "--set", "train.crop_padding=8"], "got 8"),
+    # overwriting
+    ("report-out-user-file", ["report", "{logged}", "--out", "{user_plots}"],
+     "--out {user_plots} holds fitness.png, not written by vlga report; pass --force"),
+    ("report-out-is-file", ["report", "{logged}", "--out", "{file}"],
+     "--out {file} is a file, not a directory"),
+    ("report-out-under-file", ["report", "{logged}", "--out", "{file}/plots"],
+     "{file} is not a directory"),
+    # run directories and data
+    ("run-checkpoints-is-file", ["resume", "{checkpoints_file}", "--quiet"],
+     "{checkpoints_file}/checkpoints is a file, not a directory: move it away"),
+    ("run-final-is-file", ["resume", "{final_file}", "--quiet"], "final is a file"),
+    ("run-logs-is-file", ["resume", "{logs_file}", "--quiet"], "logs is a file"),
+    ("resume-json-string", ["resume", "{json_string}"],
+     "run.json: damaged (a JSON str, not the object vlga writes"),
+    ("resume-json-number", ["resume", "{json_number}"], "(a JSON int, not the object"),
+    ("resume-no-dataset", ["resume", "{no_dataset}"], "run.json: damaged (no dataset;"),
+    ("data-dir-is-file", ["run", "--dataset", "cifar10", "--data-dir", "/etc/passwd",
+                          "--out", "{tmp}/d1"],
+     "--data-dir /etc/passwd is a file, not a directory"),
+    ("data-dir-is-file-digits", ["run", "--data-dir", "{file}", "--out", "{tmp}/d2"],
+     "is a file, not a directory"),
+]
+CLI = CLI + CLI_NEW
+
 
 @pytest.mark.parametrize("argv, fragment", [c[1:] for c in CLI], ids=[c[0] for c in CLI])
 def test_cli_refuses_with_one_line(argv, fragment, paths, capsys):
@@ -347,9 +485,22 @@ def test_cli_refuses_a_directory_another_process_runs(paths, capsys):
     assert code == 2 and f"in use by another process (pid {holder.pid})" in err, err
 
 
-def test_every_candidate_failing_is_one_line_and_resume_says_the_same(paths, capsys):
+def test_every_candidate_failing_is_one_line_and_resume_says_the_same(paths, capsys,
+                                                                      monkeypatch):
+    """Every loss diverging (as a learning rate of 1e30 did before such rates were refused:
+    the trainer's outcomes are marked as it marks a NaN loss)."""
+    from vlga_jax.trainer import Trainer
+
+    original = Trainer.train
+
+    def diverging(self, members, n_epochs, **kw):
+        return [dataclasses.replace(o, failed=True, val_acc=-np.inf,
+                                    reason="loss became NaN or inf during training")
+                for o in original(self, members, n_epochs, **kw)]
+
+    monkeypatch.setattr(Trainer, "train", diverging)
     out = paths["tmp"] / "diverges"
-    argv = [*TINY, "--out", out, "--quiet", "--set", "train.learning_rate=1e30"]
+    argv = [*TINY, "--out", out, "--quiet"]
     code, _, err = run_cli(expand(argv, paths), capsys)
     assert code == 2 and len(err.strip().splitlines()) == 1, err
     assert "every candidate of phase 0, generation 0 failed" in err
@@ -357,6 +508,64 @@ def test_every_candidate_failing_is_one_line_and_resume_says_the_same(paths, cap
     code, _, again = run_cli(["resume", out, "--quiet"], capsys)
     assert code == 2 and len(again.strip().splitlines()) == 1, again
     assert "every candidate of phase 0, generation 0 failed" in again
+
+
+def test_report_out_never_replaces_the_users_files(paths, capsys):
+    """vlga report --out: the user's fitness.png survives a refusal; --force replaces it;
+    a folder vlga report wrote is written again without --force."""
+    plots = paths["tmp"] / "plots_force"
+    shutil.copytree(paths["user_plots"], plots)
+    code, _, err = run_cli(["report", paths["logged"], "--out", plots], capsys)
+    assert code == 2 and "holds fitness.png, not written by vlga report" in err
+    assert (plots / "fitness.png").read_bytes() == b"the user's own plot"
+    assert sorted(p.name for p in plots.iterdir()) == ["fitness.png"]  # nothing else left
+    code, out, err = run_cli(["report", paths["logged"], "--out", plots, "--force"], capsys)
+    assert code == 0, err
+    assert (plots / "fitness.png").read_bytes().startswith(b"\x89PNG")
+    assert f"wrote {plots / 'fitness.png'}" in out
+    code, _, err = run_cli(["report", paths["logged"], "--out", plots], capsys)
+    assert code == 0, err  # its own files, listed in .vlga-report.json
+    fresh = paths["tmp"] / "plots_new" / "sub"
+    code, _, err = run_cli(["report", paths["logged"], "--out", fresh], capsys)
+    assert code == 0 and (fresh / "fitness.png").exists(), err
+
+
+def test_user_objective_values_are_checked_where_evolve_calls_it(paths):
+    """NaN raises naming the candidate (not 'loss NaN/inf'); with objective_errors='fail'
+    those candidates are recorded as failed with the objective's reason; a length that
+    changes raises. One generation of the tiny config each (its compiled programs)."""
+    config = tiny_config(paths["cache"]).override(**{
+        "ga.generations": 1, "ga.max_phases": 1, "train.final_epochs": 0})
+    key = jax.random.key(KEY)
+    with pytest.raises(ObjectiveError, match=r"objective returned nan \(not finite\) for "
+                                             r"candidate [0-9a-f]{16} \(input \(8, 8, 1\)"):
+        evolve(key, config, objective=lambda m: float("nan"))
+
+    calls = []
+
+    def some_none(metrics):
+        calls.append(metrics)
+        return None if len(calls) % 2 else metrics["val_acc"]
+
+    result = evolve(key, config, objective=some_none, objective_errors="fail")
+    failed = [c for c in result.candidates if c.failed]
+    assert len(failed) == 2 and result.totals["failed"] == 2
+    assert all(c.reason == "objective returned None (not a number or a sequence of numbers)"
+               and c.fitness == -np.inf for c in failed)
+    assert all(np.isfinite(c.fitness) for c in result.candidates if not c.failed)
+
+    lengths = []
+
+    def growing(metrics):
+        lengths.append(1)
+        return [metrics["val_acc"]] * min(len(lengths), 2)
+
+    with pytest.raises(ObjectiveError, match="objective returned 2 values for candidate .*, 1 "
+                                             "for earlier ones"):
+        evolve(key, config, objective=growing)
+    with pytest.raises(SearchFailed, match="every candidate of phase 0, generation 0 failed: "
+                                           "objective returned inf"):
+        evolve(key, config, objective=lambda m: float("inf"), objective_errors="fail")
 
 
 def test_finished_run_without_model_resume_and_export_agree(paths, capsys, monkeypatch):
@@ -484,6 +693,66 @@ API = [
 ]
 
 
+def _evaluation():
+    """A cached candidate (no parameters) to hand to objectives."""
+    from vlga_jax.records import Evaluation
+    from vlga_jax.trainer import Outcome
+
+    arch = from_description({"blocks": [{"channels_a": 8, "kernel_a": 3}], "globals": {}},
+                            input_shape=(8, 8, 1), num_classes=10)
+    return Evaluation(arch, Outcome(None, None, 0.5, 1.0, 1.0, False, "", 0.1, None),
+                      hash="c0ffee")
+
+
+def _objective(value):
+    return lambda: Objective(fn=lambda m: value).values(_evaluation(), 1)
+
+
+API_NEW = [
+    # a user objective's value, checked and named (candidate hash and architecture)
+    ("objective-nan", _objective(float("nan")),
+     "objective returned nan (not finite) for candidate c0ffee (input (8, 8, 1) | block_0"),
+    ("objective-inf", _objective(float("inf")), "objective returned inf (not finite)"),
+    ("objective-minus-inf", _objective(-np.inf), "returned -inf (not finite)"),
+    ("objective-none", _objective(None),
+     "objective returned None (not a number or a sequence of numbers) for candidate c0ffee"),
+    ("objective-string", _objective("0.5"), "objective returned '0.5' (not a number"),
+    ("objective-nested", _objective([[0.5, 1.0]]), "returned [[0.5, 1.0]] (not a number"),
+    ("objective-empty", _objective([]), "objective returned [] (an empty sequence)"),
+    ("objective-none-inside", _objective((0.5, None)), "returned (0.5, None)"),
+    ("objective-nan-inside", _objective([0.5, float("nan")]), "(not finite)"),
+    ("objective-bool", _objective(True), "objective returned True (not a number"),
+    ("objective-dict", _objective({"acc": 0.5}), "objective returned {'acc': 0.5}"),
+    ("objective-complex", _objective(1j), "objective returned 1j"),
+    ("objective-2d-array", _objective(np.ones((2, 2))), "(not a number or a sequence"),
+    ("objective-string-array", _objective(np.array(["a"])), "(not a number or a sequence"),
+    ("objective-errors-unknown", lambda: Objective(fn=len, on_error="ignore"),
+     "objective_errors must be one of ('raise', 'fail'), got 'ignore'"),
+    # ranges and combinations through the Python API
+    ("train-lr-1e9", lambda: TrainConfig(learning_rate=1e9), "train.learning_rate must be <= 10"),
+    ("train-wd-1e9", lambda: TrainConfig(weight_decay=1e9), "train.weight_decay must be in [0, 1]"),
+    ("ga-tournament-size", lambda: GAConfig(population=4, parent_selection="tournament",
+                                            tournament_size=5),
+     "ga.tournament_size must be <= ga.population (4)"),
+    ("ga-elites-ignored", lambda: GAConfig(strategy="ga", elites=3), "it would be ignored"),
+    ("ga-objectives-epochs", lambda: GAConfig(objectives=("epochs",)),
+     "metrics that tell candidates apart"),
+    ("config-objectives-halving", lambda: Config(
+        ga=GAConfig(objectives=("-params",)), train=TrainConfig(halving_min_epochs=1)),
+     "with successive halving (train.halving_min_epochs=1"),
+    ("crop-padding-image", lambda: check_crop_padding(
+        Config(train=TrainConfig(augment=("crop",), crop_padding=32)), (32, 32, 3)),
+     "train.crop_padding must be < the images' size (32x32; e.g. 4), got 32"),
+    ("data-dir-file", lambda: find_prepared("cifar10", "/etc/passwd"),
+     "data_dir /etc/passwd is a file, not a directory"),
+    ("distributed-port", lambda: distributed.check_arguments("h:65536", 2, 0),
+     "a free port in [1, 65535]"),
+    ("distributed-id-alone", lambda: distributed.check_arguments(None, None, 0),
+     "--process-id needs --coordinator"),
+]
+API = API + API_NEW
+
+
 @pytest.mark.parametrize("call, fragment", [c[1:] for c in API], ids=[c[0] for c in API])
 def test_api_refuses_with_a_value_error(call, fragment):
     with pytest.raises(ValueError) as info:
@@ -512,6 +781,35 @@ def test_api_model_files_and_images(paths):
         model.predict(np.load(paths["nan"]))
 
 
+def test_model_file_bytes_depend_on_the_arrays_alone(tmp_path, digits_dataset, monkeypatch):
+    """model.npz is the same bytes whatever the parameter dicts' order (a resumed run's
+    come back sorted) and the clock (numpy's savez stamps the current time)."""
+    import time
+    import zipfile
+
+    config = tiny_config(None)
+    model = digits_model(config, digits_dataset)
+    first = save_model(tmp_path / "a.npz", model, dataset=digits_dataset).read_bytes()
+
+    def reversed_tree(tree):
+        return {k: reversed_tree(v) if isinstance(v, dict) else v
+                for k, v in reversed(list(tree.items()))}
+
+    model.params = reversed_tree(model.params)
+    later = time.time() + 3600 * 24 * 400
+    monkeypatch.setattr(time, "time", lambda: later)
+    monkeypatch.setattr(time, "localtime", lambda t=None: time.gmtime(later))
+    again = save_model(tmp_path / "b.npz", model, dataset=digits_dataset).read_bytes()
+    assert first == again
+    with zipfile.ZipFile(tmp_path / "b.npz") as zf:
+        names = zf.namelist()
+        assert names == sorted(names) and {i.date_time for i in zf.infolist()} == {
+            (1980, 1, 1, 0, 0, 0)}
+    loaded = load_model(tmp_path / "b.npz")
+    assert jax.tree.structure(loaded.params) == jax.tree.structure(
+        jax.tree.map(np.asarray, model.params))
+
+
 def test_api_tiny_validation_split_warns():
     x, y = X[:40], Y[:40] % 2
     with pytest.warns(UserWarning, match=r"validation split holds only \d image"):
@@ -534,5 +832,7 @@ def test_api_run_json_edited_is_refused_on_resume(paths, digits_dataset):
 
 
 def test_table_size():
-    """The table the issue asks for: at least 60 bad inputs."""
-    assert len(CLI) + len(SET) + len(API) >= 60
+    """The tables: at least 60 bad inputs, then at least 60 more of the later kinds
+    (several processes, objectives, overwriting, resume edges, values out of range)."""
+    assert len(CLI) + len(SET) + len(API) >= 60 + len(CLI_NEW) + len(API_NEW)
+    assert len(CLI_NEW) + len(API_NEW) >= 60

@@ -64,6 +64,7 @@ def test_custom_objective_and_top_k(custom, tmp_path):
     assert scores == sorted(scores, reverse=True)
     assert scores[0] == pytest.approx(max(c.fitness for c in trained.values()))
     assert result.search_fitness == pytest.approx(scores[0])
+    assert "search fitness (objective_0)" in result.summary()
 
     # Each of the top k exports with its search weights and predicts raw images.
     path = result.top[1].export(tmp_path / "second.npz")
@@ -86,7 +87,7 @@ def test_objective_must_return_numbers():
     ev = Evaluation(arch, Outcome(None, None, 0.5, 1.0, 1.0, False, "", 0.1, None))
     assert Objective(("val_acc", "-params")).values(ev, 1).tolist() == [0.5, -arch.param_count]
     assert Objective(fn=lambda m: (m["val_acc"], m["epochs"])).values(ev, 3).tolist() == [0.5, 3]
-    with pytest.raises(ValueError, match="objective must return a float"):
+    with pytest.raises(ValueError, match="objective returned .high. \\(not a number"):
         Objective(fn=lambda m: "high").values(ev, 1)
     failed = Evaluation(arch, Outcome(None, None, -np.inf, np.nan, np.nan, True, "nan", 0.1,
                                       None))
@@ -129,6 +130,12 @@ def test_pareto_front_is_non_dominated_and_complete(pareto_run):
         assert p.objectives == (p.val_accuracy, -p.param_count)
     # The strategy's fitness was a rank: at most 0.5 (front 0), one value per member.
     assert max(result.generations[-1].population_fitness) <= 0.5
+    # ... and the summaries say so (not "search fitness (val)").
+    assert "Pareto-rank fitness (val_acc, -params; front 0: 0 to 0.5)" in result.summary()
+    from vlga_jax.report import RunReport, summary_table
+
+    table = summary_table(RunReport.load(pareto_run["root"] / "run"))
+    assert "Pareto-rank fitness" in table and "search fitness (val)" not in table
 
 
 def test_pareto_run_resumes_bit_for_bit(pareto_run):

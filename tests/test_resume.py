@@ -3,13 +3,18 @@
 Interruptions: the trainer raising while phase 1's first generation trains
 (mid-generation, so phase 1's parent must come back from the checkpoint); a callback
 raising after generation 3 (a generation boundary) followed by damage to the newest
-checkpoint (the resume falls back one generation); the trainer raising during final
-training. Every
+checkpoint (the resume falls back one generation); SIGKILL during final training (and
+the same with its final checkpoint damaged). Each resumed run writes result.json (timing
+aside) and model.npz byte for byte as the uninterrupted run does. Every
 search shares a persistent compilation cache, so only the first one compiles.
 """
 
 import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
 
 import jax
 import numpy as np
@@ -126,21 +131,84 @@ def runs(tmp_path_factory):
         with pytest.warns(RuntimeWarning, match=str(latest / "state.json")):
             out["boundary"] = evolve(key, config, checkpoint_dir=root / "boundary", **go)
 
-        # Killed during final training's second epoch: every generation and the first
-        # final epoch are checkpointed, so the resumed run only trains the second epoch.
+        # Killed (SIGKILL, in a process of its own) during final training's second
+        # epoch: every generation and the first final epoch are checkpointed, so the
+        # resumed run only trains the second epoch. (A copy of the finished "mid" run,
+        # result.json and model.npz removed: only final training runs again.)
         shutil.copytree(root / "mid", root / "final")
-        with pytest.raises(Interrupt):
-            evolve(key, config, checkpoint_dir=root / "final",
-                   evaluator=raise_on_call(2, final=True), **go)
+        for name in ("result.json", "model.npz"):
+            (root / "final" / name).unlink()
+        killed = kill_in_final_training(root / "final", config)
+        assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
         out["final_checkpoints"] = [p.name for p in ckpt.list_checkpoints(root / "final/final")]
+        assert (root / "final/lock").exists()  # left by the killed process: stale
+        shutil.copytree(root / "final", root / "damaged")
         calls = []
         out["final"] = evolve(key, config, checkpoint_dir=root / "final",
                               evaluator=spy_calls(calls), **go)
         out["final_calls"] = calls
+
+        # The same, its final checkpoint truncated: final training starts again from
+        # the end of the search, with a warning, and ends the same.
+        state = root / "damaged/final/ckpt_000001/state.json"
+        state.write_bytes(state.read_bytes()[:50])
+        with pytest.warns(RuntimeWarning, match="training the final model again"):
+            out["damaged"] = evolve(key, config, checkpoint_dir=root / "damaged", **go)
     finally:
         for name, value in saved.items():
             jax.config.update(name, value)
     return out
+
+
+KILL_IN_FINAL = """
+import os, signal, sys
+sys.path.insert(0, {tests!r})
+import jax
+jax.config.update("jax_default_matmul_precision", "highest")  # as conftest.py
+from test_resume import KEY, Config
+from vlga_jax import evolve
+from vlga_jax.trainer import Trainer
+original, finals = Trainer.train, []
+
+def train(self, members, n_epochs, data=None, **kw):
+    if members and members[0].program is not None:
+        finals.append(1)
+        if len(finals) == 2:
+            os.kill(os.getpid(), signal.SIGKILL)
+    return original(self, members, n_epochs, data=data, **kw)
+
+config = Config.from_json(open({config!r}).read())
+evolve(jax.random.key(KEY), config, checkpoint_dir={run!r}, evaluator=train)
+"""
+
+
+def kill_in_final_training(run, config) -> subprocess.CompletedProcess:
+    """Run ``config`` into ``run`` in a process that SIGKILLs itself at the start of
+    final training's second epoch."""
+    path = run.parent / f"{run.name}.json"
+    path.write_text(config.to_json())
+    tests = os.path.dirname(os.path.abspath(__file__))
+    script = KILL_IN_FINAL.format(tests=tests, config=str(path), run=str(run))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [os.path.dirname(tests), os.environ.get("PYTHONPATH", "")]))
+    return subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                          text=True, timeout=600)
+
+
+# result.json fields that time this process (they differ between any two runs).
+TIMING = ("compile_seconds", "compile_wait_seconds", "compile_phases", "train_seconds",
+          "wall_seconds")
+
+
+def comparable_result_json(run) -> dict:
+    """A run directory's result.json without its timing fields."""
+    summary = json.loads((run / "result.json").read_text())
+    totals = summary["totals"]
+    for name in TIMING:
+        totals.pop(name)
+    totals["programs"] = [{k: p[k] for k in ("program", "kind", "size")}
+                          for p in totals["programs"]]
+    return summary
 
 
 def history(result):
@@ -172,9 +240,28 @@ def test_checkpointing_does_not_change_the_result(runs):
     assert_same_result(runs["reference"], runs["plain"])
 
 
-@pytest.mark.parametrize("name", ["boundary", "mid", "final"])
+@pytest.mark.parametrize("name", ["boundary", "mid", "final", "damaged"])
 def test_resumed_run_ends_with_the_uninterrupted_result(runs, name):
     assert_same_result(runs["reference"], runs[name])
+    # The files too: result.json (timing aside) and model.npz byte for byte.
+    reference, resumed = runs["root"] / "reference", runs["root"] / name
+    assert comparable_result_json(resumed) == comparable_result_json(reference)
+    assert (resumed / "model.npz").read_bytes() == (reference / "model.npz").read_bytes()
+    assert (resumed / "top/rank_1.npz").read_bytes() == (
+        reference / "top/rank_1.npz").read_bytes()
+
+
+def test_a_finished_run_is_not_trained_again(runs, capsys, monkeypatch):
+    from vlga_jax import cli
+
+    monkeypatch.setattr(cli, "_run_search", lambda *a: pytest.fail("trained again"))
+    config = runs["root"] / "final.json"  # the runs' config, as kill_in_final_training wrote it
+    run = runs["root"] / "reference"
+    before = (run / "model.npz").read_bytes()
+    assert cli.main(["run", "--config", str(config), "--seed", str(KEY), "--out", str(run),
+                     "--quiet"]) == 0
+    assert "holds this run, finished; nothing to do" in capsys.readouterr().out
+    assert (run / "model.npz").read_bytes() == before
 
 
 def test_interruptions_left_the_expected_checkpoints(runs):

@@ -4,8 +4,11 @@
              [--seed S] [--set key=value ...]
     vlga resume DIR              continue an interrupted run
     (run and resume: --coordinator HOST:PORT --num-processes N --process-id I, or
-     --distributed, join a run of several processes; see `vlga_jax.distributed`)
-    vlga report DIR              summary table and PNG plots (DIR/report/)
+     --distributed, join a run of several processes, in a supervised worker process
+     that turns JAX's native aborts into one error line; --connect-timeout SECONDS;
+     see `vlga_jax.distributed`, `vlga_jax.supervise`)
+    vlga report DIR [--out D [--force]]
+                                 summary table and PNG plots (DIR/report/)
     vlga export DIR --to FILE    the best network and its parameters (.npz)
     vlga predict FILE images.npy predicted classes for raw images
     vlga presets [--explain NAME] list the presets; or one preset's source, settings and
@@ -28,6 +31,8 @@ import os
 import sys
 import time
 from pathlib import Path
+
+from vlga_jax.supervise import CONNECT_SECONDS
 
 
 class _Parser(argparse.ArgumentParser):
@@ -157,7 +162,7 @@ def _join(args) -> None:
 
     try:
         distributed.initialize(args.coordinator, args.num_processes, args.process_id,
-                               auto=args.distributed)
+                               auto=args.distributed, connect_timeout=args.connect_timeout)
     except ValueError:
         raise
     except Exception as err:  # the runtime's errors: unreachable coordinator, timeout
@@ -165,7 +170,29 @@ def _join(args) -> None:
                          f"{type(err).__name__}: {err}") from err
 
 
+def _several_processes(args) -> bool:
+    """Whether ``run``/``resume`` join a run of several processes (flags or environment)."""
+    return getattr(args, "fn", None) in (cmd_run, cmd_resume) and bool(
+        args.coordinator or args.num_processes is not None or args.process_id is not None
+        or args.distributed or os.environ.get("JAX_COORDINATOR_ADDRESS"))
+
+
+def _supervised(args, argv) -> int:
+    """Check the several-process flags, then run this command in a supervised worker
+    (`vlga_jax.supervise`: JAX's native aborts become one error line)."""
+    from vlga_jax import distributed, supervise
+
+    distributed.check_arguments(args.coordinator, args.num_processes, args.process_id,
+                                auto=args.distributed, connect_timeout=args.connect_timeout)
+    run_dir = args.dir if args.fn is cmd_resume else args.out
+    return supervise.run(argv, address=args.coordinator or os.environ.get(
+        "JAX_COORDINATOR_ADDRESS"), process_id=args.process_id,
+        connect_timeout=args.connect_timeout, run_dir=run_dir)
+
+
 def _run_search(config, key, out: str, quiet: bool) -> int:
+    import jax
+
     from vlga_jax import distributed
     from vlga_jax.evolve import SearchFailed, evolve
     from vlga_jax.progress import for_search
@@ -193,6 +220,13 @@ def _run_search(config, key, out: str, quiet: bool) -> int:
         raise ValueError(f"{err}. Resuming {out} would repeat this (its config is fixed): "
                          "start a new run (another --out) with e.g. a lower "
                          "--set train.learning_rate=...") from err
+    except Exception as err:
+        if distributed.process_count() > 1 and distributed.lost_peers(err):
+            raise ValueError(f"process {jax.process_index()} lost contact with the other "
+                             f"processes of the run ({' '.join(str(err).split())[:200]}): "
+                             "see their output, then continue with vlga resume "
+                             f"{out} in every process") from err
+        raise
     if not main:
         return 0
     print(result.summary())
@@ -210,6 +244,10 @@ def _check_paths(config, out: str) -> None:
     if not is_main():
         return
     _check_writable_dir(out, "--out")
+    data_dir = config.data.data_dir
+    if data_dir and os.path.exists(data_dir) and not os.path.isdir(data_dir):
+        raise ValueError(f"--data-dir {data_dir} is a file, not a directory: name the "
+                         "directory that holds prepared tensorflow-datasets")
     if config.run.compile_cache_dir:
         _check_writable_dir(config.run.compile_cache_dir, "run.compile_cache_dir")
 
@@ -222,7 +260,31 @@ def cmd_run(args) -> int:
     out = args.out or os.path.join(
         "runs", f"{time.strftime('%Y%m%d-%H%M%S')}-{args.preset}-seed{args.seed}")
     _check_paths(config, out)
-    return _run_search(config, jax.random.key(args.seed), out, args.quiet)
+    key = jax.random.key(args.seed)
+    if _finished(out, config, key):
+        return 0
+    return _run_search(config, key, out, args.quiet)
+
+
+def _finished(out: str, config, key) -> bool:
+    """Whether ``out`` holds this very run, finished (result.json and model.npz): then
+    say so and print its summary instead of training its final model again."""
+    from vlga_jax.report import RunReport, summary_table
+    from vlga_jax.rundir import _key_json, read_config
+
+    if not all(os.path.exists(os.path.join(out, f)) for f in ("result.json", "model.npz")):
+        return False
+    try:
+        saved, saved_key = read_config(out)
+    except ValueError:
+        return False  # RunDir says what is wrong with it
+    if (saved.search_config() != config.search_config()
+            or _key_json(saved_key) != _key_json(key)):
+        return False  # another run: RunDir refuses it, naming the differences
+    print(f"vlga: {out} holds this run, finished; nothing to do (a new run needs another "
+          "--out)")
+    print(summary_table(RunReport.load(out)))
+    return True
 
 
 def cmd_resume(args) -> int:
@@ -242,14 +304,61 @@ def cmd_resume(args) -> int:
     return _run_search(config, key, args.dir, args.quiet)
 
 
+# Lists the files `vlga report --out DIR` wrote into DIR (those it may overwrite).
+REPORT_MANIFEST = ".vlga-report.json"
+
+
 def cmd_report(args) -> int:
     from vlga_jax.report import write_report
 
-    table, paths = write_report(args.dir, args.out)
+    own = os.path.join(args.dir, "report")
+    if args.out is None or os.path.realpath(args.out) == os.path.realpath(own):
+        table, paths = write_report(args.dir)  # DIR/report: the run directory's own folder
+    else:
+        table, paths = _report_into(args.dir, Path(args.out), args.force)
     print(table)
     for p in paths:
         print(f"wrote {p}")
     return 0
+
+
+def _report_into(run_dir: str, out: Path, force: bool):
+    """`write_report` into a user's ``out``: plots go to a temporary folder first, then
+    replace files in ``out`` only if an earlier report wrote them (``REPORT_MANIFEST``)
+    or ``force``; else ValueError naming them, and ``out`` is left as it was."""
+    import json
+    import shutil
+    import tempfile
+
+    from vlga_jax.checkpoint import write_json_atomic
+    from vlga_jax.report import write_report
+
+    _check_writable_dir(str(out), "--out")
+    created = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    manifest = out / REPORT_MANIFEST
+    try:
+        ours = set(json.loads(manifest.read_text())["files"])
+    except (OSError, ValueError, KeyError, TypeError):
+        ours = set()
+    tmp = Path(tempfile.mkdtemp(prefix=".vlga-report-tmp-", dir=out))
+    try:
+        table, written = write_report(run_dir, tmp)
+        theirs = sorted(p.name for p in written
+                        if (out / p.name).exists() and p.name not in ours)
+        if theirs and not force:
+            raise ValueError(f"--out {out} holds {', '.join(theirs)}, not written by vlga "
+                             "report; pass --force to overwrite, or choose another directory")
+        paths = []
+        for p in written:
+            os.replace(p, out / p.name)
+            paths.append(out / p.name)
+        write_json_atomic(manifest, {"files": sorted(ours | {p.name for p in paths})})
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if created and not any(out.iterdir()):
+            out.rmdir()
+    return table, paths
 
 
 def cmd_export(args) -> int:
@@ -358,6 +467,10 @@ def _distributed_arguments(parser) -> None:
     group.add_argument("--process-id", type=int, metavar="I", help="this process, 0..N-1")
     group.add_argument("--distributed", action="store_true",
                        help="let JAX detect the three on SLURM (srun), Open MPI or a TPU pod")
+    group.add_argument("--connect-timeout", type=int, metavar="SECONDS",
+                       default=CONNECT_SECONDS,
+                       help="how long the processes wait for each other to connect before "
+                            f"each stops with an error (default {CONNECT_SECONDS})")
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -397,7 +510,12 @@ def make_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="summary table and plots of a run",
                             description="Print a summary table; write PNG plots.")
     report.add_argument("dir", metavar="DIR")
-    report.add_argument("--out", metavar="PLOTS", help="plot directory (default DIR/report)")
+    report.add_argument("--out", metavar="PLOTS", help="plot directory (default DIR/report); "
+                                                        "files there that an earlier report "
+                                                        "did not write are never replaced "
+                                                        "without --force")
+    report.add_argument("--force", action="store_true",
+                        help="overwrite files in --out that vlga report did not write")
     report.set_defaults(fn=cmd_report)
 
     export = sub.add_parser("export", help="write the best network and its parameters",
@@ -447,12 +565,16 @@ def _one_line(err: BaseException) -> str:
 
 def main(argv=None) -> int:
     parser = make_parser()
+    argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
     args = parser.parse_args(argv)
     from vlga_jax.checkpoint import CheckpointError
     from vlga_jax.data import DatasetNotPrepared
     from vlga_jax.strategies import SearchFailed
+    from vlga_jax.supervise import is_worker
 
     try:
+        if _several_processes(args) and not is_worker():
+            return _supervised(args, argv)
         return args.fn(args)
     except (ValueError, CheckpointError, DatasetNotPrepared, SearchFailed) as err:
         print(f"vlga: error: {_one_line(err)}", file=sys.stderr)

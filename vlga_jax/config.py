@@ -53,6 +53,11 @@ TRANSFERS = ("finetune", "freeze")
 # may have replaced a better one).
 PHASE_WINNERS = ("best_seen", "last_generation")
 FINAL_STARTS = ("search", "scratch")
+# The strategies that copy ga.elites members unchanged into the next generation.
+ELITIST_STRATEGIES = ("tournament", "random_population")
+# Bounds past which no candidate trains (diverged or decayed to one class): refused.
+MAX_LEARNING_RATE = 10.0
+MAX_WEIGHT_DECAY = 1.0
 
 
 # -- typed fields --------------------------------------------------------------------------
@@ -378,6 +383,9 @@ class GAConfig:
         from vlga_jax.objectives import check_names
 
         check_names("ga.objectives", self.objectives)
+        constant = [n for n in self.objectives if n.removeprefix("-") == "epochs"]
+        _check(not constant, "ga.objectives", "metrics that tell candidates apart ('epochs' "
+               "is train.epochs for every fully trained candidate)", self.objectives)
         _positive_int("ga.population", self.population, 2)
         _positive_int("ga.generations", self.generations)
         _rate("ga.fit_survival_rate", self.fit_survival_rate)
@@ -399,6 +407,11 @@ class GAConfig:
         _check(self.parent_selection in PARENT_SELECTIONS, "ga.parent_selection",
                f"one of {PARENT_SELECTIONS}", self.parent_selection)
         _positive_int("ga.tournament_size", self.tournament_size)
+        if self.parent_selection == "tournament":
+            _check(self.tournament_size <= self.population, "ga.tournament_size",
+                   f"<= ga.population ({self.population}) with ga.parent_selection="
+                   "'tournament' (a larger tournament always picks the best)",
+                   self.tournament_size)
         _check(isinstance(self.softmax_temperature, int | float) and self.softmax_temperature > 0,
                "ga.softmax_temperature", "> 0", self.softmax_temperature)
         _positive_int("ga.max_phases", self.max_phases)
@@ -414,9 +427,15 @@ class GAConfig:
         if self.budget_epochs is not None:
             _positive_int("ga.budget_epochs", self.budget_epochs)
         _positive_int("ga.elites", self.elites, 0)
-        if self.strategy in ("tournament", "random_population"):
+        if self.strategy in ELITIST_STRATEGIES:
             _check(self.elites < self.population, "ga.elites",
                    f"< ga.population ({self.population})", self.elites)
+        else:
+            default = GAConfig.__dataclass_fields__["elites"].default
+            _check(self.elites == default, "ga.elites",
+                   f"left at {default} with ga.strategy={self.strategy!r} (only "
+                   f"{' and '.join(map(repr, ELITIST_STRATEGIES))} keep elites: it would be "
+                   "ignored)", self.elites)
         _rate("ga.layer_mutation_rate", self.layer_mutation_rate)
         for name, rate in self.gene_rates:
             _rate(f"ga.gene_rates[{name!r}]", rate)
@@ -526,8 +545,14 @@ class TrainConfig:
                                               and self.learning_rate > 0),
                "train.learning_rate",
                "None (each optimizer's default) or > 0", self.learning_rate)
+        _check(self.learning_rate is None or self.learning_rate <= MAX_LEARNING_RATE,
+               "train.learning_rate", f"<= {MAX_LEARNING_RATE:g} (SGD trains below ~1, Adam "
+               "below ~0.1; larger steps diverge)", self.learning_rate)
         _check(isinstance(self.weight_decay, int | float) and self.weight_decay >= 0,
                "train.weight_decay", ">= 0", self.weight_decay)
+        _check(self.weight_decay <= MAX_WEIGHT_DECAY, "train.weight_decay",
+               f"in [0, {MAX_WEIGHT_DECAY:g}] (typical: 1e-5 to 1e-2; above 1 the decay "
+               "outweighs the loss and every network predicts one class)", self.weight_decay)
         _check(isinstance(self.dropout, int | float) and 0 <= self.dropout < 1,
                "train.dropout", "in [0, 1)", self.dropout)
         _check(self.transfer in TRANSFERS, "train.transfer", f"one of {TRANSFERS}",
@@ -708,6 +733,11 @@ class Config:
             _check(not self.train.augment, "train.augment",
                    f"() for space.kind {self.space.kind!r} (augmentation is for conv "
                    f"networks)", self.train.augment)
+        if len(self.train.rungs()) > 1:
+            _check(ga.objectives in ((), ("val_acc",)), "ga.objectives",
+                   "() or ('val_acc',) with successive halving (train.halving_min_epochs="
+                   f"{self.train.halving_min_epochs}: it compares rungs by an accuracy in "
+                   "[0, 1])", ga.objectives)
         if ga.budget_epochs is not None:
             _check(ga.budget_epochs >= self.train.epochs, "ga.budget_epochs",
                    f">= train.epochs ({self.train.epochs}: the cost of one candidate)",

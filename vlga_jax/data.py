@@ -596,6 +596,10 @@ def find_prepared(name: str, data_dir: str | os.PathLike | None = None) -> tuple
       ValueError: a malformed or unknown name, or an ambiguous config.
     """
     root = Path(data_dir).expanduser() if data_dir is not None else default_data_dir()
+    if root.exists() and not root.is_dir():
+        raise ValueError(f"data_dir {root} is a file, not a directory: point it (--data-dir, "
+                         "data.data_dir or TFDS_DATA_DIR) at the directory that holds "
+                         "prepared tensorflow-datasets")
     m = _NAME_RE.match(name)
     if m is None:
         raise ValueError(

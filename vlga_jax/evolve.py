@@ -132,7 +132,7 @@ class Result:
         lines = ["best architecture:"] + [f"  {s}" for s in self.architecture.describe()]
         lines.append(f"  parameters {self.param_count:,}  training FLOPs/example "
                      f"{self.flops:,}")
-        lines.append(f"search fitness (val) {self.search_fitness:.4f}  final val "
+        lines.append(f"{O.fitness_label(self.objectives)} {self.search_fitness:.4f}  final val "
                      f"{self.val_accuracy:.4f}  test {self.test_accuracy:.4f}")
         t = self.totals
         lines.append(f"candidates {t['candidates']} (trained {t['trained']}, cache hits "
@@ -338,16 +338,35 @@ class _Search:
                                  0) >= last for g in G.unstack(population)])
 
     def score(self, h: str) -> np.ndarray:
-        """f64[M]: the objective values of cached candidate ``h``."""
-        if h not in self.scores:
-            v = self.objective.values(self.cache[h], self.cache[h].fidelity)
-            sizes = {s.size for s in self.scores.values()}
-            if sizes and v.size not in sizes:
-                raise ValueError(f"objective returned {v.size} values for candidate {h}, "
-                                 f"{sizes.pop()} for earlier ones: it must always return "
-                                 "as many")
-            self.scores[h] = v
-        return self.scores[h]
+        """f64[M]: the objective values of cached candidate ``h`` (a failed one: NaN, or
+        -inf for one objective). A user function's bad value raises `ObjectiveError`, or
+        with ``objective_errors="fail"`` marks the candidate failed."""
+        if h in self.scores:
+            return self.scores[h]
+        ev = self.cache[h]
+        if ev.outcome.failed and not self.objective.default:
+            return self._failed_values()
+        try:
+            v = self.objective.values(ev, ev.fidelity)
+            width = next((s.size for s in self.scores.values()), v.size)
+            if v.size != width:
+                raise O.ObjectiveError(
+                    f"objective returned {v.size} values for {O.candidate_label(ev)}, "
+                    f"{width} for earlier ones: it must always return as many",
+                    reason=f"objective returned {v.size} values, not {width}")
+        except O.ObjectiveError as err:
+            if self.objective.on_error != "fail":
+                raise
+            ev.outcome = dataclasses.replace(ev.outcome, failed=True, reason=err.reason)
+            return self._failed_values()
+        self.scores[h] = v
+        return v
+
+    def _failed_values(self) -> np.ndarray:
+        """A failed candidate's objective values: as many NaN as the others have (-inf
+        for one objective)."""
+        width = next((s.size for s in self.scores.values()), max(len(self.objective.names), 1))
+        return np.full(width, np.nan if width > 1 else -np.inf)
 
     @property
     def multi(self) -> bool:
@@ -361,7 +380,7 @@ class _Search:
         """f32[P] fitness of every member (several objectives): `pareto.rank_fitness`
         of their objective vectors; NaN for members not trained."""
         hashes = [G.genome_hash(g, self.space) for g in G.unstack(population)]
-        m = next(iter(self.scores.values())).size
+        m = self._failed_values().size
         vectors = np.stack([self.score(h) if h in self.cache else np.full(m, np.nan)
                             for h in hashes])
         return O.population_fitness(vectors)
@@ -529,7 +548,8 @@ def evolve(key: jax.Array, config: Config | None = None, *,
            evaluator: Evaluator | None = None,
            progress: bool | None = None,
            objective: Callable[[dict], object] | None = None,
-           space: SearchSpace | None = None) -> Result:
+           space: SearchSpace | None = None,
+           objective_errors: str = "raise") -> Result:
     """Run the search of ``config`` (default: ``Config()``, the "quick" preset) from ``key``.
 
     ``dataset`` overrides ``config.data`` (e.g. a `Dataset.from_arrays`). Each callback
@@ -554,7 +574,10 @@ def evolve(key: jax.Array, config: Config | None = None, *,
     ``objective`` maps a trained candidate's metrics dict (`vlga_jax.objectives.METRICS`)
     to its fitness, a float (higher is better), or to a sequence of floats for a
     multi-objective search; default: ``ga.objectives``, else validation accuracy. Pass
-    the same function when resuming. ``space`` replaces ``config.space`` by a user
+    the same function when resuming. A value that is not a finite number (or a sequence
+    of them, always as long) raises `vlga_jax.objectives.ObjectiveError` naming the
+    candidate; ``objective_errors="fail"`` records that candidate as failed instead
+    (reason ``objective returned ...``). ``space`` replaces ``config.space`` by a user
     `SearchSpace` (genes named as in `vlga_jax.space.check_network_space`).
 
     Buckets train on ``config.run.devices``; in a run of several processes (see
@@ -574,8 +597,34 @@ def evolve(key: jax.Array, config: Config | None = None, *,
         bar = for_search(config, checkpoint_dir, file=sys.stderr)
         callbacks = [*callbacks, bar]
     with bar or contextlib.nullcontext():
-        return _evolve(key, config, callbacks, dataset, checkpoint_dir, evaluator, objective,
-                       space)
+        return _evolve(key, config, callbacks, dataset, checkpoint_dir, evaluator,
+                       Objective(config.ga.objectives, objective, objective_errors), space)
+
+
+def _failure_cause(err: SearchFailed, candidates: list[CandidateRecord]) -> SearchFailed:
+    """``err`` (every candidate of a generation failed) with the candidates' own reasons
+    when they are not all the loss's (a user objective's values, say)."""
+    reasons = sorted({c.reason for c in candidates if c.failed and c.reason})
+    loss = "loss became NaN or inf during training"
+    if not reasons or reasons == [loss]:
+        return err
+    head = str(err).split(" (loss NaN/inf)")[0]
+    shown = "; ".join(reasons[:3]) + (f" (and {len(reasons) - 3} more)" if len(reasons) > 3
+                                       else "")
+    return SearchFailed(f"{head}: {shown}")
+
+
+def check_crop_padding(config: Config, image_shape: tuple[int, ...]) -> None:
+    """ValueError unless ``train.crop_padding`` is below the images' height and width
+    (with "crop" in ``train.augment``: a padding as large as the image makes nearly
+    every crop padding)."""
+    tc = config.train
+    if "crop" not in tc.augment or len(image_shape) != 3:
+        return
+    h, w = image_shape[:2]
+    if tc.crop_padding >= min(h, w):
+        raise ValueError(f"train.crop_padding must be < the images' size ({h}x{w}; e.g. "
+                         f"{max(1, min(h, w) // 8)}), got {tc.crop_padding}")
 
 
 def _evolve(key, config: Config, callbacks, dataset, checkpoint_dir, evaluator, objective,
@@ -592,13 +641,13 @@ def _evolve(key, config: Config, callbacks, dataset, checkpoint_dir, evaluator, 
     if config.train.halving_min_epochs and len(config.ga.objectives) > 1:
         raise ValueError("train.halving_min_epochs: successive halving needs one objective "
                          f"valued in [0, 1]; ga.objectives has {len(config.ga.objectives)}")
+    check_crop_padding(config, dataset.image_shape)
     if space is not None:
         check_network_space(space)
         if config.ga.strategy == "vlga" and config.ga.max_phases > space.max_blocks:
             raise ValueError(f"ga.max_phases must be <= the space's max_blocks "
                              f"({space.max_blocks}), got {config.ga.max_phases}")
-    search = _Search(key, config, dataset, evaluator,
-                     Objective(config.ga.objectives, objective), space)
+    search = _Search(key, config, dataset, evaluator, objective, space)
     search.callbacks = callbacks
     run = None if checkpoint_dir is None else open_run(
         checkpoint_dir, config, key, dataset,
@@ -640,7 +689,10 @@ def _evolve(key, config: Config, callbacks, dataset, checkpoint_dir, evaluator, 
         if search.multi:  # rank the whole population: survivors' ranks change too
             fitness = search.rank_population(population)
             state = state.replace(needs_eval=np.ones(len(fitness), bool))
-        state = strategy.tell(state, fitness)
+        try:
+            state = strategy.tell(state, fitness)
+        except SearchFailed as err:
+            raise _failure_cause(err, search.candidates[n_before:]) from None
         search.retain(state)
         new = search.candidates[n_before:]
         f = np.asarray(state.fitness)

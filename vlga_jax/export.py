@@ -104,9 +104,21 @@ def save_model(path: str | os.PathLike, result, dataset=None) -> Path:
     files = {**_flat(result.params, "params/"), **_flat(result.batch_stats or {}, "batch_stats/"),
              "meta": np.frombuffer(json.dumps(meta).encode(), np.uint8)}
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}.npz")
-    np.savez(tmp, **files)
+    _write_npz(tmp, files)
     os.replace(tmp, path)
     return path
+
+
+def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """What ``np.savez`` writes, byte for byte the same for the same arrays: entries in
+    sorted order with a fixed timestamp (numpy stamps the current time, and a resumed
+    run's parameter dicts may come back in another order)."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
+        for name in sorted(arrays):
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = 0o644 << 16
+            with zf.open(info, "w", force_zip64=True) as f:
+                np.lib.format.write_array(f, np.asanyarray(arrays[name]), allow_pickle=False)
 
 
 @dataclasses.dataclass(eq=False)

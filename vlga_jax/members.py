@@ -123,6 +123,8 @@ class TrainerStats:
     # keys' reprs, in first-use order; each counts once in programs_compiled) and the
     # seconds spent loading executables from, and writing them to, the program store.
     layer_programs_met: list = dataclasses.field(default_factory=list)
+    # Digests of the compiled programs' cache keys `programs` lists (one entry each).
+    program_keys: list = dataclasses.field(default_factory=list)
     load_seconds: float = 0.0
 
     @property

@@ -20,12 +20,19 @@ generation the population is ranked by non-dominated sorting and crowding distan
 (`vlga_jax.pareto.rank_fitness`) and that rank is the fitness the strategy sees, while
 the objective vectors are recorded (`CandidateRecord.objectives`). Failed candidates
 (NaN/inf loss) are never passed to a user function.
+
+A user function must return a finite number, or a non-empty sequence of finite numbers
+of the same length for every candidate: anything else (NaN, inf, None, a string, a
+nested sequence, another length) raises `ObjectiveError` naming the candidate (hash and
+architecture) and the value; with ``evolve(..., objective_errors="fail")`` that
+candidate is instead recorded as failed, with reason ``objective returned ...``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -33,6 +40,10 @@ import numpy as np
 
 from vlga_jax import pareto
 from vlga_jax.architecture import Architecture
+
+# What `evolve(objective_errors=...)` does with a value a user function should not
+# return: raise ObjectiveError, or record that candidate as failed.
+ON_ERROR = ("raise", "fail")
 
 METRICS = ("val_acc", "val_loss", "train_loss", "params", "flops", "epochs",
            "inherited_epochs", "phase", "seconds")
@@ -44,6 +55,43 @@ def check_names(field: str, names: Sequence[str]) -> None:
         if not isinstance(name, str) or name.removeprefix("-") not in METRICS:
             raise ValueError(f"{field} must name metrics from {METRICS} (a leading '-' "
                              f"minimises), got {name!r}")
+
+
+class ObjectiveError(ValueError):
+    """A user objective returned what it must not; ``reason``: "objective returned ..."."""
+
+    def __init__(self, message: str, reason: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+def candidate_label(ev) -> str:
+    """``candidate HASH (architecture)`` of a cached `Evaluation`, for messages."""
+    arch = " | ".join(ev.arch.describe())
+    return f"candidate {ev.hash} ({arch if len(arch) <= 160 else arch[:157] + '...'})"
+
+
+def _vector(value) -> tuple[np.ndarray | None, str]:
+    """(f64[M], "") of a user objective's return value, or (None, what is wrong)."""
+    def number(x) -> bool:
+        return isinstance(x, numbers.Real | np.number) and not isinstance(x, bool | np.bool_)
+
+    if isinstance(value, np.ndarray) and value.ndim <= 1 and value.dtype.kind in "iuf":
+        items = list(value.reshape(-1))
+    elif number(value):
+        items = [value]
+    elif isinstance(value, list | tuple):
+        items = list(value)
+    else:
+        return None, "not a number or a sequence of numbers"
+    if not items:
+        return None, "an empty sequence"
+    if not all(number(x) for x in items):
+        return None, "not a number or a sequence of numbers"
+    v = np.array([float(x) for x in items], np.float64)
+    if not np.isfinite(v).all():
+        return None, "not finite"
+    return v, ""
 
 
 def metrics(ev, epochs: int) -> dict:
@@ -63,9 +111,13 @@ class Objective:
 
     names: tuple[str, ...] = ()
     fn: Callable[[dict], object] | None = None
+    on_error: str = "raise"  # one of ON_ERROR (a user function's bad values)
 
     def __post_init__(self):
         check_names("ga.objectives", self.names)
+        if self.on_error not in ON_ERROR:
+            raise ValueError(f"objective_errors must be one of {ON_ERROR}, got "
+                             f"{self.on_error!r}")
         if self.names and self.fn is not None:
             raise ValueError("objective: pass either evolve(objective=fn) or ga.objectives, "
                              f"not both (ga.objectives={self.names})")
@@ -96,14 +148,28 @@ class Objective:
             return np.array([-m[n[1:]] if n.startswith("-") else m[n] for n in self.names],
                             np.float64)
         value = self.fn(m)
-        try:
-            v = np.asarray(value, np.float64).reshape(-1)
-        except (TypeError, ValueError):
-            v = np.array([])
-        if np.ndim(value) > 1 or v.size == 0:
-            raise ValueError("objective must return a float or a sequence of floats, got "
-                             f"{value!r}")
+        v, problem = _vector(value)
+        if v is None:
+            shown = repr(value)
+            shown = shown if len(shown) <= 80 else shown[:77] + "..."
+            raise ObjectiveError(
+                f"objective returned {shown} ({problem}) for {candidate_label(ev)}: it must "
+                "return a finite number or a sequence of finite numbers; fix the function, "
+                "or pass evolve(..., objective_errors='fail') to record such candidates as "
+                "failed", reason=f"objective returned {shown} ({problem})")
         return v
+
+
+def fitness_label(objectives: Sequence[str]) -> str:
+    """What a result's ``search_fitness`` is, for summaries: ``search fitness (val)`` for
+    validation accuracy, the objective's name for another one, the Pareto-rank score
+    (front 0 in [0, 0.5]) for several."""
+    objectives = tuple(objectives)
+    if objectives in ((), ("val_acc",)):
+        return "search fitness (val)"
+    if len(objectives) == 1:
+        return f"search fitness ({objectives[0]})"
+    return f"Pareto-rank fitness ({', '.join(objectives)}; front 0: 0 to 0.5)"
 
 
 def scalar(values: np.ndarray) -> float:

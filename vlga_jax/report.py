@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vlga_jax.objectives import fitness_label
 from vlga_jax.runlog import read_jsonl
 
 
@@ -76,7 +77,8 @@ def summary_table(run: RunReport) -> str:
     r = run.result
     lines.append("best architecture:")
     lines += [f"  {s}" for s in r["architecture"]]
-    lines.append(f"  parameters {r['param_count']:,}  search fitness (val) "
+    label = fitness_label(r.get("objectives", ()))
+    lines.append(f"  parameters {r['param_count']:,}  {label} "
                  f"{r['search_fitness']:.4f}  final val {r['val_accuracy']:.4f}  test "
                  f"{r['test_accuracy']:.4f}")
     lines.append(f"stopped: {r['stop_reason']}")

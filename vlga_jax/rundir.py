@@ -35,6 +35,7 @@ import json
 import os
 import shutil
 import time
+import warnings
 from pathlib import Path
 
 import jax
@@ -105,8 +106,13 @@ def _read_run_json(directory: str | os.PathLike) -> dict:
         raise ValueError(f"{directory}: not a directory") from None
     except (ValueError, UnicodeDecodeError) as err:
         raise ValueError(f"{path}: unreadable ({err})") from err
-    if not isinstance(info, dict) or not {"config", "key", "dataset"} <= set(info):
-        raise ValueError(f"{path}: damaged (needs config, key and dataset)")
+    if not isinstance(info, dict):
+        raise ValueError(f"{path}: damaged (a JSON {type(info).__name__}, not the object "
+                         "vlga writes with config, key and dataset)")
+    missing = [k for k in ("config", "key", "dataset") if k not in info]
+    if missing:
+        raise ValueError(f"{path}: damaged (no {', '.join(missing)}; vlga writes config, key "
+                         "and dataset)")
     return info
 
 
@@ -150,8 +156,17 @@ class RunDir:
                                               **{k: v for k, v in identity.items()
                                                  if k != "config"},
                                               "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
+        self._check_layout()
         _lock(self.path)
         self.log = RunLog(self.path, config)
+
+    def _check_layout(self) -> None:
+        """Refuse, before anything trains, a run directory whose folders are files."""
+        for name in ("checkpoints", FINAL, "logs", "top"):
+            sub = self.path / name
+            if sub.exists() and not sub.is_dir():
+                raise ValueError(f"{sub} is a file, not a directory: move it away (the run "
+                                 f"keeps its {name} there), then run again")
 
     def _check_identity(self) -> None:
         """Refuse a directory whose run.json describes another run."""
@@ -273,12 +288,23 @@ class RunDir:
         tree = {"state": {f"a{i}": a for i, a in enumerate(arrays)},
                 "best": _weights(progress.best), "current": _weights(progress.current),
                 "opt": {f"o{i}": np.asarray(leaf) for i, leaf in enumerate(opt)}}
-        return ckpt.save(self.path / FINAL, progress.epoch, body, tree, keep=1)
+        # Two kept: a damaged newest one falls back to the one before.
+        return ckpt.save(self.path / FINAL, progress.epoch, body, tree, keep=2)
 
     def restore_final(self, ev_hash: str, opt_structure):
         """(`FinalProgress` saved for candidate ``ev_hash``, the trainer's state_dict when
-        it was saved), or None (none saved). ``opt_structure(program)``: the pytree
-        structure of the optimizer state to rebuild."""
+        it was saved), or None (none saved, or none usable: final training then starts
+        again from the end of the search, with a warning; it ends the same).
+        ``opt_structure(program)``: the pytree structure of the optimizer state to
+        rebuild."""
+        try:
+            return self._restore_final(ev_hash, opt_structure)
+        except ckpt.CheckpointError as err:
+            warnings.warn(f"{err}; training the final model again from the end of the "
+                          "search (the result is the same)", RuntimeWarning, stacklevel=2)
+            return None
+
+    def _restore_final(self, ev_hash: str, opt_structure):
         found = ckpt.load_latest(self.path / FINAL)
         if found is None:
             return None

@@ -25,6 +25,7 @@ In parts: `vlga_jax.planner` decides the buckets (with the `vlga_jax.cost` model
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import time
 from collections import OrderedDict
@@ -194,7 +195,8 @@ class Trainer:
         if not isinstance(max_programs, int) or max_programs < 1:
             raise ValueError(f"max_programs must be an int >= 1, got {max_programs!r}")
         self.max_programs = max_programs
-        self._pending: dict = {}  # Future -> (program, size, kind), not yet waited for
+        # Future -> (program, size, kind, cache key), not yet waited for.
+        self._pending: dict = {}
         self._opt_shapes_cache: dict = {}
         if compile_workers is not None and (not isinstance(compile_workers, int)
                                             or compile_workers < 0):
@@ -350,7 +352,7 @@ class Trainer:
             future = self._start(self._compile, program, frozen_blocks, size, kind, args,
                                  augment)
             self._compiled[cache_key] = future
-            self._pending[future] = (program, size, kind)
+            self._pending[future] = (program, size, kind, cache_key)
             self._evict_executables()
         self._compiled.move_to_end(cache_key)
         return self._compiled[cache_key]
@@ -380,14 +382,19 @@ class Trainer:
         compiled, phases = future.result()
         self.stats.compile_wait_seconds += time.perf_counter() - start
         if future in self._pending:  # first wait: record the compile
-            program, size, kind = self._pending.pop(future)
+            program, size, kind, cache_key = self._pending.pop(future)
             seconds = sum(phases.values())
             if self.compile_workers == 0:  # compiled inline: all of it was waited for
                 self.stats.compile_wait_seconds += seconds
             self.stats.compile_seconds += seconds
-            self.stats.programs.append({"program": program_label(program), "kind": kind,
-                                        "size": size,
-                                        **{k: round(v, 3) for k, v in phases.items()}})
+            # One entry per program the run needed: a recompile (evicted, or after a
+            # resume) adds none, so a resumed run lists what an uninterrupted one does.
+            digest = hashlib.sha256(repr(cache_key).encode()).hexdigest()[:16]
+            if digest not in self.stats.program_keys:
+                self.stats.program_keys.append(digest)
+                self.stats.programs.append({"program": program_label(program), "kind": kind,
+                                            "size": size,
+                                            **{k: round(v, 3) for k, v in phases.items()}})
             self.cost.update(compile_seconds=seconds, first=len(self.stats.programs) == 1)
         return compiled
 
