@@ -137,14 +137,16 @@ class Result:
         t = self.totals
         infeasible = (f", infeasible {t['infeasible']} (over train.max_candidate_gflop)"
                       if t.get("infeasible") else "")
-        wall = (f"wall this session {t['session_wall_seconds']:.1f}s, total "
-                f"{t['wall_seconds']:.1f}s" if t.get("resumed") else
-                f"wall {t['wall_seconds']:.1f}s")
+        times = (f"compile {t['compile_seconds']:.1f}s, train {t['train_seconds']:.1f}s, "
+                 f"wall {t['wall_seconds']:.1f}s")
+        if t.get("resumed"):  # a resumed run: this session's seconds, then every session's
+            times = (f"compile {t['session_compile_seconds']:.1f}s, train "
+                     f"{t['session_train_seconds']:.1f}s, wall "
+                     f"{t['session_wall_seconds']:.1f}s this session; {times} in all")
         lines.append(f"candidates {t['candidates']} (trained {t['trained']}, cache hits "
                      f"{t['cache_hits']}, failed {t['failed']}{infeasible}); programs compiled "
                      f"{t['programs_compiled']}, reused {t.get('program_reuses', 0)} times, "
-                     f"padded FLOPs +{100 * t.get('padded_flop_overhead', 0.0):.0f}%; compile "
-                     f"{t['compile_seconds']:.1f}s, train {t['train_seconds']:.1f}s, {wall}")
+                     f"padded FLOPs +{100 * t.get('padded_flop_overhead', 0.0):.0f}%; {times}")
         if "devices" in t:
             lines.append(f"devices {t['devices']} in {t['processes']} process"
                          f"{'es' if t['processes'] > 1 else ''}; member slots that trained a "
@@ -648,6 +650,7 @@ def _evolve(key, config: Config, callbacks, dataset, checkpoint_dir, evaluator, 
     if restored is not None:
         saved, state, step, earlier_seconds = restored
         search.load_state_dict(saved)
+    earlier_stats = (search.trainer.stats.compile_seconds, search.trainer.stats.train_seconds)
     budget, epochs = config.ga.budget_epochs, config.train.epochs
     stop_reason = ""
     while True:
@@ -731,6 +734,7 @@ def _evolve(key, config: Config, callbacks, dataset, checkpoint_dir, evaluator, 
                                with_params=False)
     best_genome = G.canonical(winner, search.space)
     stats = search.trainer.stats
+    session = time.perf_counter() - start
     totals = {
         "candidates": len(search.candidates),
         "trained": sum(not c.cache_hit and not c.infeasible for c in search.candidates),
@@ -760,9 +764,12 @@ def _evolve(key, config: Config, callbacks, dataset, checkpoint_dir, evaluator, 
         "processes": search.trainer.processes,
         "member_slots": stats.member_slots,
         "device_utilisation": stats.utilisation,
-        # every session's seconds up to its last checkpoint, and this one's
-        "wall_seconds": earlier_seconds + time.perf_counter() - start,
-        "session_wall_seconds": time.perf_counter() - start,
+        # Seconds of every session (each up to its last checkpoint), and of this one:
+        # they differ after a resume ("resumed").
+        "wall_seconds": earlier_seconds + session,
+        "session_wall_seconds": session,
+        "session_compile_seconds": stats.compile_seconds - earlier_stats[0],
+        "session_train_seconds": stats.train_seconds - earlier_stats[1],
         "resumed": restored is not None,
     }
     result = Result(
