@@ -37,7 +37,7 @@ _SUBMODULES = frozenset({
     "evolve", "export", "genome", "growth", "model", "operators", "params", "presets_info",
     "progress", "records", "report", "rundir", "runlog", "space", "strategies", "trainer",
     "cost", "distributed", "halving", "names", "objectives", "pareto", "planner", "programs",
-    "xla_flags", "chain", "layer_programs", "members", "program_store",
+    "xla_flags", "chain", "layer_programs", "members", "program_store", "feasibility",
 })
 
 

@@ -137,6 +137,8 @@ def start_warning(config, space: SearchSpace, build: Callable[[dict], Architectu
                   n_train: int, n_eval: int, platform: str) -> str | None:
     """Two lines when one epoch of the largest network the search may train (under the
     cap, if set) would take over `WARN_EPOCH_SECONDS` here; else None."""
+    if platform not in FLOP_RATES:
+        return None
     largest = largest_network(space, max_depth(config, space), build)
     flops = largest.flops_per_example
     cap = config.train.max_candidate_gflop
