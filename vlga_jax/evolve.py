@@ -7,7 +7,9 @@ accuracy. Fitness is validation accuracy unless an objective says otherwise (see
 `vlga_jax.objectives`: a user function, or several objectives ranked by non-dominated
 sorting). The strategy is ``config.ga.strategy`` (VLGA
 by default); ``ga.budget_epochs`` stops any strategy once that many candidate-epochs are
-spent (cache hits are free).
+spent (cache hits are free). ``train.max_candidate_gflop`` caps what one candidate may
+cost: candidates above it are recorded as infeasible and not trained
+(`vlga_jax.feasibility`).
 
 Memory is bounded by the population, not by the run: the fitness cache keeps every
 candidate's fitness and metrics, but trained parameters only for the genomes the
@@ -177,11 +179,6 @@ def _notify(callbacks, hook: str, *args) -> None:
         method = getattr(callback, hook, None)
         if method is not None:
             method(*args)
-
-
-def _notify_event(callbacks, event: str, *args) -> None:
-    """`Trainer.listener`: the trainer's events to the callbacks (see `evolve`)."""
-    _notify(callbacks, event, *args)
 
 
 class _Search:
@@ -568,7 +565,11 @@ def evolve(key: jax.Array, config: Config | None = None, *,
     is called with every finished generation's record and its candidates; a callback
     with a ``generation_started(phase, generation, n_candidates)`` method is also told
     when a generation starts training, and one with ``final_started(epochs, done)`` /
-    ``final_epoch(epoch, val_acc, best_epoch)`` methods follows final training.
+    ``final_epoch(epoch, val_acc, best_epoch)`` / ``final_finished(epochs, best_epoch,
+    val_acc)`` methods follows final training. Methods named after `Trainer.listener`'s
+    events (``train_started``, ``bucket_started``, ``bucket_finished``) follow each
+    training call, and a ``cost_warning(text)`` method gets the start-up warning of a
+    search whose largest network trains slowly here (`vlga_jax.feasibility`).
 
     ``progress``: a progress bar on stderr (`vlga_jax.progress.Progress`) for the search
     and final training; None (default) shows it when stderr is a terminal, False never.
@@ -632,7 +633,7 @@ def _evolve(key, config: Config, callbacks, dataset, checkpoint_dir, evaluator, 
     search = _Search(key, config, dataset, evaluator,
                      Objective(config.ga.objectives, objective), space)
     search.callbacks = callbacks
-    search.trainer.listener = functools.partial(_notify_event, callbacks)
+    search.trainer.listener = functools.partial(_notify, callbacks)  # progress output
     if any(hasattr(c, "cost_warning") for c in callbacks):
         warning = feasibility.start_warning(
             config, search.space, search.build, len(dataset.train_y),
