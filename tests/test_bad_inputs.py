@@ -220,6 +220,8 @@ CLI = [
     # --set values: type and range, named with what is accepted
     ("population-zero", ["run", "--set", "ga.population=0"],
      "ga.population must be an integer >= 2"),
+    ("cost-cap-zero", ["run", "--set", "train.max_candidate_gflop=0"],
+     "train.max_candidate_gflop must be None (no cap) or > 0 (GFLOP per training example)"),
     ("population-word", ["run", "--set", "ga.population=many"],
      "ga.population must be an integer, got 'many'"),
     ("population-fraction", ["run", "--set", "ga.population=2.5"],
@@ -618,6 +620,7 @@ SET = [
     ("augment-names", "train.augment=crop,flip", ("train", "augment"), ("crop", "flip")),
     ("optional-none", "ga.stop_drop=none", ("ga", "stop_drop"), None),
     ("float-exponent", "train.learning_rate=1e-3", ("train", "learning_rate"), 1e-3),
+    ("cost-cap", "train.max_candidate_gflop=0.1", ("train", "max_candidate_gflop"), 0.1),
     ("string-digits", "data.name=123", ("data", "name"), "123"),
     ("quoted-string", "data.name='digits'", ("data", "name"), "digits"),
 ]

@@ -58,8 +58,11 @@ def test_run_writes_the_run_directory_and_prints_progress(run):
     stdout = run["first"].stdout
     # Not a terminal: one plain line per generation.
     for phase, gen in ((0, 0), (0, 1), (1, 0), (1, 1)):
-        assert f"phase {phase} gen {gen}: best" in stdout
-    assert "best architecture" in stdout and "final epoch 1: val" in stdout
+        assert f"phase {phase} gen {gen}: gen best" in stdout and "best so far" in stdout
+    # Final training: one summary line, not one per epoch.
+    assert "best architecture" in stdout and "final epoch" not in stdout
+    assert stdout.count("final training: ") == 2 and "final training: 2 epochs in" in stdout
+    assert stdout.splitlines()[-2].startswith("wall ")  # one session: no "this session"
     # The startup line names the backend, the devices and the processes.
     assert ", 1 process" in stdout.splitlines()[0] and "backend cpu" in stdout
     # Each generation logs the share of member slots that trained a candidate.
@@ -75,6 +78,10 @@ def test_resume_ends_with_the_same_result(run):
     for summary in (resumed, finished):
         summary.pop("totals")
     assert resumed == finished
+    # The resumed session's seconds and all sessions', named.
+    lines = run["resumed"].stdout.splitlines()
+    assert "s this session; compile " in run["resumed"].stdout
+    assert lines[-2].startswith("wall this session ") and lines[-2].endswith("(all sessions)")
     again = vlga("resume", run["out"])
     assert "nothing to resume" in again.stdout
 
@@ -89,7 +96,7 @@ def test_run_refuses_a_directory_of_another_run(run):
 
 def test_report_prints_a_table_and_writes_plots(run):
     proc = vlga("report", run["out"])
-    assert "phase  gen    best" in proc.stdout and "best architecture" in proc.stdout
+    assert "phase  gen  gen best  so far" in proc.stdout and "best architecture" in proc.stdout
     plots = sorted((run["out"] / "report").glob("*.png"))
     assert [p.name for p in plots] == ["accuracy_vs_params.png", "architecture.png",
                                        "fitness.png", "population.png"]
@@ -133,7 +140,19 @@ def test_help(command, capsys):
     with pytest.raises(SystemExit) as exit_:
         main([command, "--help"])
     assert exit_.value.code == 0
-    assert f"usage: vlga {command}" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"usage: vlga {command}" in out
+    if command == "run":  # the compilation cache, on by default: how to clear or turn it off
+        assert "run.compile_cache_dir=none" in " ".join(out.split())
+        assert "rm -rf ~/.cache/vlga_jax/xla" in " ".join(out.split())
+
+
+def test_config_explains_the_compilation_cache_and_the_cost_cap(capsys):
+    assert main(["config", "--preset", "paper"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "run.compile_cache_dir = " in text and "ON by default" in text
+    assert "--set run.compile_cache_dir=none" in text and "rm -rf" in text
+    assert "train.max_candidate_gflop = none" in text and "infeasible" in text
 
 
 @pytest.mark.parametrize("argv, message", [

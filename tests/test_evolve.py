@@ -298,3 +298,88 @@ def test_final_training_judges_its_own_curve(digits_dataset, start):
                                                             strict=True))
     assert from_search == (start == "search")
     assert seen[0].opt_state is None and seen[1].opt_state == {"step": 1}  # continued
+
+
+def fake_training(seen: list):
+    """An evaluator that trains nothing: each member gets its (real-shaped) parameters
+    back and a validation accuracy that depends on its architecture alone; records the
+    FLOPs per example of every member it is given."""
+    from vlga_jax.trainer import Outcome
+
+    def train(trainer, members, n_epochs, data=None, **kw):
+        out = []
+        for m in members:
+            seen.append(m.arch.flops_per_example)
+            params, stats = ((m.params, m.stats or {}) if m.params is not None else
+                             P.init_params(m.key, m.arch.shape_key()))
+            acc = (m.arch.param_count % 89) / 100
+            out.append(Outcome(params=params, stats=stats, val_acc=acc, val_loss=1 - acc,
+                               train_loss=1.0, failed=False, reason="", seconds=0.0,
+                               program=m.arch.shape_key()))
+        return out
+
+    return train
+
+
+CAP_GFLOP = 0.002
+
+
+def test_candidates_over_the_cost_cap_are_recorded_infeasible(digits_dataset, monkeypatch):
+    """train.max_candidate_gflop: candidates above it are recorded (reason, infeasible),
+    never trained, rank last, and are counted; the run repeats exactly. The start-up
+    warning reaches a callback that asks for it."""
+    from vlga_jax import feasibility
+
+    config = Config(
+        space=SpaceConfig(max_blocks=2, channels=(8, 64), kernels=(1, 3)),
+        ga=GAConfig(population=4, generations=2, max_phases=2),
+        train=TrainConfig(epochs=1, final_epochs=1, batch_size=32, eval_batch_size=32,
+                          max_candidate_gflop=CAP_GFLOP),
+        run=RunConfig(compile_cache_dir=None, verbose=False))
+
+    class Listener:
+        def __init__(self):
+            self.warnings = []
+
+        def __call__(self, record, candidates):
+            pass
+
+        def cost_warning(self, text):
+            self.warnings.append(text)
+
+    monkeypatch.setattr(feasibility, "WARN_EPOCH_SECONDS", 0.0)  # warn even for this space
+    results, seen, listener = [], [], Listener()
+    for _ in range(2):
+        results.append(evolve(jax.random.key(KEY), config, dataset=digits_dataset,
+                              evaluator=fake_training(seen), callbacks=[listener]))
+    a, b = results
+    assert history(a) == history(b)
+    assert [c.reason for c in a.candidates] == [c.reason for c in b.candidates]
+    over = [c for c in a.candidates if c.infeasible]
+    assert over and len(over) < len(a.candidates)
+    for c in a.candidates:
+        assert c.infeasible == (c.flops > CAP_GFLOP * 1e9)
+    for c in over:
+        assert c.failed and c.fitness == -np.inf and c.epochs == 0 and c.seconds == 0.0
+        assert c.reason.startswith("infeasible: ") and "train.max_candidate_gflop=0.002" in (
+            c.reason)
+    assert max(seen) <= CAP_GFLOP * 1e9  # nothing over the cap was handed to training
+    assert a.architecture.flops_per_example <= CAP_GFLOP * 1e9
+    t = a.totals
+    assert t["infeasible"] == len(over) and t["failed"] == 0
+    assert t["trained"] == len({c.hash for c in a.candidates if not c.infeasible})
+    assert sum(g.infeasible for g in a.generations) == sum(not c.cache_hit for c in over)
+    assert "infeasible" in a.summary()
+    # Best so far beside each generation's best: the running maximum.
+    bests = [g.best for g in a.generations]
+    assert [g.best_so_far for g in a.generations] == [max(bests[:i + 1])
+                                                       for i in range(len(bests))]
+    assert len(listener.warnings) == 2 and "max_candidate_gflop" in listener.warnings[0]
+    # A cap no candidate fits: the generation has nothing to select, and the error says why.
+    from vlga_jax.evolve import SearchFailed
+
+    tiny_cap = config.override(**{"train.max_candidate_gflop": 1e-6})
+    with pytest.raises(SearchFailed, match=r"4 of them were over train.max_candidate_gflop="
+                                           r"1e-06 \(not trained\): raise the cap"):
+        evolve(jax.random.key(KEY), tiny_cap, dataset=digits_dataset,
+               evaluator=fake_training(seen))

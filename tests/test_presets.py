@@ -211,3 +211,40 @@ def test_presets_show_vlga_fields_only_for_vlga_presets():
         line = summary(name)
         assert ("phases" in line) == vlga and ("transfer" in line) == vlga, line
     assert "adadelta 1" in explain("mlp-ga")  # the per-optimizer learning rates
+
+
+def test_start_warning_names_the_largest_network_and_a_cap():
+    """A search that may train networks too slow for this machine says so at start (the
+    largest network's FLOPs, one epoch's modelled time, a cap to pass); the quick preset
+    and a capped search do not."""
+    from vlga_jax.architecture import from_description
+    from vlga_jax.feasibility import largest_network, start_warning
+
+    def warning(config):
+        def build(description):
+            return from_description(description, input_shape=(8, 8, 1), num_classes=10,
+                                    defaults=config.train.defaults())
+        return start_warning(config, config.space.build(), build, 1294, 359, "cpu")
+
+    paper = Config.preset("paper").override(**{"ga.max_phases": 2})
+    text = warning(paper)
+    assert text.count("\n") == 1 and "24.6 GFLOP per training example" in text
+    assert "one epoch of it on 1294 images takes about 19 min" in text
+    assert "--set train.max_candidate_gflop=0.1 " in text
+    assert warning(paper.override(**{"train.max_candidate_gflop": 0.1})) is None
+    assert warning(Config()) is None and warning(Config.preset("mlp-ga")) is None
+    assert warning(paper) == text and start_warning(
+        paper, paper.space.build(), lambda d: None, 1294, 359, "gpu") is None
+    # The largest network: the most FLOPs of every one-block network of the quick space
+    # (enumerated), and as deep as allowed.
+    quick = Config()
+    space = quick.space.build()
+
+    def build(description):
+        return from_description(description, input_shape=(8, 8, 1), num_classes=10,
+                                defaults=quick.train.defaults())
+    glob = space.global_settings()[0]
+    most = max(build({"blocks": [b], "globals": glob}).flops_per_example
+               for b in space.block_settings(glob))
+    assert largest_network(space, 1, build).flops_per_example == most
+    assert len(largest_network(space, quick.space.max_blocks, build).blocks) == 2

@@ -345,3 +345,19 @@ def test_compile_log_gives_three_phases_per_program(runs):
         assert {k: line[k] for k in program} == program
         assert line["phase"] in (0, 1) and line["generation"] in (0, 1)
         assert all(line[k] > 0 for k in ("trace", "lower", "backend"))
+
+
+def test_timings_after_a_resume_name_this_session_and_all(runs):
+    once, resumed = runs["reference"].totals, runs["mid"].totals
+    assert not once["resumed"] and once["session_wall_seconds"] == once["wall_seconds"]
+    assert once["session_train_seconds"] == once["train_seconds"]
+    assert "this session" not in runs["reference"].summary()
+    # The resumed run's totals hold every session's seconds, its session_* fields its own.
+    assert resumed["resumed"] and 0 < resumed["session_wall_seconds"] < resumed["wall_seconds"]
+    assert 0 < resumed["session_train_seconds"] < resumed["train_seconds"]
+    assert resumed["session_compile_seconds"] <= resumed["compile_seconds"]
+    summary = runs["mid"].summary()
+    assert (f"wall {resumed['session_wall_seconds']:.1f}s this session; " in summary
+            and f"wall {resumed['wall_seconds']:.1f}s in all" in summary)
+    saved = json.loads((runs["root"] / "mid/result.json").read_text())["totals"]
+    assert saved["wall_seconds"] == resumed["wall_seconds"] and saved["resumed"]

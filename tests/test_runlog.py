@@ -4,6 +4,7 @@ import importlib
 import io
 import json
 import sys
+import time
 import types
 
 import pytest
@@ -14,7 +15,7 @@ from vlga_jax.progress import Progress
 from vlga_jax.runlog import RunLog, read_jsonl
 
 
-def records(phase=0, generation=0):
+def records(phase=0, generation=0, best_so_far=None):
     cands = [CandidateRecord(phase=phase, generation=generation, hash=f"h{i}",
                              genome={"blocks": [{"channels_a": 8}], "globals": {}},
                              fitness=f, epochs=1, seconds=0.5, failed=f == float("-inf"),
@@ -22,7 +23,7 @@ def records(phase=0, generation=0):
              for i, f in enumerate([0.5, float("-inf")])]
     gen = GenerationRecord(phase=phase, generation=generation, best=0.5, mean=0.5,
                            median=0.5, evaluated=2, cache_hits=0, seconds=1.0,
-                           population_fitness=[0.5, float("-inf")])
+                           population_fitness=[0.5, float("-inf")], best_so_far=best_so_far)
     return gen, cands
 
 
@@ -31,13 +32,15 @@ def test_json_lines_are_strict_json_and_reset_rewrites_them(tmp_path):
     log.reset([], [])
     gen, cands = records()
     log.write(gen, cands)
-    log.write(*records(0, 1))
+    log.write(*records(0, 1, best_so_far=0.75))
     lines = (tmp_path / "logs/candidates.jsonl").read_text().splitlines()
     assert len(lines) == 4
     first = json.loads(lines[1], parse_constant=pytest.fail)  # no Infinity/NaN tokens
     assert first["fitness"] is None and first["failed"] is True
-    assert read_jsonl(tmp_path / "logs/generations.jsonl")[0]["population_fitness"] == [0.5,
-                                                                                         None]
+    logged = read_jsonl(tmp_path / "logs/generations.jsonl")
+    assert logged[0]["population_fitness"] == [0.5, None]
+    # The generation's best beside the best of all generations so far.
+    assert [(g["best"], g["best_so_far"]) for g in logged] == [(0.5, None), (0.5, 0.75)]
     log.reset(cands, [gen])  # as on resume from a checkpoint holding one generation
     assert len(read_jsonl(tmp_path / "logs/generations.jsonl")) == 1
     assert len(read_jsonl(tmp_path / "logs/candidates.jsonl")) == 2
@@ -84,9 +87,10 @@ def test_dashboards_get_the_generation_scalars(tmp_path, monkeypatch):
     config = Config(run=RunConfig(tensorboard=True, wandb=True, wandb_project="p"))
     log = RunLog(tmp_path, config)
     log.reset([], [records()[0]])  # one generation already logged (a resume)
-    log.write(*records(0, 1))
+    log.write(*records(0, 1, best_so_far=0.75))
     log.close()
     assert ("generation/best", 0.5, 1) in logged["tb"]
+    assert ("generation/best_so_far", 0.75, 1) in logged["tb"]
     metrics, step = logged["wandb"][0]
     assert step == 1 and metrics["generation/mean"] == 0.5 and metrics["generation/phase"] == 0
     assert logged["init"]["project"] == "p" and logged["init"]["resume"] == "allow"
@@ -106,7 +110,48 @@ def test_progress_plain_lines_when_not_a_terminal():
     with progress:
         progress.generation_started(0, 0, 2)
         progress(*records())
-    assert out.getvalue().startswith("phase 0 gen 0: best 0.5000 mean 0.5000")
+        progress(*records(0, 1, best_so_far=0.75))
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("phase 0 gen 0: best 0.5000 mean 0.5000")  # an old record
+    assert lines[1].startswith("phase 0 gen 1: gen best 0.5000 (best so far 0.7500) mean")
+
+
+def test_plain_progress_inside_a_generation_has_bucket_lines_and_a_heartbeat():
+    out = io.StringIO()
+    buckets = [("8x8x1 8k3 adam", 1, 10.0), ("8x8x1 16k3 adam", 2, 30.0),
+               ("8x8x1 8k1 adam", 1, 10.0)]
+    with Progress(4, file=out, heartbeat=None, line_seconds=0) as progress:
+        progress.generation_started(0, 1, 4)
+        progress.train_started(1, buckets)
+        for k in range(3):
+            progress.bucket_started(k)
+            progress.bucket_finished(k, 0.1)
+    lines = out.getvalue().splitlines()
+    # One line per finished bucket but the last (the generation's line follows it).
+    assert len(lines) == 2
+    assert lines[0].startswith("  phase 0 gen 1: trained 1/4, ") and "ETA" in lines[0]
+    assert lines[1].startswith("  phase 0 gen 1: trained 3/4, ")
+    # Lines at most every line_seconds: none within the first 60 s.
+    out = io.StringIO()
+    with Progress(4, file=out, heartbeat=None, line_seconds=60) as progress:
+        progress.generation_started(0, 1, 4)
+        progress.train_started(1, buckets)
+        for k in range(3):
+            progress.bucket_started(k)
+            progress.bucket_finished(k, 0.1)
+    assert out.getvalue() == ""
+    # While one call runs, the heartbeat thread says what and for how long.
+    out = io.StringIO()
+    with Progress(4, file=out, heartbeat=0.05) as progress:
+        progress.generation_started(0, 1, 4)
+        progress.train_started(1, buckets)
+        progress.bucket_started(1)
+        deadline = time.perf_counter() + 5
+        while "still" not in out.getvalue() and time.perf_counter() < deadline:
+            time.sleep(0.01)
+    first = out.getvalue().splitlines()[0]
+    assert first.startswith("  still training 8x8x1 16k3 adam (phase 0 gen 1, 1-2/4), ")
+    assert first.endswith(" s")
 
 
 def test_progress_live_bar(monkeypatch):
@@ -145,9 +190,13 @@ def test_progress_follows_final_training(monkeypatch):
         progress(*records())
         progress.final_started(10)
         progress.final_epoch(1, 0.75, 1)
+        progress.final_epoch(2, 0.5, 1)
+        progress.final_finished(2, 1, 0.75)
     lines = out.getvalue().splitlines()
-    assert lines[1:] == ["final training: up to 10 epochs",
-                         "final epoch 1: val 0.7500  best epoch 1"]
+    # Not a terminal: one line when it starts, one summary (not one line per epoch).
+    assert lines[1] == "final training: up to 10 epochs"
+    assert lines[2].startswith("final training: 2 epochs in ")
+    assert lines[2].endswith("; best: epoch 1, val 0.7500") and len(lines) == 3
     out = io.StringIO()
     with Progress(4, file=out, live=True) as progress:
         progress(*records())

@@ -155,9 +155,21 @@ def test_padding_members_change_nothing_and_programs_are_cached(trainer, runs):
     for name, o in zip("abc", full, strict=False):
         assert_outcomes_close(o, runs["together"][name])
     assert not full[3].failed
-    # A repeat call compiles nothing either.
-    again = trainer.train([member("a"), member("b"), member("c")], EPOCHS)
+    # A repeat call compiles nothing either; a listener is told of each bucket (for
+    # progress output) and changes nothing.
+    events = []
+    trainer.listener = lambda event, *args: events.append((event, *args))
+    try:
+        again = trainer.train([member("a"), member("b"), member("c")], EPOCHS)
+    finally:
+        trainer.listener = None
     assert trainer.stats.programs_compiled == before
+    (_, epochs, buckets), *calls = events
+    assert events[0][0] == "train_started" and epochs == EPOCHS
+    assert sum(members for _, members, _ in buckets) == 3
+    assert all(flops > 0 and isinstance(label, str) for label, _, flops in buckets)
+    assert [e[:2] for e in calls] == [(kind, k) for k in range(len(buckets))
+                                      for kind in ("bucket_started", "bucket_finished")]
     for name, o in zip("abc", again, strict=True):
         assert_outcomes_close(o, runs["together"][name])
 

@@ -230,7 +230,10 @@ def _run_search(config, key, out: str, quiet: bool) -> int:
     if not main:
         return 0
     print(result.summary())
-    print(f"total {time.perf_counter() - start:.1f}s")
+    session = time.perf_counter() - start
+    earlier = result.totals["wall_seconds"] - result.totals["session_wall_seconds"]
+    print(f"wall this session {session:.1f}s, total {earlier + session:.1f}s (all sessions)"
+          if result.totals["resumed"] else f"wall {session:.1f}s")
     print(f"wrote {os.path.join(out, 'result.json')} and {os.path.join(out, 'model.npz')}; "
           f"plots: vlga report {out}")
     return 0
@@ -473,15 +476,28 @@ def _distributed_arguments(parser) -> None:
                             f"each stops with an error (default {CONNECT_SECONDS})")
 
 
+CACHE_HELP = ("Compiled programs are cached on disk across runs, by default (field "
+              "run.compile_cache_dir: $XDG_CACHE_HOME/vlga_jax/xla, else "
+              "~/.cache/vlga_jax/xla); it only saves compile time. Turn it off with --set "
+              "run.compile_cache_dir=none; clear it with rm -rf ~/.cache/vlga_jax/xla "
+              "(docs/compilation-cache.md).")
+
+
 def make_parser() -> argparse.ArgumentParser:
     from vlga_jax.config import PRESETS
 
-    parser = _Parser(prog="vlga", description="Batched genetic search of CNN architectures.")
+    parser = _Parser(prog="vlga", description="Batched genetic search of CNN architectures.",
+                     epilog=CACHE_HELP)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     run = sub.add_parser("run", help="run a search (resumes DIR if it holds the same run)",
                          description="Run a search; checkpoints, logs, result.json and "
                                      "model.npz go to --out. `vlga config --preset NAME` "
-                                     "lists every --set key with its value and meaning.")
+                                     "lists every --set key with its value and meaning. "
+                                     "--set train.max_candidate_gflop=G skips (records as "
+                                     "infeasible) candidates over G GFLOP per training "
+                                     "example; a search that may train networks too slow "
+                                     "for this machine says so at start, with a value.",
+                         epilog=CACHE_HELP)
     _config_arguments(run, PRESETS)
     run.add_argument("--out", metavar="DIR",
                      help="run directory (default runs/<time>-<preset>-seed<S>)")

@@ -499,6 +499,12 @@ class TrainConfig:
         halving_min_epochs: successive halving inside a generation (0: off): new
             candidates train this many epochs first (see `rungs`, `vlga_jax.halving`).
         halving_eta: the best 1/eta of a rung continue to eta times its epochs.
+        max_candidate_gflop: the most training GFLOP per example (forward and backward
+            pass of one image, `Architecture.flops_per_example` / 1e9) a search
+            candidate may cost (None: no cap, as the presets run). A candidate above it is
+            infeasible: recorded with the reason, not trained, and given the worst
+            fitness; the run's start-up warning suggests a value for this machine
+            (`vlga_jax.feasibility`).
     """
 
     epochs: int = 4
@@ -533,6 +539,9 @@ class TrainConfig:
     # optimizer state) to eta times as many, and so on up to `epochs` (see `rungs`).
     halving_min_epochs: int = 0
     halving_eta: int = 3
+    # A cost cap on FLOPs, never on seconds: which candidates train must not depend on
+    # the machine's load.
+    max_candidate_gflop: float | None = None
 
     def __post_init__(self):
         _coerce_fields(self, "train")
@@ -581,6 +590,10 @@ class TrainConfig:
                f"< train.epochs ({self.epochs}), or 0 for no halving",
                self.halving_min_epochs)
         _positive_int("train.halving_eta", self.halving_eta, 2)
+        if self.max_candidate_gflop is not None:
+            _check(self.max_candidate_gflop > 0, "train.max_candidate_gflop",
+                   "None (no cap) or > 0 (GFLOP per training example)",
+                   self.max_candidate_gflop)
 
     def rungs(self) -> tuple[int, ...]:
         """The fidelity schedule: cumulative epochs after which candidates are compared,
@@ -642,9 +655,12 @@ class RunConfig:
     """Options that do not change a search's result (resuming may change them).
 
     Attributes:
-        compile_cache_dir: where compiled programs persist across runs (None: off):
-            JAX's persistent compilation cache, and the chained trainer's layer programs
-            in DIR/programs (`vlga_jax.program_store`). Clear it by deleting the folder.
+        compile_cache_dir: where compiled programs persist across runs; ON by default,
+            at $XDG_CACHE_HOME/vlga_jax/xla (else ~/.cache/vlga_jax/xla): JAX's
+            persistent compilation cache, and the chained trainer's layer programs in
+            DIR/programs (`vlga_jax.program_store`). It never changes a result, only how
+            long compiling takes. Turn it off with None (--set run.compile_cache_dir=none);
+            clear it by deleting the folder (rm -rf ~/.cache/vlga_jax/xla).
         program_cache_mb: the most megabytes of layer programs kept in DIR/programs
             (least recently used deleted first).
         verbose: print what the search does (buckets, compiles) beyond progress.

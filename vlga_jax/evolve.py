@@ -7,7 +7,9 @@ accuracy. Fitness is validation accuracy unless an objective says otherwise (see
 `vlga_jax.objectives`: a user function, or several objectives ranked by non-dominated
 sorting). The strategy is ``config.ga.strategy`` (VLGA
 by default); ``ga.budget_epochs`` stops any strategy once that many candidate-epochs are
-spent (cache hits are free).
+spent (cache hits are free). ``train.max_candidate_gflop`` caps what one candidate may
+cost: candidates above it are recorded as infeasible and not trained
+(`vlga_jax.feasibility`).
 
 Memory is bounded by the population, not by the run: the fitness cache keeps every
 candidate's fitness and metrics, but trained parameters only for the genomes the
@@ -32,7 +34,7 @@ from collections.abc import Callable, Sequence
 import jax
 import numpy as np
 
-from vlga_jax import distributed, growth, halving, xla_flags
+from vlga_jax import distributed, feasibility, growth, halving, xla_flags
 from vlga_jax import genome as G
 from vlga_jax import objectives as O
 from vlga_jax import params as P
@@ -135,12 +137,18 @@ class Result:
         lines.append(f"{O.fitness_label(self.objectives)} {self.search_fitness:.4f}  final val "
                      f"{self.val_accuracy:.4f}  test {self.test_accuracy:.4f}")
         t = self.totals
+        infeasible = (f", infeasible {t['infeasible']} (over train.max_candidate_gflop)"
+                      if t.get("infeasible") else "")
+        times = (f"compile {t['compile_seconds']:.1f}s, train {t['train_seconds']:.1f}s, "
+                 f"wall {t['wall_seconds']:.1f}s")
+        if t.get("resumed"):  # a resumed run: this session's seconds, then every session's
+            times = (f"compile {t['session_compile_seconds']:.1f}s, train "
+                     f"{t['session_train_seconds']:.1f}s, wall "
+                     f"{t['session_wall_seconds']:.1f}s this session; {times} in all")
         lines.append(f"candidates {t['candidates']} (trained {t['trained']}, cache hits "
-                     f"{t['cache_hits']}, failed {t['failed']}); programs compiled "
+                     f"{t['cache_hits']}, failed {t['failed']}{infeasible}); programs compiled "
                      f"{t['programs_compiled']}, reused {t.get('program_reuses', 0)} times, "
-                     f"padded FLOPs +{100 * t.get('padded_flop_overhead', 0.0):.0f}%; compile "
-                     f"{t['compile_seconds']:.1f}s, train {t['train_seconds']:.1f}s, wall "
-                     f"{t['wall_seconds']:.1f}s")
+                     f"padded FLOPs +{100 * t.get('padded_flop_overhead', 0.0):.0f}%; {times}")
         if "devices" in t:
             lines.append(f"devices {t['devices']} in {t['processes']} process"
                          f"{'es' if t['processes'] > 1 else ''}; member slots that trained a "
@@ -244,10 +252,17 @@ class _Search:
         return self.evaluator(self.trainer, members, n_epochs, **kw)
 
     def arch(self, genome: G.Genome) -> Architecture:
-        return from_description(G.decode(genome, self.space),
-                                input_shape=self.dataset.image_shape,
+        return self.build(G.decode(genome, self.space))
+
+    def build(self, description: dict) -> Architecture:
+        """The Architecture of a decoded genome on this run's data."""
+        return from_description(description, input_shape=self.dataset.image_shape,
                                 num_classes=self.dataset.num_classes,
                                 defaults=self.config.train.defaults())
+
+    def infeasible(self, arch: Architecture) -> str:
+        """Why ``arch`` may not train (over ``train.max_candidate_gflop``), or ""."""
+        return feasibility.infeasible_reason(arch, self.config.train.max_candidate_gflop)
 
     def _key(self, index: int) -> jax.Array:
         """The training key of the ``index``-th new candidate."""
@@ -452,17 +467,22 @@ class _Search:
         for i in np.flatnonzero(needs):
             if hashes[i] not in self.cache and hashes[i] not in todo:
                 todo[hashes[i]] = (genomes[i], self.arch(genomes[i]))
-        if limit is not None:
-            todo = dict(list(todo.items())[:limit])
-        indices = list(range(self.trained, self.trained + len(todo)))
+        if limit is not None:  # the budget counts trained candidates: infeasible are free
+            feasible = [h for h, (_, a) in todo.items() if not self.infeasible(a)][:limit]
+            todo = {h: v for h, v in todo.items() if h in feasible or self.infeasible(v[1])}
+        indices = {h: self.trained + i for i, h in enumerate(todo)}
         self.trained += len(todo)
-        trained = self._train([a for _, a in todo.values()], parent, state.phase, indices)
-        self.spent_epochs += sum(epochs for _, epochs in trained)
+        train = [h for h, (_, a) in todo.items() if not self.infeasible(a)]
+        outcomes = self._train([todo[h][1] for h in train], parent, state.phase,
+                               [indices[h] for h in train])
+        trained = dict(zip(train, outcomes, strict=True))
+        self.spent_epochs += sum(epochs for _, epochs in trained.values())
         parent_hash = None if parent is None else parent.hash
         inherited = 0 if parent is None else parent.inherited_epochs + parent.fidelity
-        for h, (_, arch), (outcome, epochs), index in zip(todo, todo.values(), trained,
-                                                          indices, strict=True):
-            self.cache[h] = Evaluation(arch, outcome, key_index=index, phase=state.phase,
+        for h, (_, arch) in todo.items():
+            outcome, epochs = trained[h] if h in trained else (_not_trained(
+                arch, self.infeasible(arch)), 0)
+            self.cache[h] = Evaluation(arch, outcome, key_index=indices[h], phase=state.phase,
                                        parent_hash=parent_hash, hash=h,
                                        inherited_epochs=inherited, fidelity=epochs)
         trained_now = set(todo)
@@ -483,7 +503,8 @@ class _Search:
                 flops=ev.arch.flops_per_example,
                 inherited_epochs=0 if hit else ev.inherited_epochs,
                 objectives=None if values.size == 1 else [
-                    None if np.isnan(v) else float(v) for v in values]))
+                    None if np.isnan(v) else float(v) for v in values],
+                infeasible=bool(self.infeasible(ev.arch))))
         return fitness
 
     def final_training(self, ev: Evaluation, run: RunDir | None = None
@@ -541,6 +562,14 @@ class _Search:
         return best, best.val_acc, tested.val_acc
 
 
+def _not_trained(arch: Architecture, reason: str) -> Outcome:
+    """The outcome of a candidate that was not trained (``reason``: why): failed, with
+    the worst fitness and no parameters."""
+    return Outcome(params=None, stats=None, val_acc=-math.inf, val_loss=math.nan,
+                   train_loss=math.nan, failed=True, reason=reason, seconds=0.0,
+                   program=arch.shape_key())
+
+
 def evolve(key: jax.Array, config: Config | None = None, *,
            callbacks: Sequence[GenerationCallback] = (),
            dataset: Dataset | None = None,
@@ -556,7 +585,11 @@ def evolve(key: jax.Array, config: Config | None = None, *,
     is called with every finished generation's record and its candidates; a callback
     with a ``generation_started(phase, generation, n_candidates)`` method is also told
     when a generation starts training, and one with ``final_started(epochs, done)`` /
-    ``final_epoch(epoch, val_acc, best_epoch)`` methods follows final training.
+    ``final_epoch(epoch, val_acc, best_epoch)`` / ``final_finished(epochs, best_epoch,
+    val_acc)`` methods follows final training. Methods named after `Trainer.listener`'s
+    events (``train_started``, ``bucket_started``, ``bucket_finished``) follow each
+    training call, and a ``cost_warning(text)`` method gets the start-up warning of a
+    search whose largest network trains slowly here (`vlga_jax.feasibility`).
 
     ``progress``: a progress bar on stderr (`vlga_jax.progress.Progress`) for the search
     and final training; None (default) shows it when stderr is a terminal, False never.
@@ -649,6 +682,13 @@ def _evolve(key, config: Config, callbacks, dataset, checkpoint_dir, evaluator, 
                              f"({space.max_blocks}), got {config.ga.max_phases}")
     search = _Search(key, config, dataset, evaluator, objective, space)
     search.callbacks = callbacks
+    search.trainer.listener = functools.partial(_notify, callbacks)  # progress output
+    if any(hasattr(c, "cost_warning") for c in callbacks):
+        warning = feasibility.start_warning(
+            config, search.space, search.build, len(dataset.train_y),
+            search.val_data.eval_x.shape[0], jax.default_backend())
+        if warning:
+            _notify(callbacks, "cost_warning", warning)
     run = None if checkpoint_dir is None else open_run(
         checkpoint_dir, config, key, dataset,
         space=None if space is None else space.to_dict())
@@ -660,6 +700,7 @@ def _evolve(key, config: Config, callbacks, dataset, checkpoint_dir, evaluator, 
     if restored is not None:
         saved, state, step, earlier_seconds = restored
         search.load_state_dict(saved)
+    earlier_stats = (search.trainer.stats.compile_seconds, search.trainer.stats.train_seconds)
     budget, epochs = config.ga.budget_epochs, config.train.epochs
     stop_reason = ""
     while True:
@@ -689,16 +730,24 @@ def _evolve(key, config: Config, callbacks, dataset, checkpoint_dir, evaluator, 
         if search.multi:  # rank the whole population: survivors' ranks change too
             fitness = search.rank_population(population)
             state = state.replace(needs_eval=np.ones(len(fitness), bool))
+        new = search.candidates[n_before:]
         try:
             state = strategy.tell(state, fitness)
         except SearchFailed as err:
-            raise _failure_cause(err, search.candidates[n_before:]) from None
+            cause, over = _failure_cause(err, new), sum(c.infeasible for c in new)
+            if over:
+                cause = SearchFailed(f"{cause}; {over} of them were over "
+                                     f"train.max_candidate_gflop="
+                                     f"{config.train.max_candidate_gflop:g} (not trained): "
+                                     "raise the cap")
+            raise cause from None
         search.retain(state)
-        new = search.candidates[n_before:]
         f = np.asarray(state.fitness)
         finite = f[np.isfinite(f) & search.full_fidelity(population)]
         if not finite.size:
             finite = np.array([np.nan])
+        bests = [g.best for g in search.generations] + [float(finite.max())]
+        bests = [b for b in bests if b is not None and math.isfinite(b)]
         record = GenerationRecord(
             phase=state.phase, generation=state.generation, best=float(finite.max()),
             mean=float(finite.mean()), median=float(np.median(finite)),
@@ -707,7 +756,9 @@ def _evolve(key, config: Config, callbacks, dataset, checkpoint_dir, evaluator, 
             seconds=time.perf_counter() - gen_start, population_fitness=f.tolist(),
             rung_counts=[[r, sum(not c.cache_hit and c.fidelity >= r for c in new)]
                          for r in search.rungs],
-            utilisation=search.trainer.stats.utilisation_since(*slots_before))
+            utilisation=search.trainer.stats.utilisation_since(*slots_before),
+            best_so_far=max(bests) if bests else None,
+            infeasible=sum(c.infeasible and not c.cache_hit for c in new))
         search.generations.append(record)
         if run is not None:
             run.log.write(record, new)
@@ -721,6 +772,8 @@ def _evolve(key, config: Config, callbacks, dataset, checkpoint_dir, evaluator, 
     winner, winner_fitness = final_winner(history)
     best_eval = search.with_params(G.genome_hash(winner, search.space))
     final, val_acc, test_acc = search.final_training(best_eval, run)
+    _notify(callbacks, "final_finished", search.final_epochs_run, search.final_best_epoch,
+            float(val_acc))
     top = search.ranked(search.top_hashes(config.run.top_k), dataset, with_params=True)
     pareto = []
     if search.multi:
@@ -732,11 +785,14 @@ def _evolve(key, config: Config, callbacks, dataset, checkpoint_dir, evaluator, 
                                with_params=False)
     best_genome = G.canonical(winner, search.space)
     stats = search.trainer.stats
+    session = time.perf_counter() - start
     totals = {
         "candidates": len(search.candidates),
-        "trained": sum(not c.cache_hit for c in search.candidates),
+        "trained": sum(not c.cache_hit and not c.infeasible for c in search.candidates),
         "cache_hits": sum(c.cache_hit for c in search.candidates),
-        "failed": sum(c.failed for c in search.candidates),
+        # failed in training (loss NaN/inf); infeasible ones are counted apart
+        "failed": sum(c.failed and not c.infeasible for c in search.candidates),
+        "infeasible": sum(c.infeasible for c in search.candidates),
         "programs_compiled": stats.programs_compiled,
         "compile_seconds": stats.compile_seconds,
         "compile_wait_seconds": stats.compile_wait_seconds,
@@ -759,7 +815,13 @@ def _evolve(key, config: Config, callbacks, dataset, checkpoint_dir, evaluator, 
         "processes": search.trainer.processes,
         "member_slots": stats.member_slots,
         "device_utilisation": stats.utilisation,
-        "wall_seconds": earlier_seconds + time.perf_counter() - start,
+        # Seconds of every session (each up to its last checkpoint), and of this one:
+        # they differ after a resume ("resumed").
+        "wall_seconds": earlier_seconds + session,
+        "session_wall_seconds": session,
+        "session_compile_seconds": stats.compile_seconds - earlier_stats[0],
+        "session_train_seconds": stats.train_seconds - earlier_stats[1],
+        "resumed": restored is not None,
     }
     result = Result(
         config=config, best_genome=best_genome,

@@ -35,6 +35,9 @@ class CandidateRecord:
     # With several objectives (`vlga_jax.objectives`): their values (None: failed);
     # ``fitness`` is then the first one. None with one objective.
     objectives: list | None = None
+    # Over train.max_candidate_gflop: not trained, worst fitness, ``reason`` says why
+    # (`vlga_jax.feasibility`); also ``failed``.
+    infeasible: bool = False
 
 
 @dataclasses.dataclass
@@ -54,6 +57,11 @@ class GenerationRecord:
     # Real members / member slots (dummies padding a call included) of this generation's
     # training calls; None if it trained nothing.
     utilisation: float | None = None
+    # The best of every generation so far, this one included (``best`` is this
+    # generation's: it may go down, this never does); None in records written before.
+    best_so_far: float | None = None
+    # Candidates of this generation over train.max_candidate_gflop (not trained).
+    infeasible: int = 0
 
 
 @dataclasses.dataclass

@@ -3,7 +3,8 @@
 `write_report(DIR)` reads ``DIR/logs/*.jsonl`` and ``DIR/result.json`` (if the run has
 finished) and writes into ``DIR/report/``:
 
-  fitness.png        best and mean population fitness per generation, phases shaded
+  fitness.png        each generation's best and mean fitness and the best so far,
+                     phases shaded
   population.png     box plots of the population's fitness per generation
   accuracy_vs_params.png  validation accuracy against parameter count, every candidate
   architecture.png   the best architecture as a diagram (finished runs only)
@@ -61,11 +62,13 @@ def summary_table(run: RunReport) -> str:
         epochs = "/".join(str(r) for r, _ in run.generations[0]["rung_counts"])
         rungs = f"  reached rungs of {epochs} epochs"
     lines = [f"run {run.path}",
-             "phase  gen    best    mean  median  trained  cached  seconds" + rungs]
+             "phase  gen  gen best  so far    mean  median  trained  cached  seconds"
+             + rungs]
     for g in run.generations:
         reached = ("  " + "/".join(str(n) for _, n in g.get("rung_counts", ()))
                    if halving else "")
-        lines.append(f"{g['phase']:5d} {g['generation']:4d}  {_f(g['best'])}  {_f(g['mean'])}"
+        lines.append(f"{g['phase']:5d} {g['generation']:4d}    {_f(g['best'])}  "
+                     f"{_f(_so_far(run.generations, g))}  {_f(g['mean'])}"
                      f"  {_f(g['median'])}  {g['evaluated']:7d}  {g['cache_hits']:6d}"
                      f"  {g['seconds']:7.1f}{reached}")
     ok = [c for c in run.candidates if not c["failed"]]
@@ -89,6 +92,16 @@ def summary_table(run: RunReport) -> str:
                                                        c["objectives"].items())
                       + f"  parameters {c['param_count']:,}" for c in kept]
     return "\n".join(lines)
+
+
+def _so_far(generations: list[dict], g: dict) -> float | None:
+    """The best so far at generation record ``g`` (computed for logs written without
+    it)."""
+    if g.get("best_so_far") is not None:
+        return g["best_so_far"]
+    bests = [h["best"] for h in generations[:generations.index(g) + 1]
+             if h["best"] is not None]
+    return max(bests) if bests else None
 
 
 def _figure(width: float, height: float):
@@ -117,9 +130,13 @@ def plot_fitness(run: RunReport, path: Path) -> Path:
     nan = float("nan")
     best = [nan if g["best"] is None else g["best"] for g in run.generations]
     mean = [nan if g["mean"] is None else g["mean"] for g in run.generations]
+    so_far = [nan if (v := _so_far(run.generations, g)) is None else v
+              for g in run.generations]
     _shade_phases(ax, [g["phase"] for g in run.generations])
-    ax.plot(x, best, "o-", label="best", color="tab:blue")
-    ax.plot(x, mean, "s--", label="mean", color="tab:orange")
+    ax.plot(x, so_far, "-", label="best so far", color="black", linewidth=2.5, alpha=0.35,
+            drawstyle="steps-post")
+    ax.plot(x, best, "o-", label="generation's best", color="tab:blue")
+    ax.plot(x, mean, "s--", label="generation's mean", color="tab:orange")
     ax.set_xticks(x, _labels(run))
     ax.set_xlabel("generation (phases shaded)")
     ax.set_ylabel("fitness (validation accuracy)")

@@ -20,7 +20,9 @@ import math
 import os
 from pathlib import Path
 
-SCALARS = ("best", "mean", "median", "evaluated", "cache_hits", "seconds")
+# Per-generation scalars for the dashboards: "best" is the generation's best,
+# "best_so_far" the best of every generation up to it.
+SCALARS = ("best", "best_so_far", "mean", "median", "evaluated", "cache_hits", "seconds")
 
 
 def _clean(obj):
@@ -106,7 +108,8 @@ class RunLog:
             f.writelines(to_json_line(c) + "\n" for c in candidates)
         with open(self.dir / "generations.jsonl", "a") as f:
             f.write(to_json_line(record) + "\n")
-        metrics = {f"generation/{k}": float(getattr(record, k)) for k in SCALARS}
+        metrics = {f"generation/{k}": float(getattr(record, k)) for k in SCALARS
+                   if getattr(record, k) is not None}
         metrics["generation/phase"] = record.phase
         trained = [c for c in candidates if not c.cache_hit and not c.failed]
         if trained:

@@ -230,6 +230,15 @@ class Trainer:
         # fast outside loops) unless an impl was asked for.
         self.chain = Chain(self, conv_impl if conv_impl not in (None, "auto") else "lax",
                            program_store) if self.chained else None
+        # Told what `train` does, for progress output: ``listener(event, *args)`` with
+        # "train_started" (n_epochs, [(program label, members, training FLOPs), ...] in
+        # the order the calls run), "bucket_started" (index) and "bucket_finished"
+        # (index, seconds). It may only observe: nothing it does changes a result.
+        self.listener = None
+
+    def _tell(self, event: str, *args) -> None:
+        if self.listener is not None:
+            self.listener(event, *args)
 
     # planning (see `vlga_jax.planner`) -------------------------------------------------
     def assign_programs(self, members: Sequence[Member], n_epochs: int = 1,
@@ -476,10 +485,18 @@ class Trainer:
             jobs.append((future, program, size, idx, placed, args))
         if self.processes == 1:  # several processes must run their calls in one order
             jobs.sort(key=lambda job: not job[0].done())  # stable: plan order otherwise
-        for future, program, size, idx, placed, args in jobs:
+        n_train = data.train_x.shape[0]
+        self._tell("train_started", n_epochs, [
+            (program_label(job[1]), len(job[3]), n_epochs * n_train * sum(
+                members[i].arch.shape_key().train_flops_per_example for i in job[3]))
+            for job in jobs])
+        for k, (future, program, size, idx, placed, args) in enumerate(jobs):
             bucket = [members[i] for i in idx]
+            self._tell("bucket_started", k)
+            start = time.perf_counter()
             run = self._run_bucket(self._wait(future), program, size, bucket, n_epochs,
                                    placed, args, keep_opt_state, data)
+            self._tell("bucket_finished", k, time.perf_counter() - start)
             for i, outcome in zip(idx, run, strict=True):
                 outcomes[i] = outcome
         return outcomes
@@ -496,10 +513,16 @@ class Trainer:
         outcomes: list[Outcome | None] = [None] * len(members)
         todo = list(range(len(members)))
         n_train = data.train_x.shape[0] // self.batch_size * self.batch_size
+        self._tell("train_started", n_epochs, [
+            (program_label(m.arch.shape_key()), 1,
+             n_epochs * n_train * m.arch.shape_key().train_flops_per_example)
+            for m in members])
         while todo:
             i = next((j for j in todo if all(f.done() for f in futures[j].values())), todo[0])
             todo.remove(i)
+            self._tell("bucket_started", i)
             out = self.chain.train(members[i], n_epochs, data, keep_opt_state, futures[i])
+            self._tell("bucket_finished", i, out.seconds)
             outcomes[i] = out
             self.stats.train_seconds += out.seconds
             self.stats.buckets += 1
