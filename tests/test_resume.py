@@ -196,8 +196,10 @@ def kill_in_final_training(run, config) -> subprocess.CompletedProcess:
 
 
 # result.json fields that time this process (they differ between any two runs).
+# Seconds, and which sessions they came from: everything else is the result.
 TIMING = ("compile_seconds", "compile_wait_seconds", "compile_phases", "train_seconds",
-          "wall_seconds")
+          "wall_seconds", "session_wall_seconds", "session_compile_seconds",
+          "session_train_seconds", "resumed")
 
 
 def comparable_result_json(run) -> dict:
