@@ -230,8 +230,8 @@ def test_dropped_parameters_are_retrained_identically(runs, digits_dataset):
         enable_compilation_cache(config.run.compile_cache_dir)  # the fixture's programs
         search = _Search(jax.random.key(KEY), config, digits_dataset)
         state = search.strategy.init(search.key_strategy)
-        population, needs, state = search.strategy.ask(jax.random.key(0), state)
-        needs = np.arange(len(needs)) == 0  # one candidate: one program
+        population, state = search.strategy.ask(jax.random.key(0), state, None)
+        needs = np.arange(len(state.needs_eval)) == 0  # one candidate: one program
         search.evaluate(state, population, needs, None)
         (h, ev), = search.cache.items()
         trained = ev.outcome.params

@@ -618,8 +618,9 @@ def _evolve(key, config: Config, callbacks, dataset, checkpoint_dir, evaluator, 
             stop_reason = f"spent the budget of {budget} candidate-epochs"
             break
         phase = state.phase
-        population, needs_eval, state = strategy.ask(
-            jax.random.fold_in(search.key_strategy, step), state)
+        population, state = strategy.ask(jax.random.fold_in(search.key_strategy, step),
+                                         state, strategy.default_params)
+        needs_eval = state.needs_eval
         step += 1
         if state.done:
             break
@@ -640,7 +641,7 @@ def _evolve(key, config: Config, callbacks, dataset, checkpoint_dir, evaluator, 
         if search.multi:  # rank the whole population: survivors' ranks change too
             fitness = search.rank_population(population)
             state = state.replace(needs_eval=np.ones(len(fitness), bool))
-        state = strategy.tell(state, fitness)
+        state = strategy.tell(population, fitness, state, strategy.default_params)
         search.retain(state)
         new = search.candidates[n_before:]
         f = np.asarray(state.fitness)
