@@ -119,6 +119,27 @@ def test_export_then_predict(run, capsys):
     assert main(["predict", str(model_file), str(images), "--out", str(saved)]) == 2
     assert "--force" in capsys.readouterr().err
 
+    # PNG files (one image each, 0..255) and a .npz, in one call.
+    from PIL import Image
+
+    pixels = np.round(raw[:3] * 255 / 16).astype(np.uint8)
+    pngs = [run["tmp"] / f"digit{i}.png" for i in range(3)]
+    for p, image in zip(pngs, pixels, strict=True):
+        Image.fromarray(image).save(p)
+    np.savez(run["tmp"] / "images.npz", images=raw[:2])
+    proc = vlga("predict", model_file, *pngs, run["tmp"] / "images.npz")
+    want = model.predict(np.concatenate([pixels * np.float32(16 / 255), raw[:2]]))
+    assert [int(c) for c in proc.stdout.split()] == want.tolist()
+    assert "3 image files scaled to 0..16 (digits's units)" in proc.stderr
+    Image.fromarray(np.stack([pixels[0], pixels[0] // 2, pixels[0]], -1)).save(
+        run["tmp"] / "colour.png")
+    for path, message in ((model_file, "holds"), (run["tmp"] / "colour.png",
+                                                  "the model expects 1 channel"),
+                          (run["out"] / "run.json", "unsupported format '.json'")):
+        proc = vlga("predict", model_file, path, check=False)
+        assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1
+
 
 def test_presets_lists_every_preset():
     from vlga_jax.config import PRESETS
