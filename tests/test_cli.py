@@ -98,6 +98,21 @@ def test_report_prints_a_table_and_writes_plots(run):
         assert data.startswith(PNG) and len(data) > 5000, p
 
 
+def test_report_csv_lists_every_candidate(run):
+    import csv
+
+    path = run["tmp"] / "candidates.csv"
+    proc = vlga("report", run["out"], "--csv", path)
+    logged = [json.loads(line) for line in (run["out"] / "logs/candidates.jsonl").open()]
+    assert f"wrote {path}: {len(logged)} candidate evaluations" in proc.stdout
+    with open(path, newline="") as f:
+        table = list(csv.DictReader(f))
+    assert [r["hash"] for r in table] == [c["hash"] for c in logged]
+    assert all(r["architecture"] and int(r["params"]) > 0 for r in table)
+    again = vlga("report", run["out"], "--csv", path, check=False)
+    assert again.returncode == 2 and "exists" in again.stderr
+
+
 def test_export_then_predict(run, capsys):
     model_file = run["tmp"] / "best.npz"
     vlga("export", run["out"], "--to", model_file)

@@ -182,6 +182,20 @@ def test_callbacks_once_per_generation(runs):
     assert flat == result.candidates
 
 
+def test_candidates_frame_has_a_row_per_evaluation(runs):
+    result = runs["first"]["result"]
+    df = result.candidates_frame()
+    assert len(df) == len(result.candidates) == result.totals["candidates"]
+    assert df["hash"].tolist() == [c.hash for c in result.candidates]
+    assert int(df["failed"].sum()) == result.totals["failed"] > 0  # the poisoned members
+    assert int(df["cache_hit"].sum()) == result.totals["cache_hits"]
+    assert df.query("failed")["fitness"].isna().all()
+    best = df.loc[df["fitness"].idxmax()]
+    assert best["fitness"] == result.search_fitness
+    assert all(label for label in df["architecture"])  # every block labelled
+    assert set(df["phase"]) == {0, 1}
+
+
 def test_final_training_and_predict(runs):
     result, dataset = runs["first"]["result"], runs["dataset"]
     final_calls = [c for c in runs["first"]["calls"] if not c["search"]]

@@ -243,8 +243,27 @@ def cmd_resume(args) -> int:
     return _run_search(config, key, args.dir, args.quiet)
 
 
+def _write_candidates_csv(args) -> int:
+    """``vlga report DIR --csv FILE``: every candidate of the run as CSV."""
+    from vlga_jax import candidates
+    from vlga_jax.report import RunReport
+
+    run = RunReport.load(args.dir)
+    _check_writable_file(args.csv, "--csv")
+    if os.path.exists(args.csv) and not getattr(args, "force", False):
+        raise ValueError(f"--csv {args.csv} exists: remove it or choose another file")
+    names = list(run.result.get("objectives", ())) if run.result else []
+    table = candidates.rows(run.candidates, names if len(names) > 1 else ())
+    candidates.write_csv(args.csv, table)
+    print(f"wrote {args.csv}: {len(table)} candidate evaluations")
+    return 0
+
+
 def cmd_report(args) -> int:
     from vlga_jax.report import write_report
+
+    if args.csv is not None:
+        return _write_candidates_csv(args)
 
     table, paths = write_report(args.dir, args.out)
     print(table)
@@ -405,6 +424,10 @@ def make_parser() -> argparse.ArgumentParser:
                             description="Print a summary table; write PNG plots.")
     report.add_argument("dir", metavar="DIR")
     report.add_argument("--out", metavar="PLOTS", help="plot directory (default DIR/report)")
+    report.add_argument("--csv", metavar="FILE",
+                        help="write every evaluated candidate (one row each: phase, "
+                             "generation, architecture, fitness, parameters, FLOPs, epochs, "
+                             "failure, ...) to FILE as CSV instead of the table and plots")
     report.set_defaults(fn=cmd_report)
 
     export = sub.add_parser("export", help="write the best network and its parameters",

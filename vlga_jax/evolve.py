@@ -37,6 +37,7 @@ from vlga_jax import genome as G
 from vlga_jax import objectives as O
 from vlga_jax import params as P
 from vlga_jax.architecture import Architecture, from_description
+from vlga_jax.candidates import architecture_label
 from vlga_jax.config import Config
 from vlga_jax.data import Dataset, load_dataset
 from vlga_jax.growth import FrozenPrefix
@@ -127,6 +128,16 @@ class Result:
         """int32[N] predicted classes for raw images (N, H, W[, C]) in the dataset's units
         (e.g. 0..16 for digits, 0..255 for CIFAR-10), as `ExportedModel.predict`."""
         return self._model.predict(images, batch_size)
+
+    def candidates_frame(self):
+        """Every evaluated candidate as a pandas DataFrame, one row per evaluation in
+        the order they were told (columns: `vlga_jax.candidates.COLUMNS`, then one per
+        objective in a multi-objective search). Needs pandas (``pip install
+        'vlga-jax[pandas]'``); ``vlga report RUN --csv FILE`` writes the same table."""
+        from vlga_jax import candidates
+
+        names = self.objectives if len(self.objectives) > 1 else ()
+        return candidates.frame(candidates.rows(self.candidates, names))
 
     def summary(self) -> str:
         lines = ["best architecture:"] + [f"  {s}" for s in self.architecture.describe()]
@@ -464,7 +475,8 @@ class _Search:
                 flops=ev.arch.flops_per_example,
                 inherited_epochs=0 if hit else ev.inherited_epochs,
                 objectives=None if values.size == 1 else [
-                    None if np.isnan(v) else float(v) for v in values]))
+                    None if np.isnan(v) else float(v) for v in values],
+                architecture=architecture_label(ev.arch)))
         return fitness
 
     def final_training(self, ev: Evaluation, run: RunDir | None = None

@@ -35,6 +35,9 @@ class CandidateRecord:
     # With several objectives (`vlga_jax.objectives`): their values (None: failed);
     # ``fitness`` is then the first one. None with one objective.
     objectives: list | None = None
+    # A short label of its blocks (`vlga_jax.candidates.architecture_label`); "" in
+    # records written before it existed.
+    architecture: str = ""
 
 
 @dataclasses.dataclass
