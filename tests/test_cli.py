@@ -188,6 +188,8 @@ def test_help(command, capsys):
     (["resume", "x", "--coordinator", "h:1", "--num-processes", "2", "--process-id", "2"],
      "--process-id must be an integer in [0, --num-processes)"),
     (["run", "--set", "run.devices=0"], "run.devices must be an integer >= 1"),
+    (["run", "--set", "run.top_k_retrain=0"], "run.top_k_retrain must be an integer >= 1"),
+    (["report", "somewhere", "--csv"], "--csv: expected one argument"),
     (["run", "--set", "run.devices=4096", "--out", "unused"],
      "run.devices must be None or an integer in [1, "),
 ])

@@ -28,6 +28,7 @@ from vlga_jax import (
     save_model,
 )
 from vlga_jax import checkpoint as ckpt
+from vlga_jax import genome as G
 from vlga_jax.runlog import read_jsonl
 from vlga_jax.trainer import Trainer
 
@@ -137,6 +138,19 @@ def runs(tmp_path_factory):
         out["final"] = evolve(key, config, checkpoint_dir=root / "final",
                               evaluator=spy_calls(calls), **go)
         out["final_calls"] = calls
+
+        # run.top_k_retrain=2 on the finished search (run options may change on resume):
+        # final training of the winner, then of the next best. Then killed in the second
+        # one's first epoch (the winner's two epochs and test evaluation were calls 1-3)
+        # and resumed.
+        top2 = config.override(**{"run.top_k_retrain": 2})
+        shutil.copytree(root / "mid", root / "top2")
+        out["top2"] = evolve(key, top2, checkpoint_dir=root / "top2", **go)
+        shutil.copytree(root / "mid", root / "top2_killed")
+        with pytest.raises(Interrupt):
+            evolve(key, top2, checkpoint_dir=root / "top2_killed",
+                   evaluator=raise_on_call(4, final=True), **go)
+        out["top2_killed"] = evolve(key, top2, checkpoint_dir=root / "top2_killed", **go)
     finally:
         for name, value in saved.items():
             jax.config.update(name, value)
@@ -175,6 +189,32 @@ def test_checkpointing_does_not_change_the_result(runs):
 @pytest.mark.parametrize("name", ["boundary", "mid", "final"])
 def test_resumed_run_ends_with_the_uninterrupted_result(runs, name):
     assert_same_result(runs["reference"], runs[name])
+
+
+def test_top_k_retrain_keeps_the_best_validation_and_resumes(runs, tmp_path):
+    reference, top2 = runs["reference"], runs["top2"]
+    assert not reference.retrained
+    winner, second = top2.retrained
+    assert [winner.rank, second.rank] == [1, 2] and winner.hash != second.hash
+    # The winner's final training is the one a k=1 run does.
+    assert winner.hash == G.genome_hash(reference.best_genome, top2_space(runs))
+    assert (winner.val_accuracy, winner.test_accuracy) == (reference.val_accuracy,
+                                                           reference.test_accuracy)
+    kept = second if second.val_accuracy > winner.val_accuracy else winner
+    assert [r.selected for r in top2.retrained] == [r is kept for r in top2.retrained]
+    assert (top2.val_accuracy, top2.test_accuracy) == (kept.val_accuracy, kept.test_accuracy)
+    assert G.genome_hash(top2.best_genome, top2_space(runs)) == kept.hash
+    assert "retrained the top 2" in top2.summary()
+    saved = json.loads((runs["root"] / "top2/result.json").read_text())
+    assert [r["hash"] for r in saved["retrained"]] == [winner.hash, second.hash]
+    assert "retrained" not in json.loads((runs["root"] / "reference/result.json").read_text())
+    # Killed while retraining the second: the resumed run ends alike.
+    assert_same_result(top2, runs["top2_killed"])
+    assert top2.retrained == runs["top2_killed"].retrained
+
+
+def top2_space(runs):
+    return runs["config"].space.build()
 
 
 def test_interruptions_left_the_expected_checkpoints(runs):

@@ -48,8 +48,10 @@ from vlga_jax.records import (
     Evaluation,
     FinalProgress,
     GenerationRecord,
+    Retrained,
     better_validation,
 )
+from vlga_jax.retrain import retrain_top
 from vlga_jax.rundir import RunDir, open_run
 from vlga_jax.space import SearchSpace, check_network_space
 from vlga_jax.strategies import SearchFailed, make_strategy
@@ -96,6 +98,9 @@ class Result:
     # With several objectives: every non-dominated candidate of the search (else empty).
     pareto: list[RankedCandidate] = dataclasses.field(default_factory=list)
     objectives: tuple[str, ...] = ("val_acc",)  # names of the objective values
+    # With run.top_k_retrain > 1: every candidate final training retrained, rank order
+    # (the result is the one marked ``selected``); else empty.
+    retrained: list[Retrained] = dataclasses.field(default_factory=list)
 
     @property
     def param_count(self) -> int:
@@ -158,6 +163,12 @@ class Result:
                          f"candidate {100 * t['device_utilisation']:.0f}%")
         lines.append(f"phase bests {[round(b, 4) for b in self.phase_best]}; "
                      f"stopped: {self.stop_reason}")
+        if self.retrained:
+            lines.append(f"retrained the top {len(self.retrained)} (final val / test): "
+                         + "; ".join(f"{r.rank}: {r.architecture} {r.val_accuracy:.4f} / "
+                                     f"{r.test_accuracy:.4f}"
+                                     + (" (kept: best val)" if r.selected else "")
+                                     for r in self.retrained))
         for title, kept in (("top", self.top if len(self.top) > 1 else []),
                             ("Pareto front", self.pareto)):
             if kept:
@@ -386,8 +397,10 @@ class _Search:
         return [hashes[i] for i in O.best_first(vectors)[:k]]
 
     def needed(self, state) -> set[str]:
-        """Hashes whose parameters are kept: what ``state`` holds and the top k."""
-        return G.hashes_in(state, self.space) | set(self.top_hashes(self.config.run.top_k))
+        """Hashes whose parameters are kept: what ``state`` holds and the top k (of
+        ``run.top_k`` and ``run.top_k_retrain``)."""
+        k = max(self.config.run.top_k, self.config.run.top_k_retrain)
+        return G.hashes_in(state, self.space) | set(self.top_hashes(k))
 
     def ranked(self, hashes: Sequence[str], dataset: Dataset,
                with_params: bool) -> list[RankedCandidate]:
@@ -682,6 +695,15 @@ def _evolve(key, config: Config, callbacks, dataset, checkpoint_dir, evaluator, 
     winner, winner_fitness = final_winner(history)
     best_eval = search.with_params(G.genome_hash(winner, search.space))
     final, val_acc, test_acc = search.final_training(best_eval, run)
+    retrained = []
+    if config.run.top_k_retrain > 1:
+        kept, (final, val_acc, test_acc), retrained = retrain_top(
+            search, best_eval, (final, val_acc, test_acc), config.run.top_k_retrain)
+        if kept is not best_eval:
+            description = next(c.genome for c in search.candidates if c.hash == kept.hash)
+            winner = G.encode(description, search.space)
+            winner_fitness = O.scalar(search.score(kept.hash))
+            best_eval = kept
     top = search.ranked(search.top_hashes(config.run.top_k), dataset, with_params=True)
     pareto = []
     if search.multi:
@@ -732,6 +754,7 @@ def _evolve(key, config: Config, callbacks, dataset, checkpoint_dir, evaluator, 
         phase_best=tuple(f for _, f in history),
         stop_reason=stop_reason or state.stop_reason,
         totals=totals, mean=dataset.mean, std=dataset.std, top=top, pareto=pareto,
+        retrained=retrained,
         objectives=search.objective.labels or tuple(
             f"objective_{i}" for i in range(search.score(best_eval.hash).size)))
     if run is not None:

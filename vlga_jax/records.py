@@ -82,6 +82,25 @@ class Evaluation:
 
 
 @dataclasses.dataclass
+class Retrained:
+    """One of the ``run.top_k_retrain`` candidates final training retrained: ``rank`` 1
+    is the search's winner, then the next best by the search's ranking; validation and
+    test accuracy of its best final epoch (``best_epoch``, 0: the search weights) of
+    ``final_epochs`` run; ``selected``: the one the result keeps (best validation)."""
+
+    rank: int
+    hash: str
+    architecture: str
+    param_count: int
+    search_fitness: float
+    val_accuracy: float
+    test_accuracy: float
+    final_epochs: int
+    best_epoch: int
+    selected: bool = False
+
+
+@dataclasses.dataclass
 class FinalProgress:
     """Final training so far: ``epoch`` epochs run; ``current`` is the newest outcome
     (with its optimizer state), ``best`` the best by validation accuracy; ``done`` once
