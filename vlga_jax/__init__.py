@@ -38,6 +38,7 @@ _SUBMODULES = frozenset({
     "progress", "records", "report", "rundir", "runlog", "space", "strategies", "trainer",
     "cost", "distributed", "halving", "names", "objectives", "pareto", "planner", "programs",
     "xla_flags", "chain", "layer_programs", "members", "program_store",
+    "candidates", "images", "retrain",
 })
 
 
