@@ -151,6 +151,10 @@ def runs(tmp_path_factory):
             evolve(key, top2, checkpoint_dir=root / "top2_killed",
                    evaluator=raise_on_call(4, final=True), **go)
         out["top2_killed"] = evolve(key, top2, checkpoint_dir=root / "top2_killed", **go)
+        # Whichever validates better is kept: made to be the second here.
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr("vlga_jax.retrain.better_validation", lambda a, b: True)
+            out["top2_second"] = evolve(key, top2, **go)
     finally:
         for name, value in saved.items():
             jax.config.update(name, value)
@@ -208,6 +212,19 @@ def test_top_k_retrain_keeps_the_best_validation_and_resumes(runs, tmp_path):
     saved = json.loads((runs["root"] / "top2/result.json").read_text())
     assert [r["hash"] for r in saved["retrained"]] == [winner.hash, second.hash]
     assert "retrained" not in json.loads((runs["root"] / "reference/result.json").read_text())
+    # When the second validates better, the result is the second, whole.
+    other = runs["top2_second"]
+    assert [r.selected for r in other.retrained] == [False, True]
+    assert other.retrained[1].hash == second.hash
+    assert G.genome_hash(other.best_genome, top2_space(runs)) == second.hash
+    assert (other.val_accuracy, other.test_accuracy) == (second.val_accuracy,
+                                                         second.test_accuracy)
+    from vlga_jax.candidates import architecture_label
+
+    assert architecture_label(other.architecture) == second.architecture
+    assert other.search_fitness == second.search_fitness == next(
+        c.fitness for c in other.candidates if c.hash == second.hash)
+    assert other.as_model().predict(np.zeros((2, 8, 8))).shape == (2,)
     # Killed while retraining the second: the resumed run ends alike.
     assert_same_result(top2, runs["top2_killed"])
     assert top2.retrained == runs["top2_killed"].retrained
