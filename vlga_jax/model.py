@@ -189,6 +189,10 @@ class Network(nn.Module):
 
     @nn.compact
     def __call__(self, x, knobs: Knobs, train: bool = False):
+        if train and not self.features and not self.has_rng("dropout"):
+            raise ValueError("Network in train mode draws dropout: call apply(variables, x, "
+                             "knobs, train=True, rngs={'dropout': key}, "
+                             "mutable=['batch_stats']) (docs/own-loop.md)")
         last = len(self.key.layers) - 1
         for i, layer in enumerate(self.key.layers):
             name = block_name(i)

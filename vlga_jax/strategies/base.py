@@ -13,8 +13,8 @@ ask and tell take their arguments in evosax's order. ``params`` is the strategy'
 `GAConfig`: ``strategy.default_params`` (or None) for its own, another one (the same
 population size) to ask or tell with other settings. Which members need an evaluation
 is ``state.needs_eval`` (bool[P]: False for survivors whose fitness is kept, and for
-every member once ``state.done``); tell reads ``fitness`` only there. Fitness is higher
-is better (evosax minimises); NaN or -inf marks a failed candidate.
+every member once ``state.done``); tell reads ``fitness`` only there. Fitness: higher is
+better (evosax minimises); NaN or -inf marks a failed candidate.
 
 The older order, ``ask(key, state) -> (population, needs_eval, state)`` and
 ``tell(state, fitness)``, still works with a DeprecationWarning and goes in the next
