@@ -148,6 +148,8 @@ def test_export_then_predict(run, capsys):
     assert "3 image files scaled to 0..16 (digits's units)" in proc.stderr
     Image.fromarray(np.stack([pixels[0], pixels[0] // 2, pixels[0]], -1)).save(
         run["tmp"] / "colour.png")
+    assert main(["predict", str(model_file), str(pngs[0]), "--normalized"]) == 2
+    assert "--normalized applies to arrays, not to image files" in capsys.readouterr().err
     for path, message in ((model_file, "holds"), (run["tmp"] / "colour.png",
                                                   "the model expects 1 channel"),
                           (run["out"] / "run.json", "unsupported format '.json'")):

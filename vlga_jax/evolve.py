@@ -397,9 +397,11 @@ class _Search:
         return [hashes[i] for i in O.best_first(vectors)[:k]]
 
     def needed(self, state) -> set[str]:
-        """Hashes whose parameters are kept: what ``state`` holds and the top k (of
-        ``run.top_k`` and ``run.top_k_retrain``)."""
-        k = max(self.config.run.top_k, self.config.run.top_k_retrain)
+        """Hashes whose parameters are kept: what ``state`` holds and the top
+        ``run.top_k`` (and ``run.top_k_retrain`` when final training retrains several:
+        the winner alone is in ``state``)."""
+        run = self.config.run
+        k = run.top_k if run.top_k_retrain == 1 else max(run.top_k, run.top_k_retrain)
         return G.hashes_in(state, self.space) | set(self.top_hashes(k))
 
     def ranked(self, hashes: Sequence[str], dataset: Dataset,
