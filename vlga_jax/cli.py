@@ -6,6 +6,7 @@
     (run and resume: --coordinator HOST:PORT --num-processes N --process-id I, or
      --distributed, join a run of several processes; see `vlga_jax.distributed`)
     vlga report DIR              summary table and PNG plots (DIR/report/)
+    vlga report DIR --csv FILE   every evaluated candidate as CSV
     vlga export DIR --to FILE    the best network and its parameters (.npz)
     vlga predict FILE IMAGES...  predicted classes for raw images (.npy/.npz arrays,
                                  PNG/JPEG files)
