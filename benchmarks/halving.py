@@ -65,7 +65,7 @@ def rungs_predict(preset: str, seed: int) -> dict:
     config = vlga_jax.Config.preset(preset).override(**{"run.verbose": False})
     search = _Search(jax.random.key(seed), config, load_dataset("digits"))
     state = search.strategy.init(search.key_strategy)
-    population, _, _ = search.strategy.ask(jax.random.key(0), state)
+    population, _ = search.strategy.ask(jax.random.key(0), state, None)
     archs = [search.arch(g) for g in G.unstack(population)]
     members = [search._member(a, search._key(i), None, 0) for i, a in enumerate(archs)]
     rungs, eta = config.train.rungs(), config.train.halving_eta

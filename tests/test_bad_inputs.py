@@ -345,7 +345,7 @@ CLI = [
     ("predict-rgb-images", ["predict", "{model}", "{rgb}"], "images must be (N, H, W, 1)"),
     ("predict-flat-images", ["predict", "{model}", "{flat}"], "images must be (N, H, W, 1)"),
     ("predict-string-images", ["predict", "{model}", "{strings}"], "integer or float"),
-    ("predict-text-images", ["predict", "{model}", "{file}"], "not a readable .npy array"),
+    ("predict-text-images", ["predict", "{model}", "{file}"], "unsupported format '.txt'"),
     ("predict-out-under-file", ["predict", "{model}", "{images}", "--out", "/dev/null/x"],
      "/dev/null is not a directory"),
     ("predict-out-exists-without-suffix", ["predict", "{model}", "{images}", "--out",

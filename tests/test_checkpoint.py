@@ -23,9 +23,9 @@ def vlga_state():
                     ga=GAConfig(population=4, generations=1, max_phases=2))
     strategy = VLGA(config.space.build(), config.ga)
     state = strategy.init(jax.random.key(0))
-    _, _, state = strategy.ask(jax.random.key(1), state)
-    state = strategy.tell(state, jnp.array([0.1, 0.5, np.nan, 0.3]))
-    _, _, state = strategy.ask(jax.random.key(2), state)  # next phase
+    population, state = strategy.ask(jax.random.key(1), state, None)
+    state = strategy.tell(population, jnp.array([0.1, 0.5, np.nan, 0.3]), state, None)
+    _, state = strategy.ask(jax.random.key(2), state, None)  # next phase
     assert state.phase == 1 and state.phase_best_genome is not None
     return state
 

@@ -105,6 +105,21 @@ def test_report_prints_a_table_and_writes_plots(run):
         assert data.startswith(PNG) and len(data) > 5000, p
 
 
+def test_report_csv_lists_every_candidate(run):
+    import csv
+
+    path = run["tmp"] / "candidates.csv"
+    proc = vlga("report", run["out"], "--csv", path)
+    logged = [json.loads(line) for line in (run["out"] / "logs/candidates.jsonl").open()]
+    assert f"wrote {path}: {len(logged)} candidate evaluations" in proc.stdout
+    with open(path, newline="") as f:
+        table = list(csv.DictReader(f))
+    assert [r["hash"] for r in table] == [c["hash"] for c in logged]
+    assert all(r["architecture"] and int(r["params"]) > 0 for r in table)
+    again = vlga("report", run["out"], "--csv", path, check=False)
+    assert again.returncode == 2 and "exists" in again.stderr
+
+
 def test_export_then_predict(run, capsys):
     model_file = run["tmp"] / "best.npz"
     vlga("export", run["out"], "--to", model_file)
@@ -125,6 +140,29 @@ def test_export_then_predict(run, capsys):
     np.testing.assert_array_equal(np.load(saved), model.predict(raw))
     assert main(["predict", str(model_file), str(images), "--out", str(saved)]) == 2
     assert "--force" in capsys.readouterr().err
+
+    # PNG files (one image each, 0..255) and a .npz, in one call.
+    from PIL import Image
+
+    pixels = np.round(raw[:3] * 255 / 16).astype(np.uint8)
+    pngs = [run["tmp"] / f"digit{i}.png" for i in range(3)]
+    for p, image in zip(pngs, pixels, strict=True):
+        Image.fromarray(image).save(p)
+    np.savez(run["tmp"] / "images.npz", images=raw[:2])
+    proc = vlga("predict", model_file, *pngs, run["tmp"] / "images.npz")
+    want = model.predict(np.concatenate([pixels * np.float32(16 / 255), raw[:2]]))
+    assert [int(c) for c in proc.stdout.split()] == want.tolist()
+    assert "3 image files scaled to 0..16 (digits's units)" in proc.stderr
+    Image.fromarray(np.stack([pixels[0], pixels[0] // 2, pixels[0]], -1)).save(
+        run["tmp"] / "colour.png")
+    assert main(["predict", str(model_file), str(pngs[0]), "--normalized"]) == 2
+    assert "--normalized applies to arrays, not to image files" in capsys.readouterr().err
+    for path, message in ((model_file, "holds"), (run["tmp"] / "colour.png",
+                                                  "the model expects 1 channel"),
+                          (run["out"] / "run.json", "unsupported format '.json'")):
+        proc = vlga("predict", model_file, path, check=False)
+        assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1
 
 
 def test_presets_lists_every_preset():
@@ -171,6 +209,8 @@ def test_config_explains_the_compilation_cache_and_the_cost_cap(capsys):
     (["resume", "x", "--coordinator", "h:1", "--num-processes", "2", "--process-id", "2"],
      "--process-id must be an integer in [0, --num-processes)"),
     (["run", "--set", "run.devices=0"], "run.devices must be an integer >= 1"),
+    (["run", "--set", "run.top_k_retrain=0"], "run.top_k_retrain must be an integer >= 1"),
+    (["report", "somewhere", "--csv"], "--csv: expected one argument"),
     (["run", "--set", "run.devices=4096", "--out", "unused"],
      "run.devices must be None or an integer in [1, "),
 ])

@@ -74,17 +74,38 @@ def test_operator_contract(name):
 
 
 def populations(strategy, key, steps=3):
-    """The populations (and needs_eval) of ``steps`` ask/tell rounds with a fixed fitness."""
+    """The populations (and needs_eval) of ``steps`` ask/tell rounds with a fixed fitness,
+    in evosax's argument order."""
     state = strategy.init(key)
     seen = []
     for i in range(steps):
-        population, needs, state = strategy.ask(jax.random.fold_in(key, i), state)
+        population, state = strategy.ask(jax.random.fold_in(key, i), state,
+                                         strategy.default_params)
+        if state.done:
+            assert not np.any(np.asarray(state.needs_eval))
+            break
+        seen.append((population, state.needs_eval))
+        told = strategy.tell(population, np.linspace(0.1, 0.9, P, dtype=np.float32), state,
+                             strategy.default_params)
+        assert_same(told.population, state.population)  # tell only records
+        assert not np.any(np.asarray(told.needs_eval))
+        state = told
+    return seen
+
+
+def legacy_populations(strategy, key, steps=3):
+    """`populations` through the deprecated order: ask(key, state) -> (population,
+    needs_eval, state) and tell(state, fitness), each warning."""
+    state = strategy.init(key)
+    seen = []
+    for i in range(steps):
+        with pytest.warns(DeprecationWarning, match="ask"):
+            population, needs, state = strategy.ask(jax.random.fold_in(key, i), state)
         if state.done:
             break
         seen.append((population, needs))
-        told = strategy.tell(state, np.linspace(0.1, 0.9, P, dtype=np.float32))
-        assert_same(told.population, state.population)  # tell only records
-        state = told
+        with pytest.warns(DeprecationWarning, match="tell"):
+            state = strategy.tell(state, np.linspace(0.1, 0.9, P, dtype=np.float32))
     return seen
 
 
@@ -106,7 +127,34 @@ def test_strategy_contract(name):
             assert out.shape == ref.shape and np.asarray(out).dtype == ref.dtype
         assert np.asarray(needs).shape == (P,) and np.asarray(needs).dtype == bool
     again = populations(strategy, jax.random.key(3))
-    assert len(again) == len(first)
-    for (a, na), (b, nb) in zip(first, again, strict=True):
+    legacy = legacy_populations(strategy, jax.random.key(3))
+    assert len(again) == len(first) == len(legacy)
+    for (a, na), (b, nb), (c, nc) in zip(first, again, legacy, strict=True):
         assert_same(a, b)
+        assert_same(a, c)
         np.testing.assert_array_equal(na, nb)
+        np.testing.assert_array_equal(na, nc)
+
+
+@pytest.mark.parametrize("name", sorted(STRATEGIES))
+def test_strategy_refuses_a_wrong_tell(name):
+    ga = GAConfig(population=P, generations=3, max_phases=2, strategy=name)
+    strategy = make_strategy(name, SPACE, ga)
+    assert strategy.default_params is ga
+    population, state = strategy.ask(jax.random.key(0), strategy.init(jax.random.key(0)),
+                                     None)
+    fitness = np.linspace(0.1, 0.9, P, dtype=np.float32)
+    other = jax.tree.map(lambda a: a[::-1], population)
+    if not all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(other),
+                                                    jax.tree.leaves(population), strict=True)):
+        with pytest.raises(ValueError, match="the population the last ask returned"):
+            strategy.tell(other, fitness, state, None)
+    with pytest.raises(TypeError, match="state must be a SearchState"):
+        strategy.tell(population, fitness, "state", None)
+    with pytest.raises(TypeError, match="params must be None or a"):
+        strategy.ask(jax.random.key(1), state, {"population": P})
+    with pytest.raises(ValueError, match="params.population must be"):
+        strategy.tell(population, fitness, state, GAConfig(population=P + 1, strategy=name))
+    # A copy of the asked population (not the same object) is accepted.
+    told = strategy.tell(jax.tree.map(np.array, population), fitness, state, ga)
+    assert np.asarray(told.fitness).shape == (P,)

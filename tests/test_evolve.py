@@ -182,6 +182,20 @@ def test_callbacks_once_per_generation(runs):
     assert flat == result.candidates
 
 
+def test_candidates_frame_has_a_row_per_evaluation(runs):
+    result = runs["first"]["result"]
+    df = result.candidates_frame()
+    assert len(df) == len(result.candidates) == result.totals["candidates"]
+    assert df["hash"].tolist() == [c.hash for c in result.candidates]
+    assert int(df["failed"].sum()) == result.totals["failed"] > 0  # the poisoned members
+    assert int(df["cache_hit"].sum()) == result.totals["cache_hits"]
+    assert df.query("failed")["fitness"].isna().all()
+    best = df.loc[df["fitness"].idxmax()]
+    assert best["fitness"] == result.search_fitness
+    assert all(label for label in df["architecture"])  # every block labelled
+    assert set(df["phase"]) == {0, 1}
+
+
 def test_final_training_and_predict(runs):
     result, dataset = runs["first"]["result"], runs["dataset"]
     final_calls = [c for c in runs["first"]["calls"] if not c["search"]]
@@ -230,8 +244,8 @@ def test_dropped_parameters_are_retrained_identically(runs, digits_dataset):
         enable_compilation_cache(config.run.compile_cache_dir)  # the fixture's programs
         search = _Search(jax.random.key(KEY), config, digits_dataset)
         state = search.strategy.init(search.key_strategy)
-        population, needs, state = search.strategy.ask(jax.random.key(0), state)
-        needs = np.arange(len(needs)) == 0  # one candidate: one program
+        population, state = search.strategy.ask(jax.random.key(0), state, None)
+        needs = np.arange(len(state.needs_eval)) == 0  # one candidate: one program
         search.evaluate(state, population, needs, None)
         (h, ev), = search.cache.items()
         trained = ev.outcome.params

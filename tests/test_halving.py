@@ -100,8 +100,8 @@ def test_stopped_and_continued_candidates_are_retrained_identically(digits_datas
     enable_compilation_cache(config.run.compile_cache_dir)  # the search test's programs
     search = _Search(jax.random.key(3), config, digits_dataset)
     state = search.strategy.init(search.key_strategy)
-    population, needs, state = search.strategy.ask(jax.random.key(0), state)
-    needs = np.arange(len(needs)) < 2  # two candidates: one continues to rung 2
+    population, state = search.strategy.ask(jax.random.key(0), state, None)
+    needs = np.arange(len(state.needs_eval)) < 2  # two candidates: one continues to rung 2
     told = search.evaluate(state, population, needs, None)
     evs = list(search.cache.values())
     assert sorted(ev.fidelity for ev in evs) == [1, 2]

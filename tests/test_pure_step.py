@@ -40,11 +40,11 @@ def test_scan_matches_the_host_loop_and_improves(preset):
     # The host loop: init with the first key, then ask with the key the scan used.
     state = strategy.init(keys[0])
     for i in range(GENERATIONS):
-        population, _, state = strategy.ask(keys[i], state)
+        population, state = strategy.ask(keys[i], state, None)
         np.testing.assert_array_equal(population.blocks, populations.blocks[i])
         np.testing.assert_array_equal(population.globals, populations.globals[i])
-        state = strategy.tell(state, synthetic_fitness(population))
-    population, _, state = strategy.ask(keys[GENERATIONS], state)
+        state = strategy.tell(population, synthetic_fitness(population), state, None)
+    population, state = strategy.ask(keys[GENERATIONS], state, None)
     np.testing.assert_array_equal(population.blocks, final.population.blocks)
     np.testing.assert_array_equal(np.asarray(state.fitness), np.asarray(final.fitness))
     # Survivors and elites keep the best: the best fitness never drops.

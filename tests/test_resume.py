@@ -33,6 +33,7 @@ from vlga_jax import (
     save_model,
 )
 from vlga_jax import checkpoint as ckpt
+from vlga_jax import genome as G
 from vlga_jax.runlog import read_jsonl
 from vlga_jax.trainer import Trainer
 
@@ -154,6 +155,22 @@ def runs(tmp_path_factory):
         state.write_bytes(state.read_bytes()[:50])
         with pytest.warns(RuntimeWarning, match="training the final model again"):
             out["damaged"] = evolve(key, config, checkpoint_dir=root / "damaged", **go)
+        # run.top_k_retrain=2 on the finished search (run options may change on resume):
+        # final training of the winner, then of the next best. Then killed in the second
+        # one's first epoch (the winner's two epochs and test evaluation were calls 1-3)
+        # and resumed.
+        top2 = config.override(**{"run.top_k_retrain": 2})
+        shutil.copytree(root / "mid", root / "top2")
+        out["top2"] = evolve(key, top2, checkpoint_dir=root / "top2", **go)
+        shutil.copytree(root / "mid", root / "top2_killed")
+        with pytest.raises(Interrupt):
+            evolve(key, top2, checkpoint_dir=root / "top2_killed",
+                   evaluator=raise_on_call(4, final=True), **go)
+        out["top2_killed"] = evolve(key, top2, checkpoint_dir=root / "top2_killed", **go)
+        # Whichever validates better is kept: made to be the second here.
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr("vlga_jax.retrain.better_validation", lambda a, b: True)
+            out["top2_second"] = evolve(key, top2, **go)
     finally:
         for name, value in saved.items():
             jax.config.update(name, value)
@@ -264,6 +281,45 @@ def test_a_finished_run_is_not_trained_again(runs, capsys, monkeypatch):
                      "--quiet"]) == 0
     assert "holds this run, finished; nothing to do" in capsys.readouterr().out
     assert (run / "model.npz").read_bytes() == before
+
+
+def test_top_k_retrain_keeps_the_best_validation_and_resumes(runs, tmp_path):
+    reference, top2 = runs["reference"], runs["top2"]
+    assert not reference.retrained
+    winner, second = top2.retrained
+    assert [winner.rank, second.rank] == [1, 2] and winner.hash != second.hash
+    # The winner's final training is the one a k=1 run does.
+    assert winner.hash == G.genome_hash(reference.best_genome, top2_space(runs))
+    assert (winner.val_accuracy, winner.test_accuracy) == (reference.val_accuracy,
+                                                           reference.test_accuracy)
+    kept = second if second.val_accuracy > winner.val_accuracy else winner
+    assert [r.selected for r in top2.retrained] == [r is kept for r in top2.retrained]
+    assert (top2.val_accuracy, top2.test_accuracy) == (kept.val_accuracy, kept.test_accuracy)
+    assert G.genome_hash(top2.best_genome, top2_space(runs)) == kept.hash
+    assert "retrained the top 2" in top2.summary()
+    saved = json.loads((runs["root"] / "top2/result.json").read_text())
+    assert [r["hash"] for r in saved["retrained"]] == [winner.hash, second.hash]
+    assert "retrained" not in json.loads((runs["root"] / "reference/result.json").read_text())
+    # When the second validates better, the result is the second, whole.
+    other = runs["top2_second"]
+    assert [r.selected for r in other.retrained] == [False, True]
+    assert other.retrained[1].hash == second.hash
+    assert G.genome_hash(other.best_genome, top2_space(runs)) == second.hash
+    assert (other.val_accuracy, other.test_accuracy) == (second.val_accuracy,
+                                                         second.test_accuracy)
+    from vlga_jax.candidates import architecture_label
+
+    assert architecture_label(other.architecture) == second.architecture
+    assert other.search_fitness == second.search_fitness == next(
+        c.fitness for c in other.candidates if c.hash == second.hash)
+    assert other.as_model().predict(np.zeros((2, 8, 8))).shape == (2,)
+    # Killed while retraining the second: the resumed run ends alike.
+    assert_same_result(top2, runs["top2_killed"])
+    assert top2.retrained == runs["top2_killed"].retrained
+
+
+def top2_space(runs):
+    return runs["config"].space.build()
 
 
 def test_interruptions_left_the_expected_checkpoints(runs):

@@ -46,12 +46,13 @@ def drive(strategy, space, key, max_steps=10):
     state = strategy.init(key)
     steps = []
     for i in range(max_steps):
-        population, needs, state = strategy.ask(jax.random.fold_in(key, i), state)
+        population, state = strategy.ask(jax.random.fold_in(key, i), state, None)
         if state.done:
             break
         fitness = fake_fitness(population, space)
-        steps.append((population, np.asarray(needs), fitness, np.asarray(state.fitness)))
-        state = strategy.tell(state, fitness)
+        steps.append((population, np.asarray(state.needs_eval), fitness,
+                      np.asarray(state.fitness)))
+        state = strategy.tell(population, fitness, state, None)
     return state, steps
 
 
@@ -264,9 +265,9 @@ def test_tournament_gene_rates_must_name_genes():
     ga = GAConfig(strategy="tournament", population=4, elites=1, gene_rates=(("nope", 0.5),))
     strategy = Tournament(space, ga)
     state = strategy.init(jax.random.key(0))
-    state = strategy.tell(state, np.ones(4, np.float32))
+    state = strategy.tell(state.population, np.ones(4, np.float32), state, None)
     with pytest.raises(ValueError, match="gene_rates"):
-        strategy.ask(jax.random.key(1), state)
+        strategy.ask(jax.random.key(1), state, None)
 
 
 def test_tournament_without_crossover_mutates_copies_of_winners():
@@ -275,16 +276,18 @@ def test_tournament_without_crossover_mutates_copies_of_winners():
                   mutation_rate=0.0, layer_mutation_rate=0.0)
     strategy = Tournament(space, ga)
     state = strategy.init(jax.random.key(0))
-    state = strategy.tell(state, np.linspace(0.1, 0.6, 6, dtype=np.float32))
-    pop, needs, _ = strategy.ask(jax.random.key(1), state)
+    state = strategy.tell(state.population, np.linspace(0.1, 0.6, 6, dtype=np.float32),
+                          state, None)
+    pop, _ = strategy.ask(jax.random.key(1), state, None)
     parents = {G.genome_hash(g, space) for g in G.unstack(state.population)}
     children = [G.genome_hash(g, space) for g in G.unstack(pop)]
     assert set(children) <= parents  # no mutation, no crossover: copies of members
     ga = GAConfig(strategy="tournament", population=6, elites=1, crossover="uniform",
                   mutation_rate=0.0, layer_mutation_rate=0.0)
     crossed = Tournament(space, ga)
-    pop, _, _ = crossed.ask(jax.random.key(1), crossed.tell(crossed.init(jax.random.key(0)),
-                                                            np.linspace(0.1, 0.6, 6)))
+    first = crossed.init(jax.random.key(0))
+    told = crossed.tell(first.population, np.linspace(0.1, 0.6, 6), first, None)
+    pop, _ = crossed.ask(jax.random.key(1), told, None)
     assert not {G.genome_hash(g, space) for g in G.unstack(pop)} <= parents
 
 
@@ -292,7 +295,7 @@ def test_ga_every_candidate_failed_raises():
     strategy, _ = STRATEGY["mlp-ga"]
     state = strategy.init(jax.random.key(0))
     with pytest.raises(SearchFailed):
-        strategy.tell(state, np.full(4, np.nan, np.float32))
+        strategy.tell(state.population, np.full(4, np.nan, np.float32), state, None)
 
 
 def test_budget_is_validated():

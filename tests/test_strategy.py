@@ -33,11 +33,12 @@ def drive(strategy, key, bases, fitness_fn=fake_fitness, max_steps=50):
     state = strategy.init(key)
     steps = []
     for i in range(max_steps):
-        population, needs_eval, state = strategy.ask(jax.random.fold_in(key, i), state)
+        population, state = strategy.ask(jax.random.fold_in(key, i), state, None)
         if state.done:
             return state, steps
+        needs_eval = state.needs_eval
         fitness = fitness_fn(population, bases[state.phase])
-        told = strategy.tell(state, fitness)
+        told = strategy.tell(population, fitness, state, None)
         steps.append({"asked": state, "population": population, "needs_eval": needs_eval,
                       "fitness": fitness, "told": told})
         state = told
@@ -79,8 +80,9 @@ def test_phase_zero_population(full_run):
 
 def test_ask_before_tell_repeats_the_population():
     state = STRATEGY.init(jax.random.key(1))
-    pop1, needs1, state1 = STRATEGY.ask(jax.random.key(2), state)
-    pop2, needs2, _ = STRATEGY.ask(jax.random.key(3), state1)
+    pop1, state1 = STRATEGY.ask(jax.random.key(2), state, None)
+    pop2, state2 = STRATEGY.ask(jax.random.key(3), state1, None)
+    needs1, needs2 = state1.needs_eval, state2.needs_eval
     assert genomes_equal(pop1, pop2)
     assert np.array_equal(needs1, needs2)
 
@@ -174,7 +176,7 @@ def test_stop_rule_fires_when_a_phase_drops():
     assert len(state.phase_best) == 2
     assert state.phase_best[1] < state.phase_best[0] - GA.stop_drop
     with pytest.raises(ValueError, match="done"):
-        STRATEGY.ask(jax.random.key(9), state)
+        STRATEGY.ask(jax.random.key(9), state, None)
 
 
 def test_stop_rule_tolerates_a_small_drop():
@@ -193,9 +195,9 @@ def with_failures(population, base):
 
 def test_failed_candidates_are_never_the_phase_winner():
     state = STRATEGY.init(jax.random.key(4))
-    pop, _, state = STRATEGY.ask(jax.random.key(5), state)
+    pop, state = STRATEGY.ask(jax.random.key(5), state, None)
     fitness = np.array([np.nan, -np.inf, 0.2, 0.5, 0.1, np.nan, 0.4, -np.inf], np.float32)
-    told = STRATEGY.tell(state, fitness)
+    told = STRATEGY.tell(pop, fitness, state, None)
     assert np.asarray(told.fitness)[0] == -np.inf  # NaN is stored as a failure (-inf)
     winner, best = STRATEGY.phase_winner(told)
     assert best == pytest.approx(0.5)
@@ -217,13 +219,13 @@ def test_failed_candidates_are_never_the_phase_winner():
 
 def test_every_candidate_failed_raises_search_failed():
     state = STRATEGY.init(jax.random.key(7))
-    _, _, state = STRATEGY.ask(jax.random.key(8), state)
+    pop, state = STRATEGY.ask(jax.random.key(8), state, None)
     for bad in (np.full(GA.population, np.nan), np.full(GA.population, -np.inf)):
         with pytest.raises(SearchFailed, match="every candidate.*failed"):
-            STRATEGY.tell(state, bad.astype(np.float32))
+            STRATEGY.tell(pop, bad.astype(np.float32), state, None)
     assert issubclass(SearchFailed, RuntimeError)
     with pytest.raises(ValueError, match="shape"):
-        STRATEGY.tell(state, np.zeros(GA.population + 1, np.float32))
+        STRATEGY.tell(pop, np.zeros(GA.population + 1, np.float32), state, None)
 
 
 def test_same_key_same_populations():
@@ -277,12 +279,12 @@ def test_best_seen_keeps_a_winner_that_survivor_mutation_replaced():
     last = VLGA(SPACE, dataclasses.replace(GA, phase_winner="last_generation"))
     for strategy, expected in ((STRATEGY, 0.9), (last, 0.5)):
         state = strategy.init(jax.random.key(3))
-        pop, _, state = strategy.ask(jax.random.key(4), state)
+        pop, state = strategy.ask(jax.random.key(4), state, None)
         f0 = np.full(GA.population, 0.5, np.float32)
         f0[2] = 0.9
-        state = strategy.tell(state, f0)
-        _, _, state = strategy.ask(jax.random.key(KEY_MUTATING_THE_BEST), state)
-        state = strategy.tell(state, np.full(GA.population, 0.5, np.float32))
+        state = strategy.tell(pop, f0, state, None)
+        pop1, state = strategy.ask(jax.random.key(KEY_MUTATING_THE_BEST), state, None)
+        state = strategy.tell(pop1, np.full(GA.population, 0.5, np.float32), state, None)
         assert float(np.max(np.asarray(state.fitness))) == 0.5  # the 0.9 network is gone
         winner, fit = strategy.phase_winner(state)
         assert fit == pytest.approx(expected)

@@ -77,3 +77,17 @@ def test_typing_marker_ships():
     assert (package / "py.typed").exists()
     pyproject = (package.parent / "pyproject.toml").read_text()
     assert 'vlga_jax = ["py.typed"]' in pyproject
+
+
+def test_packaging_metadata_needs_no_deprecated_forms():
+    """setuptools warns on every install about a TOML-table license (before 77 it could
+    not read the SPDX string) and about its editable meta-path finder (a flat
+    ``package-dir`` makes the editable install a plain .pth file instead)."""
+    import tomllib
+
+    package = Path(vlga_jax.__file__).parent
+    pyproject = tomllib.loads((package.parent / "pyproject.toml").read_text())
+    assert pyproject["project"]["license"] == "Apache-2.0"
+    assert "setuptools>=77" in pyproject["build-system"]["requires"]
+    assert pyproject["tool"]["setuptools"]["package-dir"] == {"": "."}
+    assert "pandas" in pyproject["project"]["optional-dependencies"]

@@ -22,6 +22,7 @@ from vlga_jax.data import Dataset, load_dataset
 from vlga_jax.evolve import Result, SearchFailed, evolve
 from vlga_jax.export import ExportedModel, load_model, save_model
 from vlga_jax.genome import Genome
+from vlga_jax.model import build
 from vlga_jax.space import Gene, SearchSpace
 
 __version__ = "0.1.0"
@@ -29,7 +30,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Config", "DataConfig", "GAConfig", "RunConfig", "SpaceConfig", "TrainConfig", "PRESETS",
     "Dataset", "load_dataset", "Result", "SearchFailed", "evolve", "Genome", "Gene",
-    "SearchSpace", "ExportedModel", "load_model", "save_model",
+    "SearchSpace", "ExportedModel", "load_model", "save_model", "build",
 ]
 
 _SUBMODULES = frozenset({
@@ -38,7 +39,7 @@ _SUBMODULES = frozenset({
     "progress", "records", "report", "rundir", "runlog", "space", "strategies", "trainer",
     "cost", "distributed", "halving", "names", "objectives", "pareto", "planner", "programs",
     "xla_flags", "chain", "layer_programs", "members", "program_store", "supervise",
-    "feasibility",
+    "feasibility", "candidates", "images", "retrain",
 })
 
 

@@ -9,8 +9,10 @@
      see `vlga_jax.distributed`, `vlga_jax.supervise`)
     vlga report DIR [--out D [--force]]
                                  summary table and PNG plots (DIR/report/)
+    vlga report DIR --csv FILE   every evaluated candidate as CSV
     vlga export DIR --to FILE    the best network and its parameters (.npz)
-    vlga predict FILE images.npy predicted classes for raw images
+    vlga predict FILE IMAGES...  predicted classes for raw images (.npy/.npz arrays,
+                                 PNG/JPEG files)
     vlga presets [--explain NAME] list the presets; or one preset's source, settings and
                                  departures from its source
     vlga config [--preset NAME] [--set key=value ...]
@@ -307,12 +309,31 @@ def cmd_resume(args) -> int:
     return _run_search(config, key, args.dir, args.quiet)
 
 
+def _write_candidates_csv(args) -> int:
+    """``vlga report DIR --csv FILE``: every candidate of the run as CSV."""
+    from vlga_jax import candidates
+    from vlga_jax.report import RunReport
+
+    run = RunReport.load(args.dir)
+    _check_writable_file(args.csv, "--csv")
+    if os.path.exists(args.csv) and not getattr(args, "force", False):
+        raise ValueError(f"--csv {args.csv} exists: choose another file or pass --force")
+    names = list(run.result.get("objectives", ())) if run.result else []
+    table = candidates.rows(run.candidates, names if len(names) > 1 else ())
+    candidates.write_csv(args.csv, table)
+    print(f"wrote {args.csv}: {len(table)} candidate evaluations")
+    return 0
+
+
 # Lists the files `vlga report --out DIR` wrote into DIR (those it may overwrite).
 REPORT_MANIFEST = ".vlga-report.json"
 
 
 def cmd_report(args) -> int:
     from vlga_jax.report import write_report
+
+    if args.csv is not None:
+        return _write_candidates_csv(args)
 
     own = os.path.join(args.dir, "report")
     if args.out is None or os.path.realpath(args.out) == os.path.realpath(own):
@@ -410,13 +431,19 @@ def cmd_predict(args) -> int:
         _check_writable_file(out, "--out")
         if os.path.exists(out) and not args.force:
             raise ValueError(f"--out {out} exists; pass --force to overwrite it")
+    from vlga_jax.images import IMAGE_SUFFIXES, read_images
+
     model = load_model(args.model)
-    try:
-        images = np.load(args.images, allow_pickle=False)
-    except (OSError, ValueError) as err:
-        raise ValueError(f"{args.images}: not a readable .npy array ({err})") from err
     if args.normalized:
+        named = [p for p in args.images if Path(p).suffix.lower() in IMAGE_SUFFIXES]
+        if named:
+            raise ValueError(f"--normalized applies to arrays, not to image files "
+                             f"({named[0]}): leave it out for PNG/JPEG images")
         model.mean = model.std = None
+    images, notes = read_images(args.images, model.architecture.input_shape,
+                                model.metadata.get("dataset"))
+    for note in notes:
+        print(f"vlga: {note}", file=sys.stderr)
     classes = model.predict(images)
     if out is not None:
         np.save(out, classes)
@@ -531,7 +558,12 @@ def make_parser() -> argparse.ArgumentParser:
                                                         "did not write are never replaced "
                                                         "without --force")
     report.add_argument("--force", action="store_true",
-                        help="overwrite files in --out that vlga report did not write")
+                        help="overwrite files in --out that vlga report did not write, "
+                             "or an existing --csv FILE")
+    report.add_argument("--csv", metavar="FILE",
+                        help="write every evaluated candidate (one row each: phase, "
+                             "generation, architecture, fitness, parameters, FLOPs, epochs, "
+                             "failure, ...) to FILE as CSV instead of the table and plots")
     report.set_defaults(fn=cmd_report)
 
     export = sub.add_parser("export", help="write the best network and its parameters",
@@ -548,11 +580,16 @@ def make_parser() -> argparse.ArgumentParser:
 
     predict = sub.add_parser("predict", help="predict classes of images with a model file",
                              description="Print (or save) the predicted class of every "
-                                         "image. Images are raw (the dataset's units, e.g. "
-                                         "0..16 for digits), (N, H, W) or (N, H, W, C); the "
-                                         "model normalises them as in training.")
+                                         "image. Arrays (.npy, or the 'images' or only "
+                                         "array of a .npz) hold raw images in the dataset's "
+                                         "units (e.g. 0..16 for digits), (N, H, W) or (N, "
+                                         "H, W, C); PNG/JPEG files hold one image each, "
+                                         "scaled to those units, converted to the model's "
+                                         "channels and resized to its input. The model "
+                                         "normalises them as in training.")
     predict.add_argument("model", metavar="FILE", help="a file written by vlga export")
-    predict.add_argument("images", help="a .npy array of images")
+    predict.add_argument("images", nargs="+", metavar="IMAGES",
+                         help=".npy/.npz arrays of images, or .png/.jpg/.jpeg files")
     predict.add_argument("--out", metavar="NPY",
                          help="save classes (int32) here (.npy is appended if missing)")
     predict.add_argument("--force", action="store_true", help="overwrite --out")

@@ -676,6 +676,10 @@ class RunConfig:
         devices: the devices that train each bucket's members in parallel (None: every
             device of every process; N: the first N, an equal number per process). Buckets
             are sized for them; another count may change float rounding.
+        top_k_retrain: how many of the search's best distinct candidates final training
+            retrains (the winner and the next best); the result is the one with the best
+            final validation accuracy (the winner on ties), each one's test accuracy is
+            reported (Result.retrained). 1: the winner only.
     """
 
     compile_cache_dir: str | None = dataclasses.field(default_factory=default_cache_dir)
@@ -698,9 +702,12 @@ class RunConfig:
     # Devices of the mesh that splits each bucket (None: all; N: the first N, N / processes
     # per process; checked against the machine when the search starts).
     devices: int | None = None
+    # Candidates retrained with the final-training recipe (1: the search's winner only).
+    top_k_retrain: int = 1
 
     def __post_init__(self):
         _coerce_fields(self, "run")
+        _positive_int("run.top_k_retrain", self.top_k_retrain)
         if self.devices is not None:
             _positive_int("run.devices", self.devices)
         _positive_int("run.top_k", self.top_k, 0)

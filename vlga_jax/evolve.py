@@ -39,6 +39,7 @@ from vlga_jax import genome as G
 from vlga_jax import objectives as O
 from vlga_jax import params as P
 from vlga_jax.architecture import Architecture, from_description
+from vlga_jax.candidates import architecture_label
 from vlga_jax.config import Config
 from vlga_jax.data import Dataset, load_dataset
 from vlga_jax.growth import FrozenPrefix
@@ -49,8 +50,10 @@ from vlga_jax.records import (
     Evaluation,
     FinalProgress,
     GenerationRecord,
+    Retrained,
     better_validation,
 )
+from vlga_jax.retrain import retrain_top
 from vlga_jax.rundir import RunDir, open_run
 from vlga_jax.space import SearchSpace, check_network_space
 from vlga_jax.strategies import SearchFailed, make_strategy
@@ -97,6 +100,9 @@ class Result:
     # With several objectives: every non-dominated candidate of the search (else empty).
     pareto: list[RankedCandidate] = dataclasses.field(default_factory=list)
     objectives: tuple[str, ...] = ("val_acc",)  # names of the objective values
+    # With run.top_k_retrain > 1: every candidate final training retrained, rank order
+    # (the result is the one marked ``selected``); else empty.
+    retrained: list[Retrained] = dataclasses.field(default_factory=list)
 
     @property
     def param_count(self) -> int:
@@ -130,6 +136,16 @@ class Result:
         (e.g. 0..16 for digits, 0..255 for CIFAR-10), as `ExportedModel.predict`."""
         return self._model.predict(images, batch_size)
 
+    def candidates_frame(self):
+        """Every evaluated candidate as a pandas DataFrame, one row per evaluation in
+        the order they were told (columns: `vlga_jax.candidates.COLUMNS`, then one per
+        objective in a multi-objective search). Needs pandas (``pip install
+        'vlga-jax[pandas]'``); ``vlga report RUN --csv FILE`` writes the same table."""
+        from vlga_jax import candidates
+
+        names = self.objectives if len(self.objectives) > 1 else ()
+        return candidates.frame(candidates.rows(self.candidates, names))
+
     def summary(self) -> str:
         lines = ["best architecture:"] + [f"  {s}" for s in self.architecture.describe()]
         lines.append(f"  parameters {self.param_count:,}  training FLOPs/example "
@@ -155,6 +171,12 @@ class Result:
                          f"candidate {100 * t['device_utilisation']:.0f}%")
         lines.append(f"phase bests {[round(b, 4) for b in self.phase_best]}; "
                      f"stopped: {self.stop_reason}")
+        if self.retrained:
+            lines.append(f"retrained the top {len(self.retrained)} (final val / test): "
+                         + "; ".join(f"{r.rank}: {r.architecture} {r.val_accuracy:.4f} / "
+                                     f"{r.test_accuracy:.4f}"
+                                     + (" (kept: best val)" if r.selected else "")
+                                     for r in self.retrained))
         for title, kept in (("top", self.top if len(self.top) > 1 else []),
                             ("Pareto front", self.pareto)):
             if kept:
@@ -409,8 +431,12 @@ class _Search:
         return [hashes[i] for i in O.best_first(vectors)[:k]]
 
     def needed(self, state) -> set[str]:
-        """Hashes whose parameters are kept: what ``state`` holds and the top k."""
-        return G.hashes_in(state, self.space) | set(self.top_hashes(self.config.run.top_k))
+        """Hashes whose parameters are kept: what ``state`` holds and the top
+        ``run.top_k`` (and ``run.top_k_retrain`` when final training retrains several:
+        the winner alone is in ``state``)."""
+        run = self.config.run
+        k = run.top_k if run.top_k_retrain == 1 else max(run.top_k, run.top_k_retrain)
+        return G.hashes_in(state, self.space) | set(self.top_hashes(k))
 
     def ranked(self, hashes: Sequence[str], dataset: Dataset,
                with_params: bool) -> list[RankedCandidate]:
@@ -504,7 +530,8 @@ class _Search:
                 inherited_epochs=0 if hit else ev.inherited_epochs,
                 objectives=None if values.size == 1 else [
                     None if np.isnan(v) else float(v) for v in values],
-                infeasible=bool(self.infeasible(ev.arch))))
+                infeasible=bool(self.infeasible(ev.arch)),
+                architecture=architecture_label(ev.arch)))
         return fitness
 
     def final_training(self, ev: Evaluation, run: RunDir | None = None
@@ -708,8 +735,9 @@ def _evolve(key, config: Config, callbacks, dataset, checkpoint_dir, evaluator, 
             stop_reason = f"spent the budget of {budget} candidate-epochs"
             break
         phase = state.phase
-        population, needs_eval, state = strategy.ask(
-            jax.random.fold_in(search.key_strategy, step), state)
+        population, state = strategy.ask(jax.random.fold_in(search.key_strategy, step),
+                                         state, strategy.default_params)
+        needs_eval = state.needs_eval
         step += 1
         if state.done:
             break
@@ -732,7 +760,7 @@ def _evolve(key, config: Config, callbacks, dataset, checkpoint_dir, evaluator, 
             state = state.replace(needs_eval=np.ones(len(fitness), bool))
         new = search.candidates[n_before:]
         try:
-            state = strategy.tell(state, fitness)
+            state = strategy.tell(population, fitness, state, strategy.default_params)
         except SearchFailed as err:
             cause, over = _failure_cause(err, new), sum(c.infeasible for c in new)
             if over:
@@ -774,6 +802,15 @@ def _evolve(key, config: Config, callbacks, dataset, checkpoint_dir, evaluator, 
     final, val_acc, test_acc = search.final_training(best_eval, run)
     _notify(callbacks, "final_finished", search.final_epochs_run, search.final_best_epoch,
             float(val_acc))
+    retrained = []
+    if config.run.top_k_retrain > 1:
+        kept, (final, val_acc, test_acc), retrained = retrain_top(
+            search, best_eval, (final, val_acc, test_acc), config.run.top_k_retrain)
+        if kept is not best_eval:
+            description = next(c.genome for c in search.candidates if c.hash == kept.hash)
+            winner = G.encode(description, search.space)
+            winner_fitness = O.scalar(search.score(kept.hash))
+            best_eval = kept
     top = search.ranked(search.top_hashes(config.run.top_k), dataset, with_params=True)
     pareto = []
     if search.multi:
@@ -833,6 +870,7 @@ def _evolve(key, config: Config, callbacks, dataset, checkpoint_dir, evaluator, 
         phase_best=tuple(f for _, f in history),
         stop_reason=stop_reason or state.stop_reason,
         totals=totals, mean=dataset.mean, std=dataset.std, top=top, pareto=pareto,
+        retrained=retrained,
         objectives=search.objective.labels or tuple(
             f"objective_{i}" for i in range(search.score(best_eval.hash).size)))
     if run is not None:

@@ -73,6 +73,8 @@ def result_summary(result) -> dict:
         "top": [c.summary(result.objectives) for c in result.top],
         **({"pareto": [c.summary(result.objectives) for c in result.pareto]}
            if result.pareto else {}),
+        **({"retrained": [dataclasses.asdict(r) for r in result.retrained]}
+           if result.retrained else {}),
     }
 
 

@@ -4,6 +4,17 @@ Parameter names are stable (``block_0``, ``block_1``, ..., ``head``; inside a co
 block ``conv_a``, ``bn_a``, ``conv_b``, ``bn_b``, ``skip``), so a later phase reuses
 an earlier phase's trained blocks by name. The module is written for ONE candidate;
 the trainer adds the population axis with `jax.vmap`.
+
+`build(arch, key)` gives what a training loop of your own needs for one `Architecture`:
+
+    net, variables, knobs = build(arch, key)
+    logits = net.apply(variables, x, knobs)                        # eval: running BN stats
+    logits, updates = net.apply(variables, x, knobs, train=True,   # train: batch BN stats,
+                                rngs={"dropout": dropout_key},     # dropout (always drawn
+                                mutable=["batch_stats"])           # in train mode)
+    variables = {**variables, "batch_stats": updates["batch_stats"]}
+
+(docs/own-loop.md walks through it with optax.)
 """
 
 from __future__ import annotations
@@ -14,9 +25,10 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from vlga_jax.architecture import ConvKey, Knobs, ShapeKey
+from vlga_jax.architecture import Architecture, ConvKey, Knobs, ShapeKey
 from vlga_jax.conv import conv2d
 from vlga_jax.names import block_name, bn_name, conv_name
+from vlga_jax.params import init_params
 
 BN_MOMENTUM = 0.9
 BN_EPS = 1e-5
@@ -177,6 +189,10 @@ class Network(nn.Module):
 
     @nn.compact
     def __call__(self, x, knobs: Knobs, train: bool = False):
+        if train and not self.features and not self.has_rng("dropout"):
+            raise ValueError("Network in train mode draws dropout: call apply(variables, x, "
+                             "knobs, train=True, rngs={'dropout': key}, "
+                             "mutable=['batch_stats']) (docs/own-loop.md)")
         last = len(self.key.layers) - 1
         for i, layer in enumerate(self.key.layers):
             name = block_name(i)
@@ -200,6 +216,23 @@ class Network(nn.Module):
         last_pool = self.key.is_conv and self.key.layers[-1].pool
         return head(self, x, self.key, last_pool, knobs.pool_on[last], knobs.pool_max[last],
                     knobs.head_dropout, train)
+
+
+def build(arch: Architecture, key: jax.Array, impl: str = "lax"
+          ) -> tuple[Network, dict, Knobs]:
+    """(network, variables, knobs) for ``arch``: the Flax module of its shapes, fresh
+    variables ``{"params": ..., "batch_stats": ...}`` drawn from ``key`` as the search's
+    trainer draws them (host-side numpy, nothing compiled), and its per-candidate
+    `Knobs` (activation, batch norm, pooling, dropout rates, learning rate).
+
+    Call ``net.apply(variables, x, knobs)`` with x: f32[N, H, W, C] normalised images
+    (``arch.input_shape``) -> logits f32[N, num_classes]; in train mode pass
+    ``train=True, rngs={"dropout": key}, mutable=["batch_stats"]``. ``impl``: the
+    convolution ("lax": `jax.lax.conv_general_dilated`; see `vlga_jax.conv`).
+    """
+    shape_key = arch.shape_key()
+    params, stats = init_params(key, shape_key)
+    return Network(shape_key, impl=impl), {"params": params, "batch_stats": stats}, arch.knobs()
 
 
 def head(module: nn.Module, x: jax.Array, key: ShapeKey, last_pool: bool, pool_on, pool_max,

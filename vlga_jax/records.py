@@ -38,6 +38,9 @@ class CandidateRecord:
     # Over train.max_candidate_gflop: not trained, worst fitness, ``reason`` says why
     # (`vlga_jax.feasibility`); also ``failed``.
     infeasible: bool = False
+    # A short label of its blocks (`vlga_jax.candidates.architecture_label`); "" in
+    # records written before it existed.
+    architecture: str = ""
 
 
 @dataclasses.dataclass
@@ -84,6 +87,25 @@ class Evaluation:
     @property
     def fitness(self) -> float:
         return self.outcome.val_acc
+
+
+@dataclasses.dataclass
+class Retrained:
+    """One of the ``run.top_k_retrain`` candidates final training retrained: ``rank`` 1
+    is the search's winner, then the next best by the search's ranking; validation and
+    test accuracy of its best final epoch (``best_epoch``, 0: the search weights) of
+    ``final_epochs`` run; ``selected``: the one the result keeps (best validation)."""
+
+    rank: int
+    hash: str
+    architecture: str
+    param_count: int
+    search_fitness: float
+    val_accuracy: float
+    test_accuracy: float
+    final_epochs: int
+    best_epoch: int
+    selected: bool = False
 
 
 @dataclasses.dataclass

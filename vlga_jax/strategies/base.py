@@ -4,10 +4,21 @@ A strategy is a frozen dataclass of a `SearchSpace` and a `GAConfig` (hashable, 
 jitted breeding steps take it as a static argument) with
 
     init(key) -> state
-    ask(key, state) -> (population Genome [P, ...], needs_eval bool[P], state)
-    tell(state, fitness f32[P]) -> state
+    ask(key, state, params) -> (population Genome [P, ...], state)
+    tell(population, fitness f32[P], state, params) -> state
     transfer_parent(state) -> Genome | None   (whose trained blocks new candidates inherit)
     phase_history(state) -> ((winner Genome, fitness), ...)   one per phase (see below)
+
+ask and tell take their arguments in evosax's order. ``params`` is the strategy's
+`GAConfig`: ``strategy.default_params`` (or None) for its own, another one (the same
+population size) to ask or tell with other settings. Which members need an evaluation
+is ``state.needs_eval`` (bool[P]: False for survivors whose fitness is kept, and for
+every member once ``state.done``); tell reads ``fitness`` only there. Fitness: higher is
+better (evosax minimises); NaN or -inf marks a failed candidate.
+
+The older order, ``ask(key, state) -> (population, needs_eval, state)`` and
+``tell(state, fitness)``, still works with a DeprecationWarning and goes in the next
+release.
 
 A phase's winner is ``ga.phase_winner``: the best candidate told in the phase
 ("best_seen") or the best of its last generation ("last_generation"); the search's
@@ -24,6 +35,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 
 import flax.struct
 import jax
@@ -81,6 +93,22 @@ class SearchState:
     # The best genome told so far and its fitness (-inf: none yet).
     seen_genome: Genome | None = None
     seen_fitness: float = flax.struct.field(pytree_node=False, default=-math.inf)
+
+
+_LEGACY = object()  # ask called without params: the deprecated (pop, needs, state) form
+
+
+def _check_asked(x, state: SearchState) -> None:
+    """Refuse a ``tell`` of anything but the population ``state`` was asked with."""
+    if x is state.population:
+        return
+    same = jax.tree.structure(x) == jax.tree.structure(state.population) and all(
+        np.shape(a) == np.shape(b) and np.array_equal(a, b)
+        for a, b in zip(jax.tree.leaves(x), jax.tree.leaves(state.population), strict=True))
+    if not same:
+        raise ValueError("tell: x must be the population the last ask returned "
+                         "(state.population); evaluate that population and tell its "
+                         "fitness")
 
 
 def random_depth_population(key: jax.Array, space: SearchSpace, size: int) -> Genome:
@@ -194,24 +222,83 @@ class Strategy:
             return f"reached generations={self.ga.generations}"
         return ""
 
-    def ask(self, key: jax.Array, state: SearchState):
-        """The population to evaluate next and which members need an evaluation."""
+    @property
+    def default_params(self) -> GAConfig:
+        """The settings ``ask``/``tell`` use when ``params`` is None: ``self.ga``."""
+        return self.ga
+
+    def _with_params(self, params) -> Strategy:
+        """This strategy with ``params`` (None or a `GAConfig` of the same population
+        size) as its settings."""
+        if params is None or params is self.ga:
+            return self
+        if not isinstance(params, GAConfig):
+            raise TypeError(f"params must be None or a vlga_jax.config.GAConfig (e.g. "
+                            f"strategy.default_params), got {type(params).__name__}")
+        if params.population != self.ga.population:
+            raise ValueError(f"params.population must be the strategy's population "
+                             f"({self.ga.population}), got {params.population}")
+        return self if params == self.ga else dataclasses.replace(self, ga=params)
+
+    def ask(self, key: jax.Array, state: SearchState, params=_LEGACY):
+        """(population Genome [P, ...], state): the members to evaluate next; which of them
+        need an evaluation is ``state.needs_eval`` (bool[P]).
+
+        The first call returns the initial population; each later one (after a tell) the
+        next generation, or a done state (``state.done``, ``state.stop_reason``).
+        ``params``: None or a `GAConfig` (see the module docstring). Called without
+        ``params`` (the deprecated form) it returns (population, needs_eval, state).
+        """
+        if params is _LEGACY:
+            warnings.warn("ask(key, state) -> (population, needs_eval, state) is deprecated: "
+                          "call ask(key, state, params) -> (population, state) (params: "
+                          "None or strategy.default_params) and read state.needs_eval",
+                          DeprecationWarning, stacklevel=2)
+            population, state = self._ask(key, state)
+            return population, state.needs_eval, state
+        return self._with_params(params)._ask(key, state)
+
+    def _ask(self, key: jax.Array, state: SearchState) -> tuple[Genome, SearchState]:
+        if not isinstance(state, SearchState):
+            raise TypeError(f"ask: state must be a SearchState (from strategy.init), got "
+                            f"{type(state).__name__}")
         if state.done:
             raise ValueError("ask: the search is done (state.done is True)")
         if not state.told:
-            return state.population, state.needs_eval, state
+            return state.population, state
         stop = self._finished(state)
         if stop:
-            state = state.replace(done=True, stop_reason=stop)
-            return state.population, jnp.zeros_like(state.needs_eval), state
+            state = state.replace(done=True, stop_reason=stop,
+                                  needs_eval=jnp.zeros_like(state.needs_eval))
+            return state.population, state
         state = self._next(key, state)
-        return state.population, state.needs_eval, state
+        return state.population, state
 
     def _generation_name(self, state: SearchState) -> str:
         return f"generation {state.generation}"
 
-    def tell(self, state: SearchState, fitness) -> SearchState:
-        """Record fitness (f32[P]) for the members that needed an evaluation."""
+    def tell(self, x, fitness, state: SearchState | None = None, params=None) -> SearchState:
+        """Record ``fitness`` (f32[P], read where ``state.needs_eval``) of ``x``, the
+        population the last ask returned; returns the new state.
+
+        The deprecated form ``tell(state, fitness)`` (a state first) still works, with a
+        DeprecationWarning.
+        """
+        if isinstance(x, SearchState):
+            if state is not None:
+                raise TypeError("tell(x, fitness, state, params): x is a state; pass the "
+                                "population ask returned as x")
+            warnings.warn("tell(state, fitness) is deprecated: call tell(population, "
+                          "fitness, state, params) (evosax's order)", DeprecationWarning,
+                          stacklevel=2)
+            x, state = x.population, x
+        elif not isinstance(state, SearchState):
+            raise TypeError(f"tell: state must be a SearchState (from ask), got "
+                            f"{type(state).__name__}")
+        _check_asked(x, state)
+        return self._with_params(params)._tell(state, fitness)
+
+    def _tell(self, state: SearchState, fitness) -> SearchState:
         merged = merge_told(state, fitness)
         genome, best = best_member(state.population, merged)
         if self.needs_survivors and best == -math.inf:

@@ -4,9 +4,12 @@ State lives in `VLGAState` (a pytree); the strategy is a stateless set of functi
 a `GAConfig` and a `SearchSpace`:
 
     state = strategy.init(key)
-    while not state.done:
-        population, needs_eval, state = strategy.ask(key, state)
-        state = strategy.tell(state, fitness)   # f32[P]; only needs_eval entries are read
+    while True:
+        population, state = strategy.ask(key, state, strategy.default_params)
+        if state.done:
+            break
+        fitness = ...   # f32[P]; only entries where state.needs_eval are read
+        state = strategy.tell(population, fitness, state, strategy.default_params)
 
 Phase p evolves block p of genomes whose blocks 0..p-1 are the previous phase's winner;
 only block p's genes are mutable (in phase 0 also the global genes). Fitness is
