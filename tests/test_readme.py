@@ -1,10 +1,11 @@
 """The fenced blocks of README.md and of every page under docs/ run as written, at tiny settings.
 
-Each page runs in its own scratch directory: its fenced ```sh blocks first (in document
-order), then its fenced ```python blocks as one script (they build on each other, and on
-files the shell blocks wrote, such as best.npz). Indented blocks (long runs, measured
-output) are not run. Tiny settings are substituted, not written into the pages: every
-search (`vlga run`, `vlga_jax.evolve`) gets TINY's overrides on top of its own config.
+Each page runs in its own scratch directory, its blocks in document order: ```sh blocks in
+bash, ```python blocks in one namespace (they build on each other, and on files earlier
+blocks wrote, such as best.npz). Indented and ```text blocks (long runs, measured output,
+transcripts) are not run; a page may have checks of its own on what its blocks built.
+Tiny settings are substituted, not written into the pages: every search (`vlga run`,
+`vlga_jax.evolve`) gets TINY's overrides on top of its own config.
 The set-up lines a page gives for the project's checkout (`. .venv/bin/activate`,
 `.venv/bin/vlga`) run as the test's own interpreter.
 """
@@ -27,9 +28,42 @@ PAGES = ["README.md", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "docs").
 pytestmark = pytest.mark.slow
 
 
-def blocks(page: str, language: str) -> list[str]:
+def blocks(page: str, language: str = "python|sh") -> list[str]:
+    """The page's fenced blocks of ``language`` (a regex), in order."""
+    return [code for _, code in fenced(page) if re.fullmatch(language, _)]
+
+
+def fenced(page: str) -> list[tuple[str, str]]:
+    """(language, code) of every fenced sh or python block of the page, in order."""
     text = (ROOT / page).read_text()
-    return re.findall(rf"^```{language}\n(.*?)^```$", text, flags=re.M | re.S)
+    return re.findall(r"^```(python|sh)\n(.*?)^```$", text, flags=re.M | re.S)
+
+
+def check_cli(ns, tmp_path):
+    assert (tmp_path / "best.npz").exists() and ns["logits"].shape == (5, 10)
+
+
+def check_own_loop(ns, tmp_path):
+    import numpy as np
+
+    assert ns["logits"].shape == (64, 10) and np.isfinite(ns["loss"])
+    assert ns["state"].done and len(ns["strategy"].phase_history(ns["state"])) == 2
+    fresh = ns["vlga_jax"].build(ns["arch"], ns["jax"].random.key(0))[1]["batch_stats"]
+    trained = ns["variables"]["batch_stats"]
+    moved = [not np.array_equal(a, b) for a, b in zip(
+        ns["jax"].tree.leaves(fresh), ns["jax"].tree.leaves(trained), strict=True)]
+    assert any(moved)  # train mode updated the running statistics
+
+
+def check_results(ns, tmp_path):
+    assert len(ns["df"]) == len(ns["result"].candidates) >= 2
+    assert len(ns["result"].retrained) == 2
+    header = (tmp_path / "candidates.csv").read_text().splitlines()[0]
+    assert header.startswith("phase,generation,hash,architecture,fitness")
+
+
+CHECKS = {"docs/cli.md": check_cli, "docs/own-loop.md": check_own_loop,
+          "docs/results.md": check_results}
 
 
 def as_checkout(block: str) -> str:
@@ -47,10 +81,8 @@ def test_every_page_is_covered():
     assert not orphans, f"pages not linked from README.md: {orphans}"
 
 
-@pytest.mark.parametrize("page", [p for p in PAGES
-                                  if blocks(p, "sh") or blocks(p, "python")])
+@pytest.mark.parametrize("page", [p for p in PAGES if fenced(p)])
 def test_page_blocks_run(page, tmp_path, monkeypatch):
-    shell, python = blocks(page, "sh"), blocks(page, "python")
     sets = " ".join(f"--set {k}={'none' if v is None else v}" for k, v in TINY.items())
     prelude = f"""set -e
 python() {{ "{sys.executable}" "$@"; }}
@@ -61,13 +93,6 @@ vlga() {{
 """
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         [str(ROOT), os.environ.get("PYTHONPATH", "")]))
-    for block in shell:
-        proc = subprocess.run(["bash", "-c", prelude + as_checkout(block)], cwd=tmp_path,
-                              env=env, capture_output=True, text=True, timeout=600)
-        assert proc.returncode == 0, f"{block}\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
-    if not python:
-        return
-
     real = vlga_jax.evolve
     searches = []
 
@@ -78,5 +103,14 @@ vlga() {{
 
     monkeypatch.setattr(vlga_jax, "evolve", tiny_evolve)
     monkeypatch.chdir(tmp_path)
-    exec(compile("\n".join(python), page, "exec"), {"__name__": "__readme__"})
+    namespace = {"__name__": "__readme__"}
+    for language, block in fenced(page):
+        if language == "python":
+            exec(compile(block, page, "exec"), namespace)
+            continue
+        proc = subprocess.run(["bash", "-c", prelude + as_checkout(block)], cwd=tmp_path,
+                              env=env, capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, f"{block}\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
     assert all(c.ga.population == 2 for c in searches)
+    if page in CHECKS:
+        CHECKS[page](namespace, tmp_path)
