@@ -57,7 +57,7 @@ def check_own_loop(ns, tmp_path):
 
 def check_results(ns, tmp_path):
     assert len(ns["df"]) == len(ns["result"].candidates) >= 2
-    assert len(ns["result"].retrained) == 2
+    assert len(ns["result"].top_k_retrained) == 2
     header = (tmp_path / "candidates.csv").read_text().splitlines()[0]
     assert header.startswith("phase,generation,hash,architecture,fitness")
 

@@ -285,25 +285,25 @@ def test_a_finished_run_is_not_trained_again(runs, capsys, monkeypatch):
 
 def test_top_k_retrain_keeps_the_best_validation_and_resumes(runs, tmp_path):
     reference, top2 = runs["reference"], runs["top2"]
-    assert not reference.retrained
-    winner, second = top2.retrained
+    assert not reference.top_k_retrained
+    winner, second = top2.top_k_retrained
     assert [winner.rank, second.rank] == [1, 2] and winner.hash != second.hash
     # The winner's final training is the one a k=1 run does.
     assert winner.hash == G.genome_hash(reference.best_genome, top2_space(runs))
     assert (winner.val_accuracy, winner.test_accuracy) == (reference.val_accuracy,
                                                            reference.test_accuracy)
     kept = second if second.val_accuracy > winner.val_accuracy else winner
-    assert [r.selected for r in top2.retrained] == [r is kept for r in top2.retrained]
+    assert [r.selected for r in top2.top_k_retrained] == [r is kept for r in top2.top_k_retrained]
     assert (top2.val_accuracy, top2.test_accuracy) == (kept.val_accuracy, kept.test_accuracy)
     assert G.genome_hash(top2.best_genome, top2_space(runs)) == kept.hash
     assert "retrained the top 2" in top2.summary()
     saved = json.loads((runs["root"] / "top2/result.json").read_text())
-    assert [r["hash"] for r in saved["retrained"]] == [winner.hash, second.hash]
-    assert "retrained" not in json.loads((runs["root"] / "reference/result.json").read_text())
+    assert [r["hash"] for r in saved["top_k_retrained"]] == [winner.hash, second.hash]
+    assert "top_k_retrained" not in json.loads((runs["root"] / "reference/result.json").read_text())
     # When the second validates better, the result is the second, whole.
     other = runs["top2_second"]
-    assert [r.selected for r in other.retrained] == [False, True]
-    assert other.retrained[1].hash == second.hash
+    assert [r.selected for r in other.top_k_retrained] == [False, True]
+    assert other.top_k_retrained[1].hash == second.hash
     assert G.genome_hash(other.best_genome, top2_space(runs)) == second.hash
     assert (other.val_accuracy, other.test_accuracy) == (second.val_accuracy,
                                                          second.test_accuracy)
@@ -315,7 +315,7 @@ def test_top_k_retrain_keeps_the_best_validation_and_resumes(runs, tmp_path):
     assert other.as_model().predict(np.zeros((2, 8, 8))).shape == (2,)
     # Killed while retraining the second: the resumed run ends alike.
     assert_same_result(top2, runs["top2_killed"])
-    assert top2.retrained == runs["top2_killed"].retrained
+    assert top2.top_k_retrained == runs["top2_killed"].top_k_retrained
 
 
 def top2_space(runs):

@@ -679,7 +679,7 @@ class RunConfig:
         top_k_retrain: how many of the search's best distinct candidates final training
             retrains (the winner and the next best); the result is the one with the best
             final validation accuracy (the winner on ties), each one's test accuracy is
-            reported (Result.retrained). 1: the winner only.
+            reported (Result.top_k_retrained). 1: the winner only.
     """
 
     compile_cache_dir: str | None = dataclasses.field(default_factory=default_cache_dir)

@@ -102,7 +102,7 @@ class Result:
     objectives: tuple[str, ...] = ("val_acc",)  # names of the objective values
     # With run.top_k_retrain > 1: every candidate final training retrained, rank order
     # (the result is the one marked ``selected``); else empty.
-    retrained: list[Retrained] = dataclasses.field(default_factory=list)
+    top_k_retrained: list[Retrained] = dataclasses.field(default_factory=list)
 
     @property
     def param_count(self) -> int:
@@ -171,12 +171,12 @@ class Result:
                          f"candidate {100 * t['device_utilisation']:.0f}%")
         lines.append(f"phase bests {[round(b, 4) for b in self.phase_best]}; "
                      f"stopped: {self.stop_reason}")
-        if self.retrained:
-            lines.append(f"retrained the top {len(self.retrained)} (final val / test): "
+        if self.top_k_retrained:
+            lines.append(f"retrained the top {len(self.top_k_retrained)} (final val / test): "
                          + "; ".join(f"{r.rank}: {r.architecture} {r.val_accuracy:.4f} / "
                                      f"{r.test_accuracy:.4f}"
                                      + (" (kept: best val)" if r.selected else "")
-                                     for r in self.retrained))
+                                     for r in self.top_k_retrained))
         for title, kept in (("top", self.top if len(self.top) > 1 else []),
                             ("Pareto front", self.pareto)):
             if kept:
@@ -870,7 +870,7 @@ def _evolve(key, config: Config, callbacks, dataset, checkpoint_dir, evaluator, 
         phase_best=tuple(f for _, f in history),
         stop_reason=stop_reason or state.stop_reason,
         totals=totals, mean=dataset.mean, std=dataset.std, top=top, pareto=pareto,
-        retrained=retrained,
+        top_k_retrained=retrained,
         objectives=search.objective.labels or tuple(
             f"objective_{i}" for i in range(search.score(best_eval.hash).size)))
     if run is not None:

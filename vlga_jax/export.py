@@ -73,8 +73,8 @@ def result_summary(result) -> dict:
         "top": [c.summary(result.objectives) for c in result.top],
         **({"pareto": [c.summary(result.objectives) for c in result.pareto]}
            if result.pareto else {}),
-        **({"retrained": [dataclasses.asdict(r) for r in result.retrained]}
-           if result.retrained else {}),
+        **({"top_k_retrained": [dataclasses.asdict(r) for r in result.top_k_retrained]}
+           if result.top_k_retrained else {}),
     }
 
 
