@@ -10,6 +10,7 @@ import os
 import jax
 import numpy as np
 import pytest
+from jax.experimental.compilation_cache import compilation_cache
 
 from vlga_jax import layer_programs as L
 from vlga_jax.architecture import Architecture, ConvBlock, ConvLayer, DenseBlock
@@ -34,8 +35,21 @@ DENSE = Architecture(input_shape=(8, 8, 1), num_classes=10,
                      learning_rate=1e-2)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def jax_cache_off():
+    """JAX's persistent compilation cache off while this module runs, whatever a test file
+    run before it in this process turned on: the program store writes nothing while it is
+    on (`vlga_jax.chain._jax_cache_on`), and these tests check what the store holds."""
+    enabled = jax.config.jax_enable_compilation_cache
+    jax.config.update("jax_enable_compilation_cache", False)
+    compilation_cache.reset_cache()
+    yield
+    jax.config.update("jax_enable_compilation_cache", enabled)
+    compilation_cache.reset_cache()
+
+
 @pytest.fixture(scope="module")
-def chain_trainer(device_data, tmp_path_factory):
+def chain_trainer(jax_cache_off, device_data, tmp_path_factory):
     store = ProgramStore(str(tmp_path_factory.mktemp("programs")))
     return Trainer(device_data, batch_size=BATCH, eval_batch=BATCH, step_mode="chain",
                    program_store=store, compile_workers=1)

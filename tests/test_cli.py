@@ -6,8 +6,10 @@ shared persistent compilation cache, so after test_resume it compiles nothing ne
 
 import json
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -222,6 +224,25 @@ def test_bad_arguments_give_one_line_and_status_2(argv, message, capsys):
     err = capsys.readouterr().err
     assert code == 2
     assert message in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_ctrl_c_exits_at_once_with_the_resume_command(run, tmp_path):
+    """SIGINT while the search starts: status 130 and the resume line (or that there is
+    nothing to resume yet), without waiting for the compile threads to finish."""
+    out = tmp_path / "interrupted"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vlga_jax.cli", "run", "--config", str(run["config"]), "--seed", "5",
+         "--out", out], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    assert proc.stdout.readline().startswith("vlga: run directory")
+    time.sleep(3)  # inside the search: loading data, compiling
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    if (out / "run.json").exists():
+        assert f"vlga: interrupted; continue with: vlga resume {out}" in err
+    else:
+        assert "vlga: interrupted before the run directory was written" in err
 
 
 def test_bad_arguments_in_a_subprocess():

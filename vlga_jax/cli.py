@@ -29,8 +29,11 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -40,6 +43,10 @@ from vlga_jax.supervise import CONNECT_SECONDS
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, exit code 2
         self.exit(2, f"vlga: error: {message}\n")
+
+
+# The exit status after Ctrl-C (128 + SIGINT), as shells report it.
+INTERRUPTED = 130
 
 
 def _parse_value(text: str):
@@ -192,6 +199,38 @@ def _supervised(args, argv) -> int:
         connect_timeout=args.connect_timeout, run_dir=run_dir)
 
 
+@contextlib.contextmanager
+def _exit_on_interrupt(out: str):
+    """Ctrl-C inside leaves the process at once, status 130, with one line on how to go on.
+
+    Not a KeyboardInterrupt: one raised inside a garbage-collector callback is only
+    printed and the search goes on, and after one Python waits at exit for compiles still
+    running in background threads (minutes for a large network). Leaving from the signal
+    handler is as safe for the run directory as a kill at any point: its checkpoints and
+    outputs are written atomically, and `vlga resume` continues bit for bit."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def leave(signum, frame):
+        if os.path.exists(os.path.join(out, "run.json")):
+            line = f"vlga: interrupted; continue with: vlga resume {out}"
+        else:
+            line = "vlga: interrupted before the run directory was written: nothing to resume"
+        try:
+            sys.stdout.flush()
+        except Exception:  # a flush interrupted mid-write: leave regardless
+            pass
+        os.write(2, f"\n{line}\n".encode())
+        os._exit(INTERRUPTED)
+
+    previous = signal.signal(signal.SIGINT, leave)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _run_search(config, key, out: str, quiet: bool) -> int:
     import jax
 
@@ -212,12 +251,9 @@ def _run_search(config, key, out: str, quiet: bool) -> int:
     progress = for_search(config, out, file=sys.stdout, header=False)
     callbacks = [] if quiet or not main else [progress]
     try:
-        with progress:
+        with progress, _exit_on_interrupt(out):
             result = evolve(key, config, callbacks=callbacks, checkpoint_dir=out,
                             progress=False)
-    except KeyboardInterrupt:
-        print(f"\nvlga: interrupted; continue with: vlga resume {out}", file=sys.stderr)
-        return 130
     except SearchFailed as err:
         raise ValueError(f"{err}. Resuming {out} would repeat this (its config is fixed): "
                          "start a new run (another --out) with e.g. a lower "
