@@ -142,6 +142,7 @@ def runs(tmp_path_factory):
         killed = kill_in_final_training(root / "final", config)
         assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
         out["final_checkpoints"] = [p.name for p in ckpt.list_checkpoints(root / "final/final")]
+        out["final_checkpoint_body"] = ckpt.load_latest(root / "final/final")[0]
         assert (root / "final/lock").exists()  # left by the killed process: stale
         shutil.copytree(root / "final", root / "damaged")
         calls = []
@@ -419,3 +420,12 @@ def test_timings_after_a_resume_name_this_session_and_all(runs):
             and f"wall {resumed['wall_seconds']:.1f}s in all" in summary)
     saved = json.loads((runs["root"] / "mid/result.json").read_text())["totals"]
     assert saved["wall_seconds"] == resumed["wall_seconds"] and saved["resumed"]
+    # Resumed in final training: the earlier sessions' seconds are those its checkpoint
+    # recorded (search and final epochs), this session's only what it ran.
+    final, body = runs["final"].totals, runs["final_checkpoint_body"]
+    assert final["resumed"] and body["wall_seconds"] > 0
+    assert final["wall_seconds"] - final["session_wall_seconds"] == pytest.approx(
+        body["wall_seconds"])
+    earlier_train = body["trainer_stats"]["train_seconds"]
+    assert final["session_train_seconds"] == pytest.approx(
+        final["train_seconds"] - earlier_train)

@@ -244,6 +244,11 @@ class _Search:
         self.final_epochs_run = self.final_best_epoch = 0
         self.spent_epochs = 0
         self.rungs = config.train.rungs()
+        # Wall seconds of every session so far (set by the search loop).
+        self.clock: Callable[[], float] = lambda: 0.0
+        # Final training resumed from a checkpoint: (wall seconds of every session up to
+        # it, compile and train seconds of earlier sessions it restored into the trainer).
+        self.final_restored: tuple[float, float, float] | None = None
 
     def state_dict(self, state) -> dict:
         """The search's progress as plain data (what `RunDir.save` writes): counters, the
@@ -558,7 +563,13 @@ class _Search:
                 ev.hash, lambda program: self.trainer.opt_state_structure(program, ev.arch))
             if restored is not None:
                 progress, trainer_state = restored
+                before = (self.trainer.stats.compile_seconds, self.trainer.stats.train_seconds)
                 self.trainer.load_state_dict(trainer_state)
+                # The checkpoint's counters hold earlier sessions' final training too.
+                self.final_restored = (
+                    progress.wall_seconds,
+                    self.trainer.stats.compile_seconds - before[0],
+                    self.trainer.stats.train_seconds - before[1])
         _notify(self.callbacks, "final_started", tc.final_epochs, progress.epoch)
         while not progress.done and progress.epoch < tc.final_epochs:
             current = progress.current
@@ -580,6 +591,7 @@ class _Search:
                 _notify(self.callbacks, "final_epoch", progress.epoch, current.val_acc,
                         progress.best_epoch)
             if run is not None:
+                progress.wall_seconds = self.clock()
                 run.save_final(self.trainer.state_dict(), ev.hash, progress)
         best = progress.best
         self.final_epochs_run, self.final_best_epoch = progress.epoch, progress.best_epoch
@@ -728,6 +740,7 @@ def _evolve(key, config: Config, callbacks, dataset, checkpoint_dir, evaluator, 
         saved, state, step, earlier_seconds = restored
         search.load_state_dict(saved)
     earlier_stats = (search.trainer.stats.compile_seconds, search.trainer.stats.train_seconds)
+    search.clock = lambda: earlier_seconds + time.perf_counter() - start
     budget, epochs = config.ga.budget_epochs, config.train.epochs
     stop_reason = ""
     while True:
@@ -823,6 +836,11 @@ def _evolve(key, config: Config, callbacks, dataset, checkpoint_dir, evaluator, 
     best_genome = G.canonical(winner, search.space)
     stats = search.trainer.stats
     session = time.perf_counter() - start
+    earlier_wall, (earlier_compile, earlier_train) = earlier_seconds, earlier_stats
+    if search.final_restored is not None:  # earlier sessions reached final training
+        earlier_wall, restored_compile, restored_train = search.final_restored
+        earlier_compile += restored_compile
+        earlier_train += restored_train
     totals = {
         "candidates": len(search.candidates),
         "trained": sum(not c.cache_hit and not c.infeasible for c in search.candidates),
@@ -854,11 +872,11 @@ def _evolve(key, config: Config, callbacks, dataset, checkpoint_dir, evaluator, 
         "device_utilisation": stats.utilisation,
         # Seconds of every session (each up to its last checkpoint), and of this one:
         # they differ after a resume ("resumed").
-        "wall_seconds": earlier_seconds + session,
+        "wall_seconds": earlier_wall + session,
         "session_wall_seconds": session,
-        "session_compile_seconds": stats.compile_seconds - earlier_stats[0],
-        "session_train_seconds": stats.train_seconds - earlier_stats[1],
-        "resumed": restored is not None,
+        "session_compile_seconds": stats.compile_seconds - earlier_compile,
+        "session_train_seconds": stats.train_seconds - earlier_train,
+        "resumed": restored is not None or search.final_restored is not None,
     }
     result = Result(
         config=config, best_genome=best_genome,

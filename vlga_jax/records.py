@@ -120,6 +120,8 @@ class FinalProgress:
     waited: int = 0
     done: bool = False
     best_epoch: int = 0  # 0: the search network
+    # Wall seconds of every session up to this checkpoint (search included).
+    wall_seconds: float = 0.0
 
 
 def better_validation(a: Outcome, b: Outcome) -> bool:

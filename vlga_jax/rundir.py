@@ -281,7 +281,7 @@ class RunDir:
         opt = jax.tree.leaves(progress.current.opt_state)
         body = {"hash": ev_hash, "epoch": progress.epoch, "waited": progress.waited,
                 "best_epoch": progress.best_epoch,
-                "done": progress.done,
+                "done": progress.done, "wall_seconds": progress.wall_seconds,
                 "best": _outcome_json(progress.best, arrays),
                 "current": _outcome_json(progress.current, arrays), "opt_leaves": len(opt),
                 **_trainer_json(trainer, arrays)}
@@ -330,7 +330,8 @@ class RunDir:
                   flush=True)
         return FinalProgress(best=best, current=current,
                              epoch=body["epoch"], waited=body["waited"], done=body["done"],
-                             best_epoch=body["best_epoch"]), trainer
+                             best_epoch=body["best_epoch"],
+                             wall_seconds=body.get("wall_seconds", 0.0)), trainer
 
     def finish(self, result, dataset) -> None:
         """Write result.json and model.npz; drop the final-training checkpoints."""
