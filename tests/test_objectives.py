@@ -187,3 +187,15 @@ def test_user_space_genes_are_checked():
     with pytest.raises(ValueError, match="'optimizer' values must come from"):
         check_network_space(SearchSpace((Gene("channels_a", (4,)), Gene("kernel_a", (1,))),
                                         (Gene("optimizer", ("lion",)),)))
+
+
+@pytest.mark.parametrize("value, expected", [
+    (0.5, [0.5]), (np.float32(0.25), [0.25]), (3, [3.0]), ((0.5, -2), [0.5, -2.0]),
+    (jax.numpy.float32(0.5), [0.5]), (jax.numpy.array([0.5, 2.0]), [0.5, 2.0]),
+    ([jax.numpy.float32(0.25), 1], [0.25, 1.0]), (np.array([[0.5]])[0], [0.5])])
+def test_objective_values_may_be_numbers_sequences_or_arrays(value, expected):
+    """What a user objective may return, JAX arrays included (jnp.mean(...) is common)."""
+    from vlga_jax.objectives import _vector
+
+    v, problem = _vector(value)
+    assert problem == "" and v.dtype == np.float64 and v.tolist() == expected

@@ -498,12 +498,13 @@ class _Search:
         for i in np.flatnonzero(needs):
             if hashes[i] not in self.cache and hashes[i] not in todo:
                 todo[hashes[i]] = (genomes[i], self.arch(genomes[i]))
+        over = {h: self.infeasible(a) for h, (_, a) in todo.items()}  # reason, or ""
         if limit is not None:  # the budget counts trained candidates: infeasible are free
-            feasible = [h for h, (_, a) in todo.items() if not self.infeasible(a)][:limit]
-            todo = {h: v for h, v in todo.items() if h in feasible or self.infeasible(v[1])}
+            feasible = set([h for h in todo if not over[h]][:limit])
+            todo = {h: v for h, v in todo.items() if h in feasible or over[h]}
         indices = {h: self.trained + i for i, h in enumerate(todo)}
         self.trained += len(todo)
-        train = [h for h, (_, a) in todo.items() if not self.infeasible(a)]
+        train = [h for h in todo if not over[h]]
         outcomes = self._train([todo[h][1] for h in train], parent, state.phase,
                                [indices[h] for h in train])
         trained = dict(zip(train, outcomes, strict=True))
@@ -511,8 +512,7 @@ class _Search:
         parent_hash = None if parent is None else parent.hash
         inherited = 0 if parent is None else parent.inherited_epochs + parent.fidelity
         for h, (_, arch) in todo.items():
-            outcome, epochs = trained[h] if h in trained else (_not_trained(
-                arch, self.infeasible(arch)), 0)
+            outcome, epochs = trained[h] if h in trained else (_not_trained(arch, over[h]), 0)
             self.cache[h] = Evaluation(arch, outcome, key_index=indices[h], phase=state.phase,
                                        parent_hash=parent_hash, hash=h,
                                        inherited_epochs=inherited, fidelity=epochs)
@@ -595,6 +595,8 @@ class _Search:
                 run.save_final(self.trainer.state_dict(), ev.hash, progress)
         best = progress.best
         self.final_epochs_run, self.final_best_epoch = progress.epoch, progress.best_epoch
+        _notify(self.callbacks, "final_finished", progress.epoch, progress.best_epoch,
+                float(best.val_acc))
         tested = self._train_members([Member(ev.arch, self.key_final, params=best.params,
                                              stats=best.stats, program=best.program)], 0,
                                      data=self.test_data)[0]
@@ -678,12 +680,12 @@ def _failure_cause(err: SearchFailed, candidates: list[CandidateRecord]) -> Sear
     when they are not all the loss's (a user objective's values, say)."""
     reasons = sorted({c.reason for c in candidates if c.failed and c.reason})
     loss = "loss became NaN or inf during training"
-    if not reasons or reasons == [loss]:
+    if not reasons or reasons == [loss] or not err.generation:
         return err
-    head = str(err).split(" (loss NaN/inf)")[0]
     shown = "; ".join(reasons[:3]) + (f" (and {len(reasons) - 3} more)" if len(reasons) > 3
                                        else "")
-    return SearchFailed(f"{head}: {shown}")
+    return SearchFailed(f"every candidate of {err.generation} failed: {shown}",
+                        generation=err.generation)
 
 
 def check_crop_padding(config: Config, image_shape: tuple[int, ...]) -> None:
@@ -710,9 +712,6 @@ def _evolve(key, config: Config, callbacks, dataset, checkpoint_dir, evaluator, 
         dc = config.data
         dataset = load_dataset(dc.name, data_dir=dc.data_dir, val_fraction=dc.val_fraction,
                                seed=dc.seed, subset=dc.subset, resize=dc.resize)
-    if config.train.halving_min_epochs and len(config.ga.objectives) > 1:
-        raise ValueError("train.halving_min_epochs: successive halving needs one objective "
-                         f"valued in [0, 1]; ga.objectives has {len(config.ga.objectives)}")
     check_crop_padding(config, dataset.image_shape)
     if space is not None:
         check_network_space(space)
@@ -813,12 +812,11 @@ def _evolve(key, config: Config, callbacks, dataset, checkpoint_dir, evaluator, 
     winner, winner_fitness = final_winner(history)
     best_eval = search.with_params(G.genome_hash(winner, search.space))
     final, val_acc, test_acc = search.final_training(best_eval, run)
-    _notify(callbacks, "final_finished", search.final_epochs_run, search.final_best_epoch,
-            float(val_acc))
     retrained = []
     if config.run.top_k_retrain > 1:
         kept, (final, val_acc, test_acc), retrained = retrain_top(
-            search, best_eval, (final, val_acc, test_acc), config.run.top_k_retrain)
+            search, best_eval, (final, val_acc, test_acc), config.run.top_k_retrain,
+            keep_best=not search.multi)
         if kept is not best_eval:
             description = next(c.genome for c in search.candidates if c.hash == kept.hash)
             winner = G.encode(description, search.space)
@@ -847,7 +845,7 @@ def _evolve(key, config: Config, callbacks, dataset, checkpoint_dir, evaluator, 
         "cache_hits": sum(c.cache_hit for c in search.candidates),
         # failed in training (loss NaN/inf); infeasible ones are counted apart
         "failed": sum(c.failed and not c.infeasible for c in search.candidates),
-        "infeasible": sum(c.infeasible for c in search.candidates),
+        "infeasible": sum(c.infeasible and not c.cache_hit for c in search.candidates),
         "programs_compiled": stats.programs_compiled,
         "compile_seconds": stats.compile_seconds,
         "compile_wait_seconds": stats.compile_wait_seconds,

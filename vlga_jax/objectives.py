@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import numbers
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -72,23 +71,20 @@ def candidate_label(ev) -> str:
 
 
 def _vector(value) -> tuple[np.ndarray | None, str]:
-    """(f64[M], "") of a user objective's return value, or (None, what is wrong)."""
-    def number(x) -> bool:
-        return isinstance(x, numbers.Real | np.number) and not isinstance(x, bool | np.bool_)
-
-    if isinstance(value, np.ndarray) and value.ndim <= 1 and value.dtype.kind in "iuf":
-        items = list(value.reshape(-1))
-    elif number(value):
-        items = [value]
-    elif isinstance(value, list | tuple):
-        items = list(value)
-    else:
-        return None, "not a number or a sequence of numbers"
-    if not items:
+    """(f64[M], "") of a user objective's return value (a number, a sequence of numbers,
+    or a NumPy or JAX array of at most one axis), or (None, what is wrong)."""
+    wrong = "not a number or a sequence of numbers"
+    if value is None or isinstance(value, bool | np.bool_ | str | bytes | dict):
+        return None, wrong
+    try:
+        v = np.asarray(value)
+    except (TypeError, ValueError):  # ragged sequences
+        return None, wrong
+    if v.dtype.kind not in "iuf" or v.ndim > 1:  # bools, complex, objects, strings
+        return None, wrong
+    v = v.astype(np.float64).reshape(-1)
+    if not v.size:
         return None, "an empty sequence"
-    if not all(number(x) for x in items):
-        return None, "not a number or a sequence of numbers"
-    v = np.array([float(x) for x in items], np.float64)
     if not np.isfinite(v).all():
         return None, "not finite"
     return v, ""

@@ -50,7 +50,12 @@ STRATEGIES: dict[str, type] = {}
 
 
 class SearchFailed(RuntimeError):
-    """Every candidate of a generation failed: there is nothing to select from."""
+    """Every candidate of a generation failed: there is nothing to select from.
+    ``generation``: which one ("phase 0, generation 2"), "" where none applies."""
+
+    def __init__(self, message: str, generation: str = ""):
+        super().__init__(message)
+        self.generation = generation
 
 
 def register(name: str, *aliases: str):
@@ -302,9 +307,9 @@ class Strategy:
         merged = merge_told(state, fitness)
         genome, best = best_member(state.population, merged)
         if self.needs_survivors and best == -math.inf:
-            raise SearchFailed(
-                f"every candidate of {self._generation_name(state)} failed (loss NaN/inf): "
-                "lower the learning rate or check the data")
+            name = self._generation_name(state)
+            raise SearchFailed(f"every candidate of {name} failed (loss NaN/inf): lower the "
+                               "learning rate or check the data", generation=name)
         if best > state.seen_fitness:  # strictly: the earliest of equal bests stays
             state = state.replace(seen_genome=genome, seen_fitness=best)
         state = state.replace(fitness=merged, needs_eval=jnp.zeros_like(state.needs_eval),
