@@ -30,18 +30,23 @@ COLUMNS = ("phase", "generation", "hash", "architecture", "fitness", "params", "
            "cache_hit", "genome")
 
 
-def architecture_label(arch) -> str:
-    """A short label of an `Architecture`'s blocks: ``Ck K`` per conv (``32k3``), convs
-    of a block joined by ``,``, ``+skip`` and ``/p`` (pooled) after a block, ``dN`` a
-    dense block of N units; blocks separated by spaces."""
+def layers_label(key) -> str:
+    """A short label of a `ShapeKey`'s layers: ``Ck K`` per conv (``32k3``), convs of a
+    block joined by ``,``, ``+skip`` and ``/p`` (pooled) after a block, ``dN`` a dense
+    block of N units; blocks separated by spaces."""
     parts = []
-    for block in arch.blocks:
-        if hasattr(block, "convs"):
-            text = ",".join(f"{c.channels}k{c.kernel}" for c in block.convs)
-            parts.append(text + ("+skip" if block.skip else "") + ("/p" if block.pool else ""))
+    for layer in key.layers:
+        if hasattr(layer, "convs"):
+            text = ",".join(f"{c}k{k}" for c, k in layer.convs)
+            parts.append(text + ("+skip" if layer.skip else "") + ("/p" if layer.pool else ""))
         else:
-            parts.append(f"d{block.units}")
+            parts.append(f"d{layer.units}")
     return " ".join(parts)
+
+
+def architecture_label(arch) -> str:
+    """`layers_label` of an `Architecture`, e.g. ``8k3,16k1+skip/p 32k5``."""
+    return layers_label(arch.shape_key())
 
 
 def _number(x):
@@ -73,12 +78,18 @@ def rows(records: Iterable, objectives: Sequence[str] = ()) -> list[dict]:
     return out
 
 
-def write_csv(path: str | os.PathLike, table: list[dict]) -> None:
-    """Write ``table`` (from `rows`) as CSV with a header (empty cells for None),
-    atomically: a temporary file renamed into place."""
+def _columns(table: list[dict]) -> list[str]:
+    """`COLUMNS`, then the other keys of ``table``'s rows in first-seen order."""
     columns = list(COLUMNS)
     for row in table:
         columns += [k for k in row if k not in columns]
+    return columns
+
+
+def write_csv(path: str | os.PathLike, table: list[dict]) -> None:
+    """Write ``table`` (from `rows`) as CSV with a header (empty cells for None),
+    atomically: a temporary file renamed into place."""
+    columns = _columns(table)
     tmp = f"{os.fspath(path)}.tmp-{os.getpid()}"
     with open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, columns, restval="")
@@ -96,9 +107,7 @@ def frame(table: list[dict]):
         raise ImportError("candidates_frame() needs pandas: pip install 'vlga-jax[pandas]' "
                           "(or pip install pandas); `vlga report RUN --csv FILE` writes the "
                           "same table without it") from err
-    columns = list(COLUMNS)
-    for row in table:
-        columns += [k for k in row if k not in columns]
+    columns = _columns(table)
     df = pd.DataFrame(table, columns=columns)
     for name in ("fitness", *columns[len(COLUMNS):]):
         df[name] = df[name].astype(float)

@@ -20,7 +20,7 @@ import math
 from collections.abc import Callable
 
 from vlga_jax.architecture import Architecture
-from vlga_jax.cost import FIXED_FLOP_RATE, CostModel
+from vlga_jax.cost import EVAL_COST_DIVISOR, FIXED_FLOP_RATE
 from vlga_jax.space import SearchSpace
 
 # Warn when one epoch of the largest network would take longer than this.
@@ -103,29 +103,20 @@ def _ascend(space: SearchSpace, depths: list[int], build, start: int) -> Archite
     return best
 
 
-def epoch_seconds(arch: Architecture, n_train: int, n_eval: int, platform: str,
-                  devices: int = 1) -> float | None:
-    """Modelled seconds of one epoch of ``arch`` and its evaluation (one member per
-    call), or None where the platform has no figure."""
-    rate = FLOP_RATES.get(platform)
-    if rate is None:
-        return None
-    model = CostModel(flop_rate=rate, devices=devices)
-    return model.train_seconds(arch.shape_key(), 1, 1, n_train, n_eval)
-
-
 def suggested_cap(n_train: int, n_eval: int, platform: str) -> float | None:
     """GFLOP per example at which one epoch takes about `SUGGESTED_EPOCH_SECONDS`,
     rounded down to one significant digit (None: no figure for the platform)."""
     rate = FLOP_RATES.get(platform)
     if rate is None:
         return None
-    gflop = SUGGESTED_EPOCH_SECONDS * rate / (n_train + n_eval / 3) / 1e9
+    gflop = SUGGESTED_EPOCH_SECONDS * rate / (n_train + n_eval / EVAL_COST_DIVISOR) / 1e9
     scale = 10 ** math.floor(math.log10(gflop))
     return math.floor(gflop / scale) * scale
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
+    """``seconds`` for people: ``45 s``, ``19 min``, ``2.5 h`` (negative: ``0 s``)."""
+    seconds = max(0.0, seconds)
     if seconds < 120:
         return f"{seconds:.0f} s"
     if seconds < 7200:
@@ -144,19 +135,16 @@ def start_warning(config, space: SearchSpace, build: Callable[[dict], Architectu
     cap = config.train.max_candidate_gflop
     if cap is not None:
         flops = min(flops, cap * 1e9)
-    seconds = epoch_seconds(largest, n_train, n_eval, platform)
-    if seconds is None:
-        return None
-    seconds *= flops / largest.flops_per_example
+    rate = FLOP_RATES[platform]
+    seconds = flops * (n_train + n_eval / EVAL_COST_DIVISOR) / rate  # one member, one device
     if seconds <= WARN_EPOCH_SECONDS:
         return None
-    rate = FLOP_RATES[platform]
     suggested = suggested_cap(n_train, n_eval, platform)
     what = (f"a network of {flops / 1e9:.3g} GFLOP per training example (the cap)"
             if cap is not None and flops < largest.flops_per_example else
             f"its largest network ({flops / 1e9:.3g} GFLOP per training example)")
     return (f"vlga: warning: this search may train {what}: one epoch of it on "
-            f"{n_train} images takes about {_duration(seconds)} here (modelled "
+            f"{n_train} images takes about {duration(seconds)} here (modelled "
             f"{rate / 1e9:.0f} GFLOP/s on {platform}).\n"
             f"vlga: to skip such candidates (recorded as infeasible), cap them: --set "
             f"train.max_candidate_gflop={suggested:g} (one epoch <= about "

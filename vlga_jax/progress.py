@@ -29,6 +29,8 @@ import threading
 import time
 from typing import TextIO
 
+from vlga_jax.feasibility import duration
+
 # Plain output: a heartbeat line after this many silent seconds; bucket lines at most
 # this often.
 HEARTBEAT_SECONDS = 30.0
@@ -44,11 +46,6 @@ def plain_line(record) -> str:
     return (f"phase {record.phase} gen {record.generation}: {best} "
             f"mean {record.mean:.4f} median {record.median:.4f} | trained {record.evaluated} "
             f"cached {record.cache_hits}{over} | {record.seconds:.1f}s")
-
-
-def _duration(seconds: float) -> str:
-    seconds = max(0.0, seconds)
-    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
 class Progress:
@@ -191,9 +188,9 @@ class Progress:
         eta = ""
         if self._done_flops and all_flops:
             left = (now - self._call_start) * (all_flops - self._done_flops) / self._done_flops
-            eta = f", ETA {_duration(left)}"
+            eta = f", ETA {duration(left)}"
         self._print(f"  {self._context}: trained {self._done_members}/{total}, "
-                    f"{_duration(now - self._call_start)}{eta}")
+                    f"{duration(now - self._call_start)}{eta}")
 
     def __call__(self, record, candidates) -> None:
         self.candidates += len(candidates)
@@ -236,7 +233,7 @@ class Progress:
         if self._bar is None:
             best = f"epoch {best_epoch}" if best_epoch else "the search weights"
             self._print(f"final training: {epochs} epochs in "
-                        f"{_duration(time.perf_counter() - self._final_start)}; best: "
+                        f"{duration(time.perf_counter() - self._final_start)}; best: "
                         f"{best}, val {val_acc:.4f}")
 
 

@@ -64,11 +64,11 @@ def summary_table(run: RunReport) -> str:
     lines = [f"run {run.path}",
              "phase  gen  gen best  so far    mean  median  trained  cached  seconds"
              + rungs]
-    for g in run.generations:
+    for g, so_far in zip(run.generations, _so_far(run.generations), strict=True):
         reached = ("  " + "/".join(str(n) for _, n in g.get("rung_counts", ()))
                    if halving else "")
         lines.append(f"{g['phase']:5d} {g['generation']:4d}    {_f(g['best'])}  "
-                     f"{_f(_so_far(run.generations, g))}  {_f(g['mean'])}"
+                     f"{_f(so_far)}  {_f(g['mean'])}"
                      f"  {_f(g['median'])}  {g['evaluated']:7d}  {g['cache_hits']:6d}"
                      f"  {g['seconds']:7.1f}{reached}")
     ok = [c for c in run.candidates if not c["failed"]]
@@ -94,14 +94,15 @@ def summary_table(run: RunReport) -> str:
     return "\n".join(lines)
 
 
-def _so_far(generations: list[dict], g: dict) -> float | None:
-    """The best so far at generation record ``g`` (computed for logs written without
-    it)."""
-    if g.get("best_so_far") is not None:
-        return g["best_so_far"]
-    bests = [h["best"] for h in generations[:generations.index(g) + 1]
-             if h["best"] is not None]
-    return max(bests) if bests else None
+def _so_far(generations: list[dict]) -> list[float | None]:
+    """The best so far at each generation record: its ``best_so_far``, else (logs
+    written without it) the best of the generations up to it."""
+    out, running = [], None
+    for g in generations:
+        if g["best"] is not None:
+            running = g["best"] if running is None else max(running, g["best"])
+        out.append(g["best_so_far"] if g.get("best_so_far") is not None else running)
+    return out
 
 
 def _figure(width: float, height: float):
@@ -130,8 +131,7 @@ def plot_fitness(run: RunReport, path: Path) -> Path:
     nan = float("nan")
     best = [nan if g["best"] is None else g["best"] for g in run.generations]
     mean = [nan if g["mean"] is None else g["mean"] for g in run.generations]
-    so_far = [nan if (v := _so_far(run.generations, g)) is None else v
-              for g in run.generations]
+    so_far = [nan if v is None else v for v in _so_far(run.generations)]
     _shade_phases(ax, [g["phase"] for g in run.generations])
     ax.plot(x, so_far, "-", label="best so far", color="black", linewidth=2.5, alpha=0.35,
             drawstyle="steps-post")

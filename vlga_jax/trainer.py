@@ -29,7 +29,7 @@ import hashlib
 import os
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import jax
@@ -41,6 +41,7 @@ from vlga_jax import distributed, names
 from vlga_jax import params as P
 from vlga_jax.architecture import Architecture, ShapeKey
 from vlga_jax.augment import canonical as canonical_augment
+from vlga_jax.candidates import layers_label
 from vlga_jax.chain import Chain
 from vlga_jax.conv import CONV_IMPLS, choose_impl, default_impl
 from vlga_jax.cost import CostModel
@@ -72,15 +73,8 @@ MAX_EXECUTABLES = 16
 
 def program_label(program: ShapeKey) -> str:
     """A short name of a program's shapes, e.g. ``8x8x1 32k3,64k5+skip/p adam``."""
-    layers = []
-    for layer in program.layers:
-        if hasattr(layer, "convs"):
-            text = ",".join(f"{c}k{k}" for c, k in layer.convs)
-            layers.append(text + ("+skip" if layer.skip else "") + ("/p" if layer.pool else ""))
-        else:
-            layers.append(f"d{layer.units}")
     shape = "x".join(map(str, program.input_shape))
-    return f"{shape} {' '.join(layers)} {program.optimizer}"
+    return f"{shape} {layers_label(program)} {program.optimizer}"
 
 
 # How a training step runs (`Trainer` step_mode): "fused", one program per network and
@@ -131,6 +125,22 @@ def enable_compilation_cache(directory: str | None) -> None:
     jax.config.update("jax_compilation_cache_dir", directory)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
+class _Lazy(Sequence):
+    """A sequence of ``n`` items that ``build()`` returns, built when first read: a
+    listener that ignores `Trainer.train`'s bucket summaries costs nothing."""
+
+    def __init__(self, build: Callable[[], list], n: int):
+        self._build, self._n, self._items = build, n, None
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, index):
+        if self._items is None:
+            self._items = self._build()
+        return self._items[index]
 
 
 class Trainer:
@@ -231,9 +241,10 @@ class Trainer:
         self.chain = Chain(self, conv_impl if conv_impl not in (None, "auto") else "lax",
                            program_store) if self.chained else None
         # Told what `train` does, for progress output: ``listener(event, *args)`` with
-        # "train_started" (n_epochs, [(program label, members, training FLOPs), ...] in
-        # the order the calls run), "bucket_started" (index) and "bucket_finished"
-        # (index, seconds). It may only observe: nothing it does changes a result.
+        # "train_started" (n_epochs, a sequence of (program label, members, training
+        # FLOPs) in the order the calls run, computed when first read), "bucket_started"
+        # (index) and "bucket_finished" (index, seconds). It may only observe: nothing
+        # it does changes a result.
         self.listener = None
 
     def _tell(self, event: str, *args) -> None:
@@ -399,12 +410,13 @@ class Trainer:
             # One entry per program the run needed: a recompile (evicted, or after a
             # resume) adds none, so a resumed run lists what an uninterrupted one does.
             digest = hashlib.sha256(repr(cache_key).encode()).hexdigest()[:16]
+            first = not self.stats.programs  # no compile before (a recompile is not first)
             if digest not in self.stats.program_keys:
                 self.stats.program_keys.append(digest)
                 self.stats.programs.append({"program": program_label(program), "kind": kind,
                                             "size": size,
                                             **{k: round(v, 3) for k, v in phases.items()}})
-            self.cost.update(compile_seconds=seconds, first=len(self.stats.programs) == 1)
+            self.cost.update(compile_seconds=seconds, first=first)
         return compiled
 
     def _impl_for(self, program: ShapeKey, size: int) -> str:
@@ -486,10 +498,10 @@ class Trainer:
         if self.processes == 1:  # several processes must run their calls in one order
             jobs.sort(key=lambda job: not job[0].done())  # stable: plan order otherwise
         n_train = data.train_x.shape[0]
-        self._tell("train_started", n_epochs, [
+        self._tell("train_started", n_epochs, _Lazy(lambda: [
             (program_label(job[1]), len(job[3]), n_epochs * n_train * sum(
                 members[i].arch.shape_key().train_flops_per_example for i in job[3]))
-            for job in jobs])
+            for job in jobs], len(jobs)))
         for k, (future, program, size, idx, placed, args) in enumerate(jobs):
             bucket = [members[i] for i in idx]
             self._tell("bucket_started", k)
@@ -513,10 +525,10 @@ class Trainer:
         outcomes: list[Outcome | None] = [None] * len(members)
         todo = list(range(len(members)))
         n_train = data.train_x.shape[0] // self.batch_size * self.batch_size
-        self._tell("train_started", n_epochs, [
+        self._tell("train_started", n_epochs, _Lazy(lambda: [
             (program_label(m.arch.shape_key()), 1,
              n_epochs * n_train * m.arch.shape_key().train_flops_per_example)
-            for m in members])
+            for m in members], len(members)))
         while todo:
             i = next((j for j in todo if all(f.done() for f in futures[j].values())), todo[0])
             todo.remove(i)
