@@ -181,9 +181,12 @@ def _join(args) -> None:
 
 def _several_processes(args) -> bool:
     """Whether ``run``/``resume`` join a run of several processes (flags or environment)."""
-    return getattr(args, "fn", None) in (cmd_run, cmd_resume) and bool(
-        args.coordinator or args.num_processes is not None or args.process_id is not None
-        or args.distributed or os.environ.get("JAX_COORDINATOR_ADDRESS"))
+    if getattr(args, "fn", None) not in (cmd_run, cmd_resume):
+        return False
+    from vlga_jax import distributed
+
+    return distributed.requested(args.coordinator, args.num_processes, args.process_id,
+                                 auto=args.distributed)
 
 
 def _supervised(args, argv) -> int:
