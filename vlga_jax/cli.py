@@ -283,15 +283,14 @@ def _run_search(config, key, out: str, quiet: bool) -> int:
 def _check_paths(config, out: str) -> None:
     """Refuse, before anything is loaded or trained, directories that cannot be written
     (by process 0, the one that writes them)."""
+    from vlga_jax.data import check_data_dir
     from vlga_jax.distributed import is_main
 
     if not is_main():
         return
     _check_writable_dir(out, "--out")
-    data_dir = config.data.data_dir
-    if data_dir and os.path.exists(data_dir) and not os.path.isdir(data_dir):
-        raise ValueError(f"--data-dir {data_dir} is a file, not a directory: name the "
-                         "directory that holds prepared tensorflow-datasets")
+    if config.data.data_dir:  # given, though digits, say, do not read it
+        check_data_dir(config.data.data_dir)
     if config.run.compile_cache_dir:
         _check_writable_dir(config.run.compile_cache_dir, "run.compile_cache_dir")
 
