@@ -449,7 +449,7 @@ CLI_NEW = [
     ("resume-no-dataset", ["resume", "{no_dataset}"], "run.json: damaged (no dataset;"),
     ("data-dir-is-file", ["run", "--dataset", "cifar10", "--data-dir", "/etc/passwd",
                           "--out", "{tmp}/d1"],
-     "--data-dir /etc/passwd is a file, not a directory"),
+     "data_dir /etc/passwd is a file, not a directory: point it (--data-dir"),
     ("data-dir-is-file-digits", ["run", "--data-dir", "{file}", "--out", "{tmp}/d2"],
      "is a file, not a directory"),
 ]

@@ -135,6 +135,11 @@ def test_run_dir_refuses_another_run(tmp_path, digits_dataset):
         val_fraction=0.2, test_fraction=0.2)
     with pytest.raises(ValueError, match=r"dataset\.sha256"):
         RunDir(tmp_path / "run", config, key, other)
+    # `vlga run` asks the same before saying a finished run has nothing to do.
+    assert rundir.same_run(tmp_path / "run", config, key, digits_dataset)
+    assert not rundir.same_run(tmp_path / "run", config, key, other)
+    assert not rundir.same_run(tmp_path / "run", config, key, digits_dataset, space={"x": 1})
+    assert not rundir.same_run(tmp_path / "nothing", config, key, digits_dataset)
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("precious")
     with pytest.raises(ValueError, match="not empty and holds no vlga run"):

@@ -140,6 +140,28 @@ def test_supervisor_passes_a_normal_exit_through(capfd):
     assert (code, out, err) == (2, "ok\n", "vlga: error: x\n")
 
 
+ABSL_LINE = "{}1206 09:15:15.315983   17686 client.cc:80] a message\n"
+WARNING = "x.py:3: RuntimeWarning: w\n  warnings.warn(w)\n"
+
+
+@pytest.mark.parametrize("level, after, code, shown", [
+    ("I", WARNING, 0, WARNING),  # the lines after an absl log are the worker's...
+    ("W", WARNING, 0, WARNING),  # ...(held to the end: they might be the message's)
+    ("E", "1\nvlga: error: x\n", 2, "1\nvlga: error: x\n"),
+    ("E", "1\n", 3, ABSL_LINE.format("E") + "1\n"),  # a silent failure shows absl's too
+], ids=["info", "warning", "error-said", "error-silent"])
+def test_supervisor_shows_the_lines_after_absl_logs(level, after, code, shown, capfd):
+    """Whatever the timing, the lines that follow an absl log are shown unless a native
+    abort follows; absl's own lines only when the worker fails without a word."""
+    from vlga_jax import supervise
+
+    text = ABSL_LINE.format(level) + after
+    script = f"import sys; sys.stderr.write({text!r}); sys.exit({code})"
+    assert supervise.run([], address="h:1", process_id=0, connect_timeout=1, run_dir=None,
+                         command=[sys.executable, "-c", script]) == code
+    assert capfd.readouterr().err == shown
+
+
 def test_lost_peers_tells_the_runtime_from_a_bug():
     from vlga_jax.distributed import lost_peers
 

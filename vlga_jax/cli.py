@@ -181,9 +181,12 @@ def _join(args) -> None:
 
 def _several_processes(args) -> bool:
     """Whether ``run``/``resume`` join a run of several processes (flags or environment)."""
-    return getattr(args, "fn", None) in (cmd_run, cmd_resume) and bool(
-        args.coordinator or args.num_processes is not None or args.process_id is not None
-        or args.distributed or os.environ.get("JAX_COORDINATOR_ADDRESS"))
+    if getattr(args, "fn", None) not in (cmd_run, cmd_resume):
+        return False
+    from vlga_jax import distributed
+
+    return distributed.requested(args.coordinator, args.num_processes, args.process_id,
+                                 auto=args.distributed)
 
 
 def _supervised(args, argv) -> int:
@@ -280,15 +283,14 @@ def _run_search(config, key, out: str, quiet: bool) -> int:
 def _check_paths(config, out: str) -> None:
     """Refuse, before anything is loaded or trained, directories that cannot be written
     (by process 0, the one that writes them)."""
+    from vlga_jax.data import check_data_dir
     from vlga_jax.distributed import is_main
 
     if not is_main():
         return
     _check_writable_dir(out, "--out")
-    data_dir = config.data.data_dir
-    if data_dir and os.path.exists(data_dir) and not os.path.isdir(data_dir):
-        raise ValueError(f"--data-dir {data_dir} is a file, not a directory: name the "
-                         "directory that holds prepared tensorflow-datasets")
+    if config.data.data_dir:  # given, though digits, say, do not read it
+        check_data_dir(config.data.data_dir)
     if config.run.compile_cache_dir:
         _check_writable_dir(config.run.compile_cache_dir, "run.compile_cache_dir")
 
@@ -310,18 +312,17 @@ def cmd_run(args) -> int:
 def _finished(out: str, config, key) -> bool:
     """Whether ``out`` holds this very run, finished (result.json and model.npz): then
     say so and print its summary instead of training its final model again."""
+    from vlga_jax.data import load_dataset
     from vlga_jax.report import RunReport, summary_table
-    from vlga_jax.rundir import _key_json, read_config
+    from vlga_jax.rundir import same_run
 
     if not all(os.path.exists(os.path.join(out, f)) for f in ("result.json", "model.npz")):
         return False
-    try:
-        saved, saved_key = read_config(out)
-    except ValueError:
-        return False  # RunDir says what is wrong with it
-    if (saved.search_config() != config.search_config()
-            or _key_json(saved_key) != _key_json(key)):
-        return False  # another run: RunDir refuses it, naming the differences
+    dc = config.data  # loaded as `evolve` loads it: the fingerprint must match
+    dataset = load_dataset(dc.name, data_dir=dc.data_dir, val_fraction=dc.val_fraction,
+                           seed=dc.seed, subset=dc.subset, resize=dc.resize)
+    if not same_run(out, config, key, dataset):
+        return False  # another run or a damaged one: RunDir refuses it, saying why
     print(f"vlga: {out} holds this run, finished; nothing to do (a new run needs another "
           "--out)")
     print(summary_table(RunReport.load(out)))

@@ -23,6 +23,7 @@ import numpy as np
 __all__ = [
     "Dataset",
     "DatasetNotPrepared",
+    "check_data_dir",
     "default_data_dir",
     "find_prepared",
     "iter_batches",
@@ -584,6 +585,16 @@ def _is_known_tfds(base: str) -> bool:
     return True
 
 
+def check_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
+    """``data_dir`` (None: `default_data_dir`), expanded; ValueError if it is a file."""
+    root = Path(data_dir).expanduser() if data_dir is not None else default_data_dir()
+    if root.exists() and not root.is_dir():
+        raise ValueError(f"data_dir {root} is a file, not a directory: point it (--data-dir, "
+                         "data.data_dir or TFDS_DATA_DIR) at the directory that holds "
+                         "prepared tensorflow-datasets")
+    return root
+
+
 def find_prepared(name: str, data_dir: str | os.PathLike | None = None) -> tuple[Path, str]:
     """Find the prepared array_record directory of ``name`` by looking at the files.
 
@@ -595,11 +606,7 @@ def find_prepared(name: str, data_dir: str | os.PathLike | None = None) -> tuple
       DatasetNotPrepared: nothing usable under ``data_dir/base``.
       ValueError: a malformed or unknown name, or an ambiguous config.
     """
-    root = Path(data_dir).expanduser() if data_dir is not None else default_data_dir()
-    if root.exists() and not root.is_dir():
-        raise ValueError(f"data_dir {root} is a file, not a directory: point it (--data-dir, "
-                         "data.data_dir or TFDS_DATA_DIR) at the directory that holds "
-                         "prepared tensorflow-datasets")
+    root = check_data_dir(data_dir)
     m = _NAME_RE.match(name)
     if m is None:
         raise ValueError(

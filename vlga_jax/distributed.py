@@ -18,7 +18,7 @@ import numpy as np
 
 from vlga_jax import supervise
 
-__all__ = ["initialize", "check_arguments", "select_devices", "describe", "is_main",
+__all__ = ["initialize", "requested", "check_arguments", "select_devices", "describe", "is_main",
            "process_count", "broadcast_flag", "lost_peers"]
 
 # Seconds after which a process that stopped sending heartbeats is declared dead and the
@@ -69,6 +69,14 @@ def check_arguments(coordinator: str | None = None, num_processes: int | None = 
                          "it on SLURM, Open MPI or a TPU pod)")
 
 
+def requested(coordinator: str | None = None, num_processes: int | None = None,
+              process_id: int | None = None, *, auto: bool = False) -> bool:
+    """Whether a run of several processes is asked for: by a coordinator, a process count
+    or id, ``auto`` (JAX's detection) or ``JAX_COORDINATOR_ADDRESS``."""
+    return bool(coordinator or num_processes is not None or process_id is not None or auto
+                or os.environ.get("JAX_COORDINATOR_ADDRESS"))
+
+
 def initialize(coordinator: str | None = None, num_processes: int | None = None,
                process_id: int | None = None, *, auto: bool = False,
                heartbeat_timeout: int = HEARTBEAT_SECONDS,
@@ -88,9 +96,7 @@ def initialize(coordinator: str | None = None, num_processes: int | None = None,
     error line (`vlga_jax.supervise`). A process that ends (an error, say) waits as long
     for the others before it exits.
     """
-    given = (coordinator, num_processes, process_id)
-    if not (auto or any(v is not None for v in given)
-            or os.environ.get("JAX_COORDINATOR_ADDRESS")):
+    if not requested(coordinator, num_processes, process_id, auto=auto):
         return False
     check_arguments(coordinator, num_processes, process_id, auto=auto,
                     connect_timeout=connect_timeout)

@@ -136,6 +136,26 @@ def _identity(config: Config, key, dataset, space: dict | None) -> dict:
     return identity
 
 
+def _saved_identity(directory: str | os.PathLike) -> dict:
+    """`_identity` of the run stored in ``directory`` (ValueError if unreadable)."""
+    saved = _read_run_json(directory)
+    return {"config": Config.from_dict(saved["config"]).search_config(),
+            "key": saved["key"], "dataset": saved["dataset"],
+            **({"space": saved["space"]} if "space" in saved else {})}
+
+
+def same_run(directory: str | os.PathLike, config: Config, key, dataset,
+             space: dict | None = None) -> bool:
+    """Whether ``directory`` holds this run (what `RunDir` checks: search config, key,
+    dataset fingerprint and space); False also where its run.json is missing or
+    unreadable (`RunDir` then says what is wrong)."""
+    try:
+        saved = _saved_identity(directory)
+    except ValueError:
+        return False
+    return not _differences(saved, _identity(config, key, dataset, space))
+
+
 class RunDir:
     """Opens (creating or checking) a run directory; saves and restores a search."""
 
@@ -170,11 +190,7 @@ class RunDir:
 
     def _check_identity(self) -> None:
         """Refuse a directory whose run.json describes another run."""
-        saved = _read_run_json(self.path)
-        saved_identity = {"config": Config.from_dict(saved["config"]).search_config(),
-                          "key": saved["key"], "dataset": saved["dataset"],
-                          **({"space": saved["space"]} if "space" in saved else {})}
-        diff = _differences(saved_identity, self.identity)
+        diff = _differences(_saved_identity(self.path), self.identity)
         if diff:
             raise ValueError(f"{self.path} holds a different run; refusing to mix or "
                              f"overwrite it. Differences: " + "; ".join(diff[:8])

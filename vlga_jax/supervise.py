@@ -8,6 +8,9 @@ exit status 134, which no Python code in that process can catch. So `vlga run` a
 passed through untouched, its standard error line by line; a native fatal error and
 everything after it are held back and replaced by one ``vlga: error: ...`` line naming
 the coordinator's address, the process id and what to check; the status is then 2.
+JAX's own log lines (absl's) are shown only if the worker fails without saying why;
+every other line is shown: at once, or, after an absl warning or error (whose message
+may span lines the fatal error then explains), at the next ``vlga:`` line or at the end.
 
     code = supervise.run(["run", "--coordinator", "host:1234", ...], address="host:1234",
                          process_id=1, connect_timeout=60, run_dir="DIR")
@@ -20,12 +23,10 @@ passed on to it; the worker dies with the supervisor (Linux ``PR_SET_PDEATHSIG``
 from __future__ import annotations
 
 import os
-import queue
 import re
 import signal
 import subprocess
 import sys
-import threading
 from collections.abc import Sequence
 
 WORKER_ENV = "VLGA_WORKER"
@@ -36,20 +37,11 @@ CONNECT_SECONDS = 60
 _ABSL = re.compile(r"^[IWEF]\d{4} \d\d:\d\d:\d\d\.\d+\s+\d+\s+\S+:\d+\]")
 _FATAL = re.compile(r"^F\d{4} \d\d:\d\d:\d\d|^\*\*\* Check failure stack trace")
 _STATUS = re.compile(r"absl::Status: ([A-Z_]+)")
-# Seconds without a new line after which an absl log message is taken as complete.
-QUIET_SECONDS = 0.5
 
 
 def is_worker() -> bool:
     """True inside the worker process `run` starts."""
     return os.environ.get(WORKER_ENV) == "1"
-
-
-def _read_lines(stream, lines: queue.Queue) -> None:
-    """Put every line of ``stream`` on ``lines``, then None."""
-    for line in stream:
-        lines.put(line)
-    lines.put(None)
 
 
 def _die_with_parent() -> None:  # pragma: no cover (runs in the child before exec)
@@ -94,43 +86,43 @@ def run(argv: Sequence[str], *, address: str | None, process_id: int | None,
     previous = {sig: signal.signal(sig, lambda s, _f: proc.send_signal(s))
                 for sig in (signal.SIGTERM,)}
     previous[signal.SIGINT] = signal.signal(signal.SIGINT, lambda *_: None)  # the worker's
-    lines: queue.Queue = queue.Queue()
-    threading.Thread(target=_read_lines, args=(proc.stderr, lines), daemon=True).start()
     fatal: list[str] = []
-    burst: list[str] = []  # an absl log line and the lines that follow it at once
-    noise: list[str] = []  # absl logs: shown only if the worker fails without a word
+    kept: list[tuple[str, bool]] = []  # lines held back (and whether absl's): all shown
+    # if the worker fails without a word
+    held: list[str] = []  # those not absl's: shown unless a native abort follows
+    in_absl = False  # the last line was absl's or its stack trace's (indented)
+    holding = False  # an absl warning or error came, and no `vlga:` line since
     said_error = False
     try:
-        while True:
-            try:
-                line = lines.get(timeout=QUIET_SECONDS)
-            except queue.Empty:
-                noise += burst
-                burst = []
-                continue
-            if line is None:
-                break
+        for line in proc.stderr:
             if fatal or _FATAL.match(line):
                 fatal.append(line)
-            elif burst or _ABSL.match(line):  # absl messages span several lines
-                burst.append(line)
+            elif _ABSL.match(line) or (in_absl and line[:1] in (" ", "\t")):
+                kept.append((line, True))
+                in_absl = True
+                holding = holding or line[0] in "WE"
+            elif holding and not line.startswith("vlga:"):
+                kept.append((line, False))  # the absl message's next line, or the worker's
+                held.append(line)
+                in_absl = False
             else:
                 said_error = said_error or line.startswith("vlga: error:")
-                sys.stderr.write(line)
+                sys.stderr.writelines([*held, line])
                 sys.stderr.flush()
+                kept = [k for k in kept if k[1]]
+                held, in_absl, holding = [], False, False
         code = proc.wait()
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    noise += burst
     if fatal:
         print("vlga: error: " + explain("".join(fatal), address=address,
                                         process_id=process_id,
                                         connect_timeout=connect_timeout, run_dir=run_dir),
               file=sys.stderr, flush=True)
         return 2
-    if code != 0 and not said_error:
-        sys.stderr.writelines(noise)
+    sys.stderr.writelines([k[0] for k in kept] if code != 0 and not said_error else held)
+    sys.stderr.flush()
     if code < 0:  # killed by a signal (not JAX's abort)
         who = "this process" if process_id is None else f"process {process_id}"
         if not said_error:
