@@ -312,16 +312,13 @@ def cmd_run(args) -> int:
 def _finished(out: str, config, key) -> bool:
     """Whether ``out`` holds this very run, finished (result.json and model.npz): then
     say so and print its summary instead of training its final model again."""
-    from vlga_jax.data import load_dataset
+    from vlga_jax.evolve import configured_dataset
     from vlga_jax.report import RunReport, summary_table
     from vlga_jax.rundir import same_run
 
     if not all(os.path.exists(os.path.join(out, f)) for f in ("result.json", "model.npz")):
         return False
-    dc = config.data  # loaded as `evolve` loads it: the fingerprint must match
-    dataset = load_dataset(dc.name, data_dir=dc.data_dir, val_fraction=dc.val_fraction,
-                           seed=dc.seed, subset=dc.subset, resize=dc.resize)
-    if not same_run(out, config, key, dataset):
+    if not same_run(out, config, key, configured_dataset(config)):
         return False  # another run or a damaged one: RunDir refuses it, saying why
     print(f"vlga: {out} holds this run, finished; nothing to do (a new run needs another "
           "--out)")

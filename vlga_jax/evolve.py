@@ -675,6 +675,13 @@ def evolve(key: jax.Array, config: Config | None = None, *,
                        Objective(config.ga.objectives, objective, objective_errors), space)
 
 
+def configured_dataset(config: Config) -> Dataset:
+    """The dataset ``config.data`` names, as `evolve` loads it when given none."""
+    dc = config.data
+    return load_dataset(dc.name, data_dir=dc.data_dir, val_fraction=dc.val_fraction,
+                        seed=dc.seed, subset=dc.subset, resize=dc.resize)
+
+
 def _failure_cause(err: SearchFailed, candidates: list[CandidateRecord]) -> SearchFailed:
     """``err`` (every candidate of a generation failed) with the candidates' own reasons
     when they are not all the loss's (a user objective's values, say)."""
@@ -709,9 +716,7 @@ def _evolve(key, config: Config, callbacks, dataset, checkpoint_dir, evaluator, 
     if config.train.step_mode != "chain":  # chained: layer programs persist in DIR/programs
         enable_compilation_cache(config.run.compile_cache_dir)
     if dataset is None:
-        dc = config.data
-        dataset = load_dataset(dc.name, data_dir=dc.data_dir, val_fraction=dc.val_fraction,
-                               seed=dc.seed, subset=dc.subset, resize=dc.resize)
+        dataset = configured_dataset(config)
     check_crop_padding(config, dataset.image_shape)
     if space is not None:
         check_network_space(space)
