@@ -117,29 +117,26 @@ def test_progress_plain_lines_when_not_a_terminal():
 
 
 def test_plain_progress_inside_a_generation_has_bucket_lines_and_a_heartbeat():
-    out = io.StringIO()
     buckets = [("8x8x1 8k3 adam", 1, 10.0), ("8x8x1 16k3 adam", 2, 30.0),
                ("8x8x1 8k1 adam", 1, 10.0)]
-    with Progress(4, file=out, heartbeat=None, line_seconds=0) as progress:
-        progress.generation_started(0, 1, 4)
-        progress.train_started(1, buckets)
-        for k in range(3):
-            progress.bucket_started(k)
-            progress.bucket_finished(k, 0.1)
-    lines = out.getvalue().splitlines()
+
+    def three_buckets(line_seconds: float) -> str:
+        out = io.StringIO()
+        with Progress(4, file=out, heartbeat=None, line_seconds=line_seconds) as progress:
+            progress.generation_started(0, 1, 4)
+            progress.train_started(1, buckets)
+            for k in range(3):
+                progress.bucket_started(k)
+                progress.bucket_finished(k, 0.1)
+        return out.getvalue()
+
+    lines = three_buckets(0).splitlines()
     # One line per finished bucket but the last (the generation's line follows it).
     assert len(lines) == 2
     assert lines[0].startswith("  phase 0 gen 1: trained 1/4, ") and "ETA" in lines[0]
     assert lines[1].startswith("  phase 0 gen 1: trained 3/4, ")
     # Lines at most every line_seconds: none within the first 60 s.
-    out = io.StringIO()
-    with Progress(4, file=out, heartbeat=None, line_seconds=60) as progress:
-        progress.generation_started(0, 1, 4)
-        progress.train_started(1, buckets)
-        for k in range(3):
-            progress.bucket_started(k)
-            progress.bucket_finished(k, 0.1)
-    assert out.getvalue() == ""
+    assert three_buckets(60) == ""
     # While one call runs, the heartbeat thread says what and for how long.
     out = io.StringIO()
     with Progress(4, file=out, heartbeat=0.05) as progress:
