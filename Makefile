@@ -31,11 +31,11 @@ test-fast: install
 bench: install
 	$(BIN)/python benchmarks/throughput.py
 
-# The API reference from the docstrings: docs/api/index.html (not committed). The
-# modules are named because the package's __all__ lists its top-level names only.
-MODULES := $(patsubst %.py,%,$(subst /,.,$(filter-out vlga_jax/__init__.py,$(wildcard vlga_jax/*.py))))
+# The API reference from the docstrings: docs/api/index.html (not committed). The layer
+# subpackages are named because the package's __all__ lists its top-level names only.
+LAYERS := core data genetics networks training config strategies runs search cli
 docs: install
-	$(BIN)/python -m pdoc -o docs/api vlga_jax $(MODULES) vlga_jax.strategies
+	$(BIN)/python -m pdoc -o docs/api vlga_jax $(addprefix vlga_jax.,$(LAYERS))
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -40,8 +40,8 @@ import time
 import jax
 
 from vlga_jax.config import Config
-from vlga_jax.evolve import evolve
-from vlga_jax.names import STEP_MODES
+from vlga_jax.core.names import STEP_MODES
+from vlga_jax.search.evolve import evolve
 
 KERAS_SECONDS_PER_CANDIDATE = 1.90
 BASELINE = {"members_per_call": 16, "cost_model": "measured", "compile_workers": 0}

@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from vlga_jax.conv import CONV_IMPLS, conv2d
+from vlga_jax.networks.conv import CONV_IMPLS, conv2d
 
 SHAPES = {  # name: (x_shape for one candidate, w_shape)
     "digits k3": ((64, 8, 8, 1), (3, 3, 1, 32)),

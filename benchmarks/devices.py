@@ -32,8 +32,8 @@ def child(devices: int, members: int, repeats: int) -> dict:
     import numpy as np
     from sklearn.datasets import load_digits
 
-    from vlga_jax.architecture import Architecture, ConvBlock, ConvLayer
-    from vlga_jax.trainer import DeviceData, Member, Trainer
+    from vlga_jax.networks.architecture import Architecture, ConvBlock, ConvLayer
+    from vlga_jax.training.trainer import DeviceData, Member, Trainer
 
     digits = load_digits()
     x = (digits.images[..., None] / 16.0).astype(np.float32)

@@ -57,10 +57,10 @@ def rungs_predict(preset: str, seed: int) -> dict:
     import jax
 
     import vlga_jax
-    from vlga_jax import genome as G
-    from vlga_jax import halving
-    from vlga_jax.data import load_dataset
-    from vlga_jax.evolve import _Search
+    from vlga_jax.data.datasets import load_dataset
+    from vlga_jax.genetics import genome as G
+    from vlga_jax.search import halving
+    from vlga_jax.search.evolve import _Search
 
     config = vlga_jax.Config.preset(preset).override(**{"run.verbose": False})
     search = _Search(jax.random.key(seed), config, load_dataset("digits"))

@@ -57,13 +57,13 @@ import time
 import jax
 import numpy as np
 
-from vlga_jax import genome as G
-from vlga_jax.architecture import from_description
 from vlga_jax.config import Config
-from vlga_jax.data import Dataset, load_dataset
+from vlga_jax.data.datasets import Dataset, load_dataset
+from vlga_jax.genetics import genome as G
+from vlga_jax.networks.architecture import from_description
 
 # the module (``vlga_jax.evolve`` as an attribute is the function)
-evolve_module = importlib.import_module("vlga_jax.evolve")
+evolve_module = importlib.import_module("vlga_jax.search.evolve")
 
 FULL_TRAIN_POOL = 50_000  # CIFAR-10 training images (validation is carved from them)
 FULL_TEST = 10_000
@@ -181,7 +181,7 @@ def make_dataset(args) -> Dataset:
 
 class TrainerProbe:
     """Keeps the search's `Trainer` (to read its stats between generations) by swapping
-    `vlga_jax.evolve.Trainer` for a subclass that records its instances, for the
+    `vlga_jax.search.evolve.Trainer` for a subclass that records its instances, for the
     duration of the ``with`` block. Nothing in the engine changes."""
 
     def __init__(self):

@@ -7,7 +7,7 @@ Usage: python benchmarks/throughput.py [--quick] [--configs digits cifar]
 For a digits-sized CNN (8x8x1) and a CIFAR-sized CNN (32x32x3, 32-64-128 channels),
 and populations P, on synthetic random data (values do not matter for speed):
 
-* (a) batched: `vlga_jax.trainer.Trainer` trains P members of one `Architecture` in
+* (a) batched: `vlga_jax.training.trainer.Trainer` trains P members of one `Architecture` in
   one compiled program. A first ``train(members, 0)`` call compiles the bucket
   (``stats.compile_seconds``, the cold compile: the persistent cache starts empty),
   later calls of ``--epochs`` epochs are timed (steady state). Each call includes
@@ -56,10 +56,10 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from vlga_jax import params as PR
-from vlga_jax.architecture import Architecture, ConvBlock, ConvLayer
-from vlga_jax.model import Network
-from vlga_jax.trainer import (
+from vlga_jax.networks import params as PR
+from vlga_jax.networks.architecture import Architecture, ConvBlock, ConvLayer
+from vlga_jax.networks.model import Network
+from vlga_jax.training.trainer import (
     DeviceData,
     Member,
     Trainer,

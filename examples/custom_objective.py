@@ -2,7 +2,7 @@
 
     python examples/custom_objective.py [--quick]
 
-The objective is a function of a trained candidate's metrics (`vlga_jax.objectives`:
+The objective is a function of a trained candidate's metrics (`vlga_jax.training.objectives`:
 val_acc, val_loss, train_loss, params, flops, ...) returning a float to maximise.
 """
 

@@ -14,9 +14,9 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from vlga_jax import genome as G
-from vlga_jax import operators as ops
-from vlga_jax.space import xiao2020
+from vlga_jax.genetics import genome as G
+from vlga_jax.genetics import operators as ops
+from vlga_jax.genetics.space import xiao2020
 
 
 def synthetic_fitness(population: G.Genome, space) -> jax.Array:

@@ -5,7 +5,7 @@ collectives): each device trains its share of the members, and every call's size
 multiple of the devices. On one machine with several GPUs this happens by itself (a
 search takes `--set run.devices=N` to use fewer); here XLA_FLAGS makes the CPU look
 like 4 devices, which must be set before jax is imported. Several hosts: see
-`vlga_jax.distributed`.
+`vlga_jax.core.distributed`.
 
     python examples/multi_device.py [--quick] [--devices N]
 """
@@ -33,9 +33,9 @@ def main() -> None:
     import numpy as np
     from sklearn.datasets import load_digits
 
-    from vlga_jax.architecture import Architecture, ConvBlock, ConvLayer
-    from vlga_jax.distributed import describe
-    from vlga_jax.trainer import DeviceData, Member, Trainer
+    from vlga_jax.core.distributed import describe
+    from vlga_jax.networks.architecture import Architecture, ConvBlock, ConvLayer
+    from vlga_jax.training.trainer import DeviceData, Member, Trainer
 
     print(f"{describe()}: {jax.devices()}")
     digits = load_digits()

@@ -13,8 +13,8 @@ import jax
 import numpy as np
 from sklearn.datasets import load_digits
 
-from vlga_jax.architecture import Architecture, ConvBlock, ConvLayer
-from vlga_jax.trainer import DeviceData, Member, Trainer
+from vlga_jax.networks.architecture import Architecture, ConvBlock, ConvLayer
+from vlga_jax.training.trainer import DeviceData, Member, Trainer
 
 
 def main() -> None:

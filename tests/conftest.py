@@ -30,7 +30,7 @@ def digits_dataset():
     """`Dataset.from_arrays` on the first 500 scikit-learn digits (train 320/val 80/test 100)."""
     from sklearn.datasets import load_digits
 
-    from vlga_jax.data import Dataset
+    from vlga_jax.data.datasets import Dataset
 
     digits = load_digits()
     x = digits.images[:500].astype(np.uint8)[..., None]
@@ -42,7 +42,7 @@ def digits_dataset():
 @pytest.fixture(scope="session")
 def device_data(digits_dataset):
     """`DeviceData` with 96 training and 32 validation images, evaluation batch 32."""
-    from vlga_jax.trainer import DeviceData
+    from vlga_jax.training.trainer import DeviceData
 
     ds = digits_dataset
     return DeviceData.create(ds.train_x[:TINY_TRAIN], ds.train_y[:TINY_TRAIN],

@@ -36,7 +36,7 @@ def main() -> None:
                                         f"--xla_force_host_platform_device_count={args.devices}"])
     os.environ["JAX_PLATFORMS"] = "cpu"
 
-    from vlga_jax import distributed
+    from vlga_jax.core import distributed
 
     distributed.initialize(args.coordinator, args.num_processes, args.process_id,
                            heartbeat_timeout=5)
@@ -46,7 +46,7 @@ def main() -> None:
 
     from vlga_jax import Config, evolve
     from vlga_jax.config import GAConfig, RunConfig, SpaceConfig, TrainConfig
-    from vlga_jax.data import Dataset
+    from vlga_jax.data.datasets import Dataset
 
     digits = load_digits()
     dataset = Dataset.from_arrays(digits.images[:300].astype(np.uint8)[..., None],

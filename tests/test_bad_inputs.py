@@ -19,8 +19,7 @@ import warnings
 import jax
 import numpy as np
 import pytest
-from test_checkpoint import hold_lock
-from test_resume import CACHE_OPTIONS, KEY, shared_cache_dir, tiny_config
+from support import CACHE_OPTIONS, KEY, hold_lock, shared_cache_dir, tiny_config
 
 from vlga_jax import (
     Config,
@@ -31,22 +30,22 @@ from vlga_jax import (
     SpaceConfig,
     TrainConfig,
     cli,
-    distributed,
     evolve,
     load_dataset,
     load_model,
-    rundir,
     save_model,
 )
-from vlga_jax import checkpoint as ckpt
-from vlga_jax import genome as G
-from vlga_jax import params as P
-from vlga_jax.architecture import from_description
 from vlga_jax.cli import main
-from vlga_jax.data import find_prepared
-from vlga_jax.evolve import SearchFailed, check_crop_padding
-from vlga_jax.objectives import Objective, ObjectiveError
-from vlga_jax.records import CandidateRecord, GenerationRecord
+from vlga_jax.core import checkpoint as ckpt
+from vlga_jax.core import distributed
+from vlga_jax.data.datasets import find_prepared
+from vlga_jax.genetics import genome as G
+from vlga_jax.networks import params as P
+from vlga_jax.networks.architecture import from_description
+from vlga_jax.runs import rundir
+from vlga_jax.runs.records import CandidateRecord, GenerationRecord
+from vlga_jax.search.evolve import SearchFailed, check_crop_padding
+from vlga_jax.training.objectives import Objective, ObjectiveError
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -491,7 +490,7 @@ def test_every_candidate_failing_is_one_line_and_resume_says_the_same(paths, cap
                                                                       monkeypatch):
     """Every loss diverging (as a learning rate of 1e30 did before such rates were refused:
     the trainer's outcomes are marked as it marks a NaN loss)."""
-    from vlga_jax.trainer import Trainer
+    from vlga_jax.training.trainer import Trainer
 
     original = Trainer.train
 
@@ -698,8 +697,8 @@ API = [
 
 def _evaluation():
     """A cached candidate (no parameters) to hand to objectives."""
-    from vlga_jax.records import Evaluation
-    from vlga_jax.trainer import Outcome
+    from vlga_jax.runs.records import Evaluation
+    from vlga_jax.training.trainer import Outcome
 
     arch = from_description({"blocks": [{"channels_a": 8, "kernel_a": 3}], "globals": {}},
                             input_shape=(8, 8, 1), num_classes=10)

@@ -8,10 +8,10 @@ import jax
 import numpy as np
 import pytest
 
-from vlga_jax import operators as op
 from vlga_jax.config import GAConfig
-from vlga_jax.names import STRATEGY_NAMES
-from vlga_jax.space import xiao2020
+from vlga_jax.core.names import STRATEGY_NAMES
+from vlga_jax.genetics import operators as op
+from vlga_jax.genetics.space import xiao2020
 from vlga_jax.strategies import STRATEGIES, SearchState, Strategy, make_strategy
 from vlga_jax.strategies.base import random_depth_population
 

@@ -76,8 +76,9 @@ def test_cycle_finder_finds_a_cycle():
 def test_graph_sees_function_level_imports():
     modules = _modules()
     graph = {name: _imported(name, path, modules) for name, path in modules.items()}
-    assert "vlga_jax.export" in graph["vlga_jax.rundir"]  # imported inside RunDir.finish
-    assert "vlga_jax.strategies" in graph["vlga_jax.evolve"]
+    # export is imported inside RunDir.finish
+    assert "vlga_jax.networks.export" in graph["vlga_jax.runs.rundir"]
+    assert "vlga_jax.strategies" in graph["vlga_jax.search.evolve"]
 
 
 def test_no_import_cycle():
@@ -88,11 +89,11 @@ def test_no_import_cycle():
 
 def test_names_is_a_leaf():
     modules = _modules()
-    assert _imported("vlga_jax.names", modules["vlga_jax.names"], modules) == set()
+    assert _imported("vlga_jax.core.names", modules["vlga_jax.core.names"], modules) == set()
 
 
 def test_deterministic_gpu_flags_are_added_once_and_respect_the_user():
-    from vlga_jax import xla_flags
+    from vlga_jax.core import xla_flags
 
     env = {"XLA_FLAGS": "--xla_gpu_autotune_level=4"}
     assert xla_flags.add_deterministic_gpu_flags(env) == ["--xla_gpu_deterministic_ops=true"]
@@ -106,10 +107,33 @@ def test_deterministic_gpu_flags_are_added_once_and_respect_the_user():
                for f in xla_flags.DETERMINISTIC_GPU_FLAGS)  # set by `import vlga_jax`
 
 
-def test_every_module_is_reachable_from_the_package():
-    import pathlib
+def _layer(module: str) -> int:
+    """The rank of ``module``'s layer in `vlga_jax.LAYERS` (the package itself: above all)."""
+    parts = module.split(".")
+    return vlga_jax.LAYERS.index(parts[1]) if len(parts) > 1 else len(vlga_jax.LAYERS)
 
-    import vlga_jax
 
-    modules = {p.stem for p in pathlib.Path(vlga_jax.__file__).parent.glob("*.py")}
-    assert modules - {"__init__"} <= set(vlga_jax._SUBMODULES)
+def _upward(graph: dict[str, set[str]]) -> list[str]:
+    return sorted(f"{a} -> {b}" for a, deps in graph.items() for b in deps
+                  if _layer(b) > _layer(a))
+
+
+def test_upward_finder_finds_an_upward_import():
+    graph = {"vlga_jax.genetics.space": {"vlga_jax.core.names", "vlga_jax.training.cost"}}
+    assert _upward(graph) == ["vlga_jax.genetics.space -> vlga_jax.training.cost"]
+
+
+def test_no_import_up_the_layers():
+    """A module imports only from its own layer and the layers before it."""
+    modules = _modules()
+    graph = {name: _imported(name, path, modules) for name, path in modules.items()}
+    assert _upward(graph) == []
+
+
+def test_every_module_lives_in_a_layer():
+    """Nothing but the package's __init__ sits outside the layers' subpackages."""
+    strays = [name for name in _modules()
+              if name != "vlga_jax" and name.split(".")[1] not in vlga_jax.LAYERS]
+    assert strays == []
+    assert all(getattr(vlga_jax, layer).__name__ == f"vlga_jax.{layer}"
+               for layer in vlga_jax.LAYERS)

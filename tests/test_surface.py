@@ -11,7 +11,7 @@ import pytest
 import vlga_jax
 from vlga_jax.cli import main
 from vlga_jax.config import _SUB, PRESETS, Config
-from vlga_jax.configdoc import describe, field_docs
+from vlga_jax.config.doc import describe, field_docs
 
 
 def test_config_is_the_default_search():
@@ -62,10 +62,12 @@ def test_run_help_names_vlga_config(capsys):
 
 
 def test_package_exposes_what_the_readme_uses():
-    assert vlga_jax.progress.Progress is vlga_jax.Progress
-    assert vlga_jax.export.load_model is vlga_jax.load_model
+    from vlga_jax.networks.export import load_model
+    from vlga_jax.runs.progress import Progress
+
+    assert Progress is vlga_jax.Progress and load_model is vlga_jax.load_model
     assert vlga_jax.PRESETS is PRESETS
-    for name in ("operators", "trainer", "strategies", "presets_info", "configdoc"):
+    for name in vlga_jax.LAYERS:  # each layer is an attribute, loaded on first use
         assert getattr(vlga_jax, name) is importlib.import_module(f"vlga_jax.{name}")
         assert name in dir(vlga_jax)
     with pytest.raises(AttributeError, match="no attribute 'nope'"):

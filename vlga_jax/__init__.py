@@ -1,14 +1,24 @@
 """vlga-jax: batched, JAX-compiled genetic search of CNN architectures and hyperparameters.
 
-The names below are imported with the package; every submodule (``vlga_jax.operators``,
-``vlga_jax.trainer``, ``vlga_jax.strategies``, ``vlga_jax.progress``, ``vlga_jax.export``,
-``vlga_jax.presets_info``, ...) and `Progress` load on first use.
+The names below are imported with the package. The subpackages are layers, each
+importing only from the layers before it (``tests/test_imports.py`` checks):
+
+    core        names, XLA flags, checkpoint codec, devices and processes, Pareto ranks
+    data        datasets and images
+    genetics    gene tables, genomes, genetic operators
+    networks    architectures, Flax modules, parameters, model files
+    training    cost model, planner, compiled programs, the trainer, objectives
+    config      the validated configuration and the presets
+    strategies  ask/tell search strategies (VLGA, GA, tournament, random, grid)
+    runs        records, run directories, logs, progress, reports
+    search      `evolve`: the search loop
+    cli         the ``vlga`` command
+
+Each loads on first use (``vlga_jax.training``, ...), as does `Progress`.
 """
 
 import importlib
 
-# First: XLA reads its flags when JAX starts a backend, which a later import may do.
-from vlga_jax import xla_flags  # noqa: F401  (sets deterministic GPU flags)
 from vlga_jax.config import (
     PRESETS,
     Config,
@@ -18,12 +28,15 @@ from vlga_jax.config import (
     SpaceConfig,
     TrainConfig,
 )
-from vlga_jax.data import Dataset, load_dataset
-from vlga_jax.evolve import Result, SearchFailed, evolve
-from vlga_jax.export import ExportedModel, load_model, save_model
-from vlga_jax.genome import Genome
-from vlga_jax.model import build
-from vlga_jax.space import Gene, SearchSpace
+
+# First: XLA reads its flags when JAX starts a backend, which a later import may do.
+from vlga_jax.core import xla_flags  # noqa: F401  (sets deterministic GPU flags)
+from vlga_jax.data.datasets import Dataset, load_dataset
+from vlga_jax.genetics.genome import Genome
+from vlga_jax.genetics.space import Gene, SearchSpace
+from vlga_jax.networks.export import ExportedModel, load_model, save_model
+from vlga_jax.networks.model import build
+from vlga_jax.search.evolve import Result, SearchFailed, evolve
 
 __version__ = "0.1.0"
 
@@ -33,21 +46,17 @@ __all__ = [
     "SearchSpace", "ExportedModel", "load_model", "save_model", "build",
 ]
 
-_SUBMODULES = frozenset({
-    "architecture", "augment", "checkpoint", "cli", "config", "configdoc", "conv", "data",
-    "evolve", "export", "genome", "growth", "model", "operators", "params", "presets_info",
-    "progress", "records", "report", "rundir", "runlog", "space", "strategies", "trainer",
-    "cost", "distributed", "halving", "names", "objectives", "pareto", "planner", "programs",
-    "xla_flags", "chain", "layer_programs", "members", "program_store", "supervise",
-    "feasibility", "candidates", "images", "retrain",
-})
+# The layers, bottom first: a module may import from its own layer and those before it.
+LAYERS = ("core", "data", "genetics", "networks", "training", "config", "strategies",
+          "runs", "search", "cli")
+_SUBMODULES = frozenset(LAYERS)
 
 
 def __getattr__(name: str):
     if name in _SUBMODULES:
         return importlib.import_module(f"vlga_jax.{name}")
     if name == "Progress":
-        from vlga_jax.progress import Progress
+        from vlga_jax.runs.progress import Progress
 
         return Progress
     raise AttributeError(f"module 'vlga_jax' has no attribute {name!r}")

@@ -6,7 +6,7 @@
     (run and resume: --coordinator HOST:PORT --num-processes N --process-id I, or
      --distributed, join a run of several processes, in a supervised worker process
      that turns JAX's native aborts into one error line; --connect-timeout SECONDS;
-     see `vlga_jax.distributed`, `vlga_jax.supervise`)
+     see `vlga_jax.core.distributed`, `vlga_jax.core.supervise`)
     vlga report DIR [--out D [--force]]
                                  summary table and PNG plots (DIR/report/)
     vlga report DIR --csv FILE   every evaluated candidate as CSV
@@ -37,7 +37,7 @@ import threading
 import time
 from pathlib import Path
 
-from vlga_jax.supervise import CONNECT_SECONDS
+from vlga_jax.core.supervise import CONNECT_SECONDS
 
 
 class _Parser(argparse.ArgumentParser):
@@ -167,7 +167,7 @@ def _can_write_in(directory: Path) -> bool:
 def _join(args) -> None:
     """Join a run of several processes if the flags or the environment say so (before
     anything else uses JAX)."""
-    from vlga_jax import distributed
+    from vlga_jax.core import distributed
 
     try:
         distributed.initialize(args.coordinator, args.num_processes, args.process_id,
@@ -183,7 +183,7 @@ def _several_processes(args) -> bool:
     """Whether ``run``/``resume`` join a run of several processes (flags or environment)."""
     if getattr(args, "fn", None) not in (cmd_run, cmd_resume):
         return False
-    from vlga_jax import distributed
+    from vlga_jax.core import distributed
 
     return distributed.requested(args.coordinator, args.num_processes, args.process_id,
                                  auto=args.distributed)
@@ -191,8 +191,8 @@ def _several_processes(args) -> bool:
 
 def _supervised(args, argv) -> int:
     """Check the several-process flags, then run this command in a supervised worker
-    (`vlga_jax.supervise`: JAX's native aborts become one error line)."""
-    from vlga_jax import distributed, supervise
+    (`vlga_jax.core.supervise`: JAX's native aborts become one error line)."""
+    from vlga_jax.core import distributed, supervise
 
     distributed.check_arguments(args.coordinator, args.num_processes, args.process_id,
                                 auto=args.distributed, connect_timeout=args.connect_timeout)
@@ -237,9 +237,9 @@ def _exit_on_interrupt(out: str):
 def _run_search(config, key, out: str, quiet: bool) -> int:
     import jax
 
-    from vlga_jax import distributed
-    from vlga_jax.evolve import SearchFailed, evolve
-    from vlga_jax.progress import for_search
+    from vlga_jax.core import distributed
+    from vlga_jax.runs.progress import for_search
+    from vlga_jax.search.evolve import SearchFailed, evolve
 
     main = distributed.is_main()  # process 0 alone prints (and writes the directory)
     vlga = config.ga.strategy == "vlga"  # phases are the VLGA's alone
@@ -283,8 +283,8 @@ def _run_search(config, key, out: str, quiet: bool) -> int:
 def _check_paths(config, out: str) -> None:
     """Refuse, before anything is loaded or trained, directories that cannot be written
     (by process 0, the one that writes them)."""
-    from vlga_jax.data import check_data_dir
-    from vlga_jax.distributed import is_main
+    from vlga_jax.core.distributed import is_main
+    from vlga_jax.data.datasets import check_data_dir
 
     if not is_main():
         return
@@ -312,9 +312,9 @@ def cmd_run(args) -> int:
 def _finished(out: str, config, key) -> bool:
     """Whether ``out`` holds this very run, finished (result.json and model.npz): then
     say so and print its summary instead of training its final model again."""
-    from vlga_jax.evolve import configured_dataset
-    from vlga_jax.report import RunReport, summary_table
-    from vlga_jax.rundir import same_run
+    from vlga_jax.runs.report import RunReport, summary_table
+    from vlga_jax.runs.rundir import same_run
+    from vlga_jax.search.evolve import configured_dataset
 
     if not all(os.path.exists(os.path.join(out, f)) for f in ("result.json", "model.npz")):
         return False
@@ -327,8 +327,8 @@ def _finished(out: str, config, key) -> bool:
 
 
 def cmd_resume(args) -> int:
-    from vlga_jax.report import RunReport, summary_table
-    from vlga_jax.rundir import read_config
+    from vlga_jax.runs.report import RunReport, summary_table
+    from vlga_jax.runs.rundir import read_config
 
     _join(args)
     config, key = read_config(args.dir)
@@ -345,8 +345,8 @@ def cmd_resume(args) -> int:
 
 def _write_candidates_csv(args) -> int:
     """``vlga report DIR --csv FILE``: every candidate of the run as CSV."""
-    from vlga_jax import candidates
-    from vlga_jax.report import RunReport
+    from vlga_jax.runs import candidates
+    from vlga_jax.runs.report import RunReport
 
     run = RunReport.load(args.dir)
     _check_writable_file(args.csv, "--csv")
@@ -364,7 +364,7 @@ REPORT_MANIFEST = ".vlga-report.json"
 
 
 def cmd_report(args) -> int:
-    from vlga_jax.report import write_report
+    from vlga_jax.runs.report import write_report
 
     if args.csv is not None:
         return _write_candidates_csv(args)
@@ -388,8 +388,8 @@ def _report_into(run_dir: str, out: Path, force: bool):
     import shutil
     import tempfile
 
-    from vlga_jax.checkpoint import write_json_atomic
-    from vlga_jax.report import write_report
+    from vlga_jax.core.checkpoint import write_json_atomic
+    from vlga_jax.runs.report import write_report
 
     _check_writable_dir(str(out), "--out")
     created = not out.exists()
@@ -422,7 +422,7 @@ def _report_into(run_dir: str, out: Path, force: bool):
 def cmd_export(args) -> int:
     import shutil
 
-    from vlga_jax.export import load_model
+    from vlga_jax.networks.export import load_model
 
     source = os.path.join(args.dir, "model.npz")
     if args.rank is not None:
@@ -456,7 +456,7 @@ def cmd_export(args) -> int:
 def cmd_predict(args) -> int:
     import numpy as np
 
-    from vlga_jax.export import load_model
+    from vlga_jax.networks.export import load_model
 
     out = args.out
     if out is not None:
@@ -465,7 +465,7 @@ def cmd_predict(args) -> int:
         _check_writable_file(out, "--out")
         if os.path.exists(out) and not args.force:
             raise ValueError(f"--out {out} exists; pass --force to overwrite it")
-    from vlga_jax.images import IMAGE_SUFFIXES, read_images
+    from vlga_jax.data.images import IMAGE_SUFFIXES, read_images
 
     model = load_model(args.model)
     if args.normalized:
@@ -489,7 +489,7 @@ def cmd_predict(args) -> int:
 
 def cmd_presets(args) -> int:
     from vlga_jax.config import PRESETS
-    from vlga_jax.presets_info import explain, summary
+    from vlga_jax.config.presets_info import explain, summary
 
     if args.explain is not None:
         print(explain(args.explain))  # ValueError naming the presets if unknown
@@ -500,7 +500,7 @@ def cmd_presets(args) -> int:
 
 
 def cmd_config(args) -> int:
-    from vlga_jax.configdoc import describe
+    from vlga_jax.config.doc import describe
 
     config = _build_config(args)
     print(config.to_json() if args.json else describe(config))
@@ -654,10 +654,10 @@ def main(argv=None) -> int:
     parser = make_parser()
     argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
     args = parser.parse_args(argv)
-    from vlga_jax.checkpoint import CheckpointError
-    from vlga_jax.data import DatasetNotPrepared
+    from vlga_jax.core.checkpoint import CheckpointError
+    from vlga_jax.core.supervise import is_worker
+    from vlga_jax.data.datasets import DatasetNotPrepared
     from vlga_jax.strategies import SearchFailed
-    from vlga_jax.supervise import is_worker
 
     try:
         if _several_processes(args) and not is_worker():

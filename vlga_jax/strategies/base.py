@@ -43,8 +43,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from vlga_jax.config import GAConfig
-from vlga_jax.genome import GeneMask, Genome, random_population, sync_depth
-from vlga_jax.space import SearchSpace
+from vlga_jax.genetics.genome import GeneMask, Genome, random_population, sync_depth
+from vlga_jax.genetics.space import SearchSpace
 
 STRATEGIES: dict[str, type] = {}
 

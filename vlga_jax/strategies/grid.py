@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from vlga_jax.genome import Genome, encode
+from vlga_jax.genetics.genome import Genome, encode
 from vlga_jax.strategies.base import SearchState, Strategy, register
 
 

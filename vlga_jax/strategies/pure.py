@@ -29,7 +29,7 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 
-from vlga_jax.genome import Genome
+from vlga_jax.genetics.genome import Genome
 from vlga_jax.strategies.base import random_depth_population
 from vlga_jax.strategies.ga import GA, _ga_breed
 from vlga_jax.strategies.random_search import RandomSearch

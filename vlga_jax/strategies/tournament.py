@@ -18,8 +18,8 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from vlga_jax import operators as ops
-from vlga_jax.genome import Genome, sync_depth
+from vlga_jax.genetics import operators as ops
+from vlga_jax.genetics.genome import Genome, sync_depth
 from vlga_jax.strategies.base import (
     SearchState,
     Strategy,

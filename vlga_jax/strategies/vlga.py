@@ -33,8 +33,14 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 
-from vlga_jax import operators as ops
-from vlga_jax.genome import GeneMask, Genome, block_mutable_mask, random_population, set_gene
+from vlga_jax.genetics import operators as ops
+from vlga_jax.genetics.genome import (
+    GeneMask,
+    Genome,
+    block_mutable_mask,
+    random_population,
+    set_gene,
+)
 from vlga_jax.strategies.base import SearchState, Strategy, register
 
 

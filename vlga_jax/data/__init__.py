@@ -1,0 +1,1 @@
+"""Datasets: loading, splitting and standardising arrays; reading images for prediction."""

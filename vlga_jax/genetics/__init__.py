@@ -1,0 +1,1 @@
+"""Gene tables, genomes (padded int32 arrays with masks) and pure genetic operators."""

@@ -1,0 +1,1 @@
+"""Static network descriptions, the Flax modules built from them, parameters and model files."""

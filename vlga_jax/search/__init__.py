@@ -1,0 +1,1 @@
+"""The search loop: `evolve`, successive halving and retraining of the best candidates."""

@@ -1,0 +1,1 @@
+"""Batched training of candidates: cost model, planner, compiled programs and the trainer."""
