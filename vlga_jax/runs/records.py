@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 
 from vlga_jax.networks.architecture import Architecture
-from vlga_jax.training.trainer import Outcome
+from vlga_jax.training.members import Outcome
 
 
 @dataclasses.dataclass

@@ -46,7 +46,7 @@ from vlga_jax.core import distributed
 from vlga_jax.config import Config
 from vlga_jax.runs.records import CandidateRecord, Evaluation, FinalProgress, GenerationRecord
 from vlga_jax.runs.runlog import RunLog
-from vlga_jax.training.trainer import Outcome
+from vlga_jax.training.members import Outcome
 
 FORMAT = 1
 LOCK = "lock"

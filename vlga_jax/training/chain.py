@@ -30,8 +30,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from vlga_jax.networks import params as P
-from vlga_jax.training import layer_programs as L
+from vlga_jax.core import streams
+from vlga_jax.networks.params import update_mask
+from vlga_jax.training import layer_programs as ops
 from vlga_jax.training.members import Outcome, _freeze_bias_before_batchnorm
 from vlga_jax.training.program_store import ProgramStore
 
@@ -52,9 +53,9 @@ def _specs(shapes: dict, dtype=jnp.float32):
 # The knobs each kind of op reads, with their dtypes (`layer_programs.network_nodes`).
 _KNOB_DTYPES = {"batchnorm": bool, "activation": jnp.int32, "pool_max": bool,
                 "rate": jnp.float32, "pool_on": bool, "dropout": jnp.float32}
-_OP_KNOBS = {L.ConvOp: (), L.DenseOp: (), L.NormAct: ("batchnorm", "activation"),
-             L.Act: ("activation",), L.Pool: ("pool_max",), L.Dropout: ("rate",),
-             L.HeadOp: ("pool_on", "pool_max", "dropout")}
+_OP_KNOBS = {ops.ConvOp: (), ops.DenseOp: (), ops.NormAct: ("batchnorm", "activation"),
+             ops.Act: ("activation",), ops.Pool: ("pool_max",), ops.Dropout: ("rate",),
+             ops.HeadOp: ("pool_on", "pool_max", "dropout")}
 
 
 def _op_specs(op) -> tuple[dict, dict, dict]:
@@ -66,10 +67,10 @@ def _op_specs(op) -> tuple[dict, dict, dict]:
 
 
 def _input_spec(op, batch: int):
-    if isinstance(op, L.ConvOp):
+    if isinstance(op, ops.ConvOp):
         x = _spec((batch, *op.in_shape))
         return (x, _spec((batch, *op.out_shape))) if op.add else x
-    if isinstance(op, L.DenseOp | L.HeadOp):
+    if isinstance(op, ops.DenseOp | ops.HeadOp):
         return _spec((batch, *op.in_shape))
     return _spec((batch, *op.shape))
 
@@ -77,7 +78,7 @@ def _input_spec(op, batch: int):
 def _opt_spec(optimizer, params):
     if optimizer is None:
         return {}, {}
-    opt = jax.eval_shape(L.build_init_opt(optimizer), params, _spec(()), _spec(()))
+    opt = jax.eval_shape(ops.build_init_opt(optimizer), params, _spec(()), _spec(()))
     return opt, jax.tree.map(lambda a: _spec(a.shape, bool), params)
 
 
@@ -89,55 +90,55 @@ def program_specs(key: tuple, rng_dtype) -> tuple[Callable, tuple]:
     if role == "forward":
         _, op, impl, needs_dx, batch = key
         p, s, k = _op_specs(op)
-        return L.build_forward(op, impl, needs_dx), (p, s, k, _input_spec(op, batch), rng,
+        return ops.build_forward(op, impl, needs_dx), (p, s, k, _input_spec(op, batch), rng,
                                                      index)
     if role == "backward":
         _, op, impl, needs_dx, optimizer, batch = key
         p, s, k = _op_specs(op)
         x = _input_spec(op, batch)
-        y, _, residuals = jax.eval_shape(L.build_forward(op, impl, needs_dx),
+        y, _, residuals = jax.eval_shape(ops.build_forward(op, impl, needs_dx),
                                          p, s, k, x, rng, index)
         opt, mask = _opt_spec(optimizer, p)
-        return (L.build_backward(op, impl, needs_dx, optimizer),
+        return (ops.build_backward(op, impl, needs_dx, optimizer),
                 (residuals, y, p, s, k, x, rng, index, opt, mask))
     if role == "frozen":
         _, op, impl, batch = key
         p, s, k = _op_specs(op)
-        return L.build_frozen(op, impl), (p, s, k, _input_spec(op, batch), rng, index)
+        return ops.build_frozen(op, impl), (p, s, k, _input_spec(op, batch), rng, index)
     if role == "evaluate":
         _, op, impl, batch = key
         p, s, k = _op_specs(op)
-        return L.build_evaluate(op, impl), (p, s, k, _input_spec(op, batch))
+        return ops.build_evaluate(op, impl), (p, s, k, _input_spec(op, batch))
     if role == "init_opt":
         _, op, optimizer = key
-        return L.build_init_opt(optimizer), (_op_specs(op)[0], _spec(()), _spec(()))
+        return ops.build_init_opt(optimizer), (_op_specs(op)[0], _spec(()), _spec(()))
     if role == "head_train":
         _, op, needs_dx, optimizer, batch = key
         p, _, k = _op_specs(op)
         opt, mask = _opt_spec(optimizer, p)
-        return (L.build_head_train(op, needs_dx, optimizer),
+        return (ops.build_head_train(op, needs_dx, optimizer),
                 (p, opt, mask, k, _input_spec(op, batch), _spec((batch,), jnp.int32), rng,
                  index, _spec(()), _spec((), bool)))
     if role == "head_eval":
         _, op, batch = key
         p, _, k = _op_specs(op)
-        return L.build_head_eval(op), (p, k, _input_spec(op, batch),
+        return ops.build_head_eval(op), (p, k, _input_spec(op, batch),
                                        _spec((batch,), jnp.int32), _spec((batch,)),
                                        _spec((2,)))
     if role == "add":
         _, shape = key
-        return L.build_add(), (_spec(shape), _spec(shape))
+        return ops.build_add(), (_spec(shape), _spec(shape))
     if role == "epoch_keys":
         _, n_train, steps, batch = key
-        return L.build_epoch_keys(n_train, steps, batch), (rng,)
+        return ops.build_epoch_keys(n_train, steps, batch), (rng,)
     if role == "train_batch":
         _, x_shape, steps, batch, augment, crop = key
-        return (L.build_train_batch(augment, crop),
+        return (ops.build_train_batch(augment, crop),
                 (_spec(x_shape), _spec(x_shape[:1], jnp.int32),
                  _spec((steps, batch), jnp.int32), _spec((steps,), rng_dtype), index))
     if role == "eval_batch":
         _, x_shape, batch = key
-        return (L.build_eval_batch(batch),
+        return (ops.build_eval_batch(batch),
                 (_spec(x_shape), _spec(x_shape[:1], jnp.int32), _spec(x_shape[:1]), index))
     raise ValueError(f"unknown layer program role {role!r}")
 
@@ -149,7 +150,7 @@ def program_label(key: tuple) -> str:
         return role
     if role == "add":
         return "add " + "x".join(map(str, key[1]))
-    return f"{role} {L.op_label(key[1])}"
+    return f"{role} {ops.op_label(key[1])}"
 
 
 def _jax_cache_on() -> bool:
@@ -165,7 +166,7 @@ def _has_params(op) -> bool:
 
 
 def _opt_name(node) -> str:
-    return "head" if isinstance(node.op, L.HeadOp) else "/".join(node.path)
+    return "head" if isinstance(node.op, ops.HeadOp) else "/".join(node.path)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -186,7 +187,7 @@ def _plan(nodes, frozen_blocks: int) -> _Plan:
         trainable = _has_params(node.op) and (node.block < 0 or node.block >= frozen_blocks)
         dx = any(grad[i] for i in node.inputs)
         needs_dx.append(dx)
-        if isinstance(node.op, L.HeadOp):
+        if isinstance(node.op, ops.HeadOp):
             modes.append("head")
         else:
             modes.append("train" if trainable or dx else "frozen")
@@ -214,7 +215,7 @@ class Chain:
         """Every layer program that training ``member`` for ``n_epochs`` on ``data`` (then
         evaluating it) runs, in first-use order."""
         t = self.trainer
-        nodes = L.nodes_of(member.arch)
+        nodes = ops.nodes_of(member.arch)
         optimizer = member.arch.optimizer
         keys = []
         if n_epochs:
@@ -232,7 +233,7 @@ class Chain:
                     keys.append(("add", (t.batch_size, *_value_shape(nodes, value))))
         keys.append(("eval_batch", tuple(data.eval_x.shape), t.eval_batch))
         for node in nodes:
-            if isinstance(node.op, L.HeadOp):
+            if isinstance(node.op, ops.HeadOp):
                 keys.append(("head_eval", node.op, t.eval_batch))
             else:
                 keys.append(("evaluate", node.op, self.impl, t.eval_batch))
@@ -325,27 +326,24 @@ class Chain:
     # training ----------------------------------------------------------------------
     def train(self, member, n_epochs: int, data, keep_opt_state: bool, futures: dict):
         """Train ``member`` for ``n_epochs`` on ``data`` and evaluate it; an
-        `vlga_jax.training.trainer.Outcome`. ``futures``: key -> Future of `submit`."""
+        `vlga_jax.training.members.Outcome`. ``futures``: key -> Future of `submit`."""
 
         def prog(key):
             return self.wait(futures[key])
 
         t = self.trainer
         real = member.arch.shape_key()
-        nodes = L.nodes_of(member.arch)
+        nodes = ops.nodes_of(member.arch)
         plan = _plan(nodes, member.frozen_blocks)
         knobs = member.arch.knobs()
         optimizer = member.arch.optimizer
-        if member.params is None:
-            params, stats = P.init_params(member.key, real)
-        else:
-            params, stats = member.params, member.stats or {}
-        mask = _freeze_bias_before_batchnorm(P.update_mask(real, real, member.frozen_blocks),
+        params, stats = member.start_params()
+        mask = _freeze_bias_before_batchnorm(update_mask(real, real, member.frozen_blocks),
                                              member.arch)
-        ps = [L.node_tree(params, n) for n in nodes]
-        ss = [L.node_tree(stats, n) if isinstance(n.op, L.NormAct) else {} for n in nodes]
-        ks = [L.node_knobs(n, knobs) for n in nodes]
-        ms = [L.node_tree(mask, n) for n in nodes]
+        ps = [ops.node_tree(params, n) for n in nodes]
+        ss = [ops.node_tree(stats, n) if isinstance(n.op, ops.NormAct) else {} for n in nodes]
+        ks = [ops.node_knobs(n, knobs) for n in nodes]
+        ms = [ops.node_tree(mask, n) for n in nodes]
         index = [np.int32(j) for j in range(len(nodes))]
         opt = dict(member.opt_state or {})
         start = time.perf_counter()
@@ -363,7 +361,7 @@ class Chain:
             names = [_opt_name(n) if j in trained else None for j, n in enumerate(nodes)]
             epoch_keys, batch_fn = (prog(k) for k in self.keys_for(member, n_epochs, data)[:2])
             fan_out = _fan_out(nodes)
-            rng = jax.random.fold_in(member.key, 1)  # the init used the member's key
+            rng = jax.random.fold_in(member.key, streams.TRAIN_AFTER_INIT)  # init used the key
             for _ in range(n_epochs):
                 rng, perm, step_keys = epoch_keys(rng)
                 loss_sum = jnp.float32(0.0)
@@ -410,14 +408,14 @@ class Chain:
 
     def opt_state_structure(self, arch, frozen_blocks: int = 0):
         """The tree structure of the optimizer states `train` keeps for ``arch``."""
-        nodes = L.nodes_of(arch)
+        nodes = ops.nodes_of(arch)
         plan = _plan(nodes, frozen_blocks)
         states = {}
         for node, mode in zip(nodes, plan.modes, strict=True):
             if mode != "frozen" and _has_params(node.op):
                 params = _op_specs(node.op)[0]
                 states[_opt_name(node)] = jax.eval_shape(
-                    L.build_init_opt(arch.optimizer), params, _spec(()), _spec(()))
+                    ops.build_init_opt(arch.optimizer), params, _spec(()), _spec(()))
         return jax.tree.structure(states)
 
     def _runners(self, nodes, plan: _Plan, optimizer: str, prog) -> list[tuple]:
@@ -492,7 +490,7 @@ def _assemble(tree: dict, nodes, parts: list) -> dict:
     """``tree`` (a network's parameters or statistics) with each node's part replaced."""
     out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in tree.items()}
     for node, part in zip(nodes, parts, strict=True):
-        if isinstance(node.op, L.HeadOp):
+        if isinstance(node.op, ops.HeadOp):
             out.update(part)
         elif node.path is not None and part:
             block, name = node.path

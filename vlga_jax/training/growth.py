@@ -19,7 +19,7 @@ import numpy as np
 from vlga_jax.core.names import block_index, block_name
 from vlga_jax.networks.architecture import Architecture
 from vlga_jax.networks.model import Network
-from vlga_jax.training.trainer import DeviceData, Outcome
+from vlga_jax.training.members import DeviceData, Outcome
 
 # Features larger than this stay uncached: the candidates run the frozen prefix instead.
 MAX_FEATURE_BYTES = 2 << 30

@@ -12,6 +12,7 @@ import numpy as np
 
 from vlga_jax.core.names import block_name, conv_name
 from vlga_jax.networks.architecture import Architecture, ShapeKey
+from vlga_jax.networks.params import init_params
 
 __all__ = ["DeviceData", "Member", "Outcome", "TrainerStats"]
 
@@ -81,6 +82,13 @@ class Member:
     frozen_blocks: int = 0
     opt_state: object | None = None
     program: ShapeKey | None = None
+
+    def start_params(self) -> tuple[dict, dict]:
+        """(params, stats) training starts from: the given ones, or a fresh draw from
+        ``key`` (`vlga_jax.networks.params.init_params`) when ``params`` is None."""
+        if self.params is None:
+            return init_params(self.key, self.arch.shape_key())
+        return self.params, self.stats or {}
 
 
 @dataclasses.dataclass

@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from vlga_jax.core import streams
 from vlga_jax.core.names import OPTIMIZERS
 from vlga_jax.networks.architecture import Knobs, ShapeKey
 from vlga_jax.networks.augment import augment as augment_batch
@@ -58,9 +59,8 @@ def _cross_entropy(logits, labels):
     return optax.softmax_cross_entropy_with_integer_labels(logits, labels)
 
 
-# fold_in constant of a step's augmentation key (from the step's dropout key, which flax
-# only uses through fold_ins of hashed module paths): dropout draws stay as they were.
-AUGMENT_STREAM = 0x61756721
+# fold_in constant of a step's augmentation key (`vlga_jax.core.streams.AUGMENT`).
+AUGMENT_STREAM = streams.AUGMENT
 
 
 def build_train_fn(program: ShapeKey, *, batch_size: int, eval_batch: int, impl: str,
@@ -99,7 +99,7 @@ def build_train_fn(program: ShapeKey, *, batch_size: int, eval_batch: int, impl:
         opt_state = jax.tree.map(lambda f, o: jnp.where(fresh_opt, f, o), fresh, opt_state)
         n_train = train_x.shape[0]
         steps = n_train // batch_size
-        key = jax.random.fold_in(key, 1)  # the init used the member's key itself
+        key = jax.random.fold_in(key, streams.TRAIN_AFTER_INIT)  # the init used the key itself
 
         def step(carry, batch_idx):
             params, stats, opt_state, rng, loss_sum, finite = carry

@@ -17,130 +17,52 @@ buckets with ready programs train. With ``augment`` (conv networks only) each tr
 minibatch is augmented on the device (`vlga_jax.networks.augment`) from the member's own key;
 evaluation never is.
 
-In parts: `vlga_jax.training.planner` decides the buckets (with the `vlga_jax.training.cost` model),
-`vlga_jax.training.programs` holds the per-candidate functions and their named arguments, and
-`Trainer` compiles (a cache of executables, compiled in threads) and executes them.
+In parts: `vlga_jax.training.planner` decides the buckets (with the `vlga_jax.training.cost`
+model), `vlga_jax.training.programs` holds the per-candidate functions and their named
+arguments, `vlga_jax.training.buckets` builds a bucket's arguments and unpacks its outcomes,
+`vlga_jax.training.executables` compiles one program, and `Trainer` keeps the executables
+(compiled in threads) and runs them. `vlga_jax.training.members` holds the types it takes
+and gives (`DeviceData`, `Member`, `Outcome`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-import os
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import jax
-import jax.numpy as jnp
 import numpy as np
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from jax.sharding import Mesh
 
-from vlga_jax.core import distributed, names
-from vlga_jax.networks import params as P
-from vlga_jax.networks.architecture import Architecture, ShapeKey, layers_label
+from vlga_jax.core import distributed
+from vlga_jax.networks.architecture import Architecture, ShapeKey
 from vlga_jax.networks.augment import canonical as canonical_augment
 from vlga_jax.networks.conv import CONV_IMPLS, choose_impl, default_impl
+from vlga_jax.networks.params import init_params, pad_tree
+from vlga_jax.training.buckets import Lazy, bucket_args, bucket_outcomes, program_label
 from vlga_jax.training.chain import Chain
 from vlga_jax.training.cost import CostModel
-from vlga_jax.training.members import (
-    DeviceData,
-    Member,
-    Outcome,
-    TrainerStats,
-    _freeze_bias_before_batchnorm,
-)
+from vlga_jax.training.executables import Placement, batched_fn, compile_program
+from vlga_jax.training.members import DeviceData, Member, Outcome, TrainerStats
 from vlga_jax.training.planner import Planner
 from vlga_jax.training.program_store import ProgramStore
-from vlga_jax.training.programs import (
-    ARG_AXES,
-    EvalArgs,
-    TrainArgs,
-    build_eval_fn,
-    build_init_opt_fn,
-    build_train_fn,
-    make_optimizer,
+from vlga_jax.training.programs import EvalArgs, TrainArgs, build_init_opt_fn, make_optimizer
+from vlga_jax.training.setup import (
+    MAX_EXECUTABLES,
+    STEP_MODES,
+    default_bucket_bytes,
+    default_compile_workers,
+    default_members_per_call,
+    enable_compilation_cache,
+    program_store,
 )
 
 __all__ = ["DeviceData", "Member", "Outcome", "Trainer", "TrainerStats", "make_optimizer",
            "enable_compilation_cache", "program_label", "program_store"]
-
-# Compiled programs kept in memory by default (see Trainer._evict_executables).
-MAX_EXECUTABLES = 16
-
-
-def program_label(program: ShapeKey) -> str:
-    """A short name of a program's shapes, e.g. ``8x8x1 32k3,64k5+skip/p adam``."""
-    shape = "x".join(map(str, program.input_shape))
-    return f"{shape} {layers_label(program)} {program.optimizer}"
-
-
-# How a training step runs (`Trainer` step_mode): "fused", one program per network and
-# call (the whole loop compiled, members vmapped); "chain", one program per layer
-# operation's shapes, shared by every network and persisted across runs, with the steps
-# driven from the host (`vlga_jax.training.chain`; one device, one member at a time); "auto":
-# fused for now (chain is slower on a whole cold search, docs/benchmarks.md).
-STEP_MODES = names.STEP_MODES
-
-
-def default_members_per_call(devices: Sequence[jax.Device]) -> int | None:
-    """One member per device and call on CPUs, where vmapping brings no speed
-    (``benchmarks/throughput.py``, cifar P=8: 1.61x the naive loop this way, 0.85x as one
-    bucket of 8) and single-member programs are reused by every later member of their
-    shapes; None (only the memory cap) on accelerators, where a bucket trains as one
-    wide program."""
-    return len(devices) if devices[0].platform == "cpu" else None
-
-
-def default_compile_workers() -> int:
-    """Compile threads: half the host's cores (training keeps the rest), 1 to 4."""
-    return max(1, min(4, (os.cpu_count() or 2) // 2))
-
-
-def default_bucket_bytes() -> int:
-    """Activation memory one program call may use per device: a quarter of the
-    accelerator's memory, or 4 GiB on CPU (where more members per call bring no speed,
-    only memory)."""
-    stats = jax.local_devices()[0].memory_stats() or {}
-    limit = stats.get("bytes_limit")
-    return int(limit // 4) if limit else 4 << 30
-
-
-def program_store(run) -> ProgramStore | None:
-    """The layer-program store of a `vlga_jax.config.RunConfig`: DIR/programs under its
-    ``compile_cache_dir`` holding at most ``program_cache_mb`` MB (None: no directory)."""
-    if not run.compile_cache_dir:
-        return None
-    return ProgramStore(os.path.join(run.compile_cache_dir, "programs"),
-                        run.program_cache_mb << 20)
-
-
-def enable_compilation_cache(directory: str | None) -> None:
-    """Turn on JAX's persistent compilation cache in ``directory`` (None: leave it off)."""
-    if not directory:
-        return
-    os.makedirs(directory, exist_ok=True)
-    jax.config.update("jax_compilation_cache_dir", directory)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
-
-
-class _Lazy(Sequence):
-    """A sequence of ``n`` items that ``build()`` returns, built when first read: a
-    listener that ignores `Trainer.train`'s bucket summaries costs nothing."""
-
-    def __init__(self, build: Callable[[], list], n: int):
-        self._build, self._n, self._items = build, n, None
-
-    def __len__(self) -> int:
-        return self._n
-
-    def __getitem__(self, index):
-        if self._items is None:
-            self._items = self._build()
-        return self._items[index]
-
 
 class Trainer:
     """Groups members into programs, compiles each program once, trains them batched.
@@ -193,7 +115,7 @@ class Trainer:
             raise ValueError(f"devices: every process must hold some ({self.processes} of "
                              f"{jax.process_count()} processes do)")
         self.mesh = Mesh(np.array(self.devices), ("pop",)) if len(self.devices) > 1 else None
-        self._global_cache: OrderedDict = OrderedDict()  # id -> (array, global array)
+        self._placement = Placement(self.mesh) if self.mesh is not None else None
         if members_per_call is not None and (not isinstance(members_per_call, int)
                                              or members_per_call < 1):
             raise ValueError(f"members_per_call must be None or an int >= 1, got "
@@ -301,28 +223,6 @@ class Trainer:
         return self._crop_padding
 
     # compilation -----------------------------------------------------------------
-    def _batched_fn(self, program: ShapeKey, frozen_blocks: int, size: int, kind: str,
-                    augment: tuple = ()):
-        """``vmap`` (and ``shard_map`` over several devices) of the member function of a
-        "train" or an "eval" program; ``augment``: `_augment_key`'s (names, crop padding)
-        or ()."""
-        impl = self._impl_for(program, size)
-        if kind == "eval":
-            fn = build_eval_fn(program, eval_batch=self.eval_batch, impl=impl)
-        else:
-            fn = build_train_fn(program, batch_size=self.batch_size, eval_batch=self.eval_batch,
-                                impl=impl, frozen_blocks=frozen_blocks,
-                                augment=augment[0] if augment else (),
-                                crop_padding=augment[1] if augment else 0)
-        axes = tuple(ARG_AXES[kind])
-        batched = jax.vmap(fn, in_axes=axes)
-        if self.mesh is not None:
-            pop, rep = PartitionSpec("pop"), PartitionSpec()
-            batched = jax.shard_map(batched, mesh=self.mesh,
-                                    in_specs=tuple(rep if a is None else pop for a in axes),
-                                    out_specs=pop, check_vma=False)
-        return batched
-
     def _start(self, fn, *args) -> Future:
         """``fn(*args)`` in a compile thread (inline with ``compile_workers`` 0)."""
         if self.compile_workers == 0:
@@ -337,21 +237,12 @@ class Trainer:
     def _compile(self, program: ShapeKey, frozen_blocks: int, size: int, kind: str, args,
                  augment: tuple = ()):
         """Trace, lower and compile one program (run in a worker thread); the executable
-        and the seconds of each phase."""
-        batched = self._batched_fn(program, frozen_blocks, size, kind, augment)
-        if self.processes > 1:  # every output gathered to every process, in the program
-            out = NamedSharding(self.mesh, PartitionSpec())
-            jitted = jax.jit(batched, out_shardings=out)
-        else:
-            jitted = jax.jit(batched)
-        t0 = time.perf_counter()
-        traced = jitted.trace(*args)
-        t1 = time.perf_counter()
-        lowered = traced.lower()
-        t2 = time.perf_counter()
-        compiled = lowered.compile()
-        t3 = time.perf_counter()
-        return compiled, {"trace": t1 - t0, "lower": t2 - t1, "backend": t3 - t2}
+        and the seconds of each phase (`vlga_jax.training.executables`). ``augment``:
+        `_augment_key`'s (names, crop padding) or ()."""
+        batched = batched_fn(program, kind, impl=self._impl_for(program, size),
+                             batch_size=self.batch_size, eval_batch=self.eval_batch,
+                             frozen_blocks=frozen_blocks, augment=augment, mesh=self.mesh)
+        return compile_program(batched, args, mesh=self.mesh, gather=self.processes > 1)
 
     def _submit(self, program: ShapeKey, frozen_blocks: int, size: int, kind: str,
                 args) -> Future:
@@ -451,7 +342,7 @@ class Trainer:
         ``program`` (to rebuild a saved state from its leaves)."""
         if self.chained:  # one optimizer state per trained op (`vlga_jax.training.chain`)
             return self.chain.opt_state_structure(arch, frozen_blocks)
-        params = P.pad_tree(P.init_params(jax.random.key(0), arch.shape_key())[0],
+        params = pad_tree(init_params(jax.random.key(0), arch.shape_key())[0],
                             program.param_shapes())
         return jax.tree.structure(self._opt_shapes(program, params, arch.knobs()))
 
@@ -497,7 +388,7 @@ class Trainer:
         if self.processes == 1:  # several processes must run their calls in one order
             jobs.sort(key=lambda job: not job[0].done())  # stable: plan order otherwise
         n_train = data.train_x.shape[0]
-        self._tell("train_started", n_epochs, _Lazy(lambda: [
+        self._tell("train_started", n_epochs, Lazy(lambda: [
             (program_label(job[1]), len(job[3]), n_epochs * n_train * sum(
                 members[i].arch.shape_key().train_flops_per_example for i in job[3]))
             for job in jobs], len(jobs)))
@@ -512,6 +403,16 @@ class Trainer:
                 outcomes[i] = outcome
         return outcomes
 
+    def evaluate_test(self, members: Sequence[Member], test_data: DeviceData, *,
+                      train: Callable[..., list[Outcome]] | None = None) -> list[float]:
+        """Test accuracy of each member: one evaluation call (0 epochs: forward passes
+        only, parameters unchanged) on ``test_data``, a `DeviceData` whose evaluation
+        arrays hold the test split. ``train`` makes the call in place of `train` (same
+        arguments; a search passes its evaluator)."""
+        outcomes = (train or self.train)(list(members), 0, data=test_data)
+        # An evaluation call measures the split it was given: here the test split.
+        return [outcome.val_acc for outcome in outcomes]
+
     def _train_chained(self, members: Sequence[Member], n_epochs: int, data: DeviceData,
                        keep_opt_state: bool) -> list[Outcome]:
         """`train` through layer programs, one member at a time: every member's programs
@@ -524,7 +425,7 @@ class Trainer:
         outcomes: list[Outcome | None] = [None] * len(members)
         todo = list(range(len(members)))
         n_train = data.train_x.shape[0] // self.batch_size * self.batch_size
-        self._tell("train_started", n_epochs, _Lazy(lambda: [
+        self._tell("train_started", n_epochs, Lazy(lambda: [
             (program_label(m.arch.shape_key()), 1,
              n_epochs * n_train * m.arch.shape_key().train_flops_per_example)
             for m in members], len(members)))
@@ -547,70 +448,13 @@ class Trainer:
 
     def _bucket_args(self, program: ShapeKey, size: int, members: list[Member],
                      n_epochs: int, data: DeviceData) -> TrainArgs | EvalArgs:
-        """The program's arguments for ``members`` padded to ``program`` and ``size``
-        (`EvalArgs` for ``n_epochs`` 0, else `TrainArgs`)."""
-        frozen = members[0].frozen_blocks
-        shapes = program.param_shapes()
-        stats_shapes = program.stats_shapes()
-        real_keys = [m.arch.shape_key() for m in members]
-        padded_params, padded_stats, masks, knobs = [], [], [], []
-        for m, real in zip(members, real_keys, strict=True):
-            if m.params is None:
-                fresh_params, fresh_stats = P.init_params(m.key, real)
-            else:
-                fresh_params, fresh_stats = m.params, m.stats or {}
-            padded_params.append(P.pad_tree(fresh_params, shapes))
-            padded_stats.append(P.pad_tree(fresh_stats, stats_shapes, fill=1.0))
-            masks.append(_freeze_bias_before_batchnorm(P.update_mask(real, program, frozen),
-                                                       m.arch))
-            knobs.append(m.arch.knobs())
-        n_real = len(members)
-        fill = [0] * (size - n_real)  # dummy members: copies of the first, results dropped
-        order = list(range(n_real)) + fill
-        keys = jnp.stack([members[i].key for i in order])  # fold_in(key, 1) runs inside
-        params, stats, mask, knobs_stacked = (P.stack_trees([t[i] for i in order])
-                                              for t in (padded_params, padded_stats, masks,
-                                                        knobs))
-        if n_epochs == 0:  # an evaluation program: forward passes only
-            return EvalArgs(params, stats, knobs_stacked, *data.arrays()[2:])
-        fresh = not all(m.opt_state is not None for m in members)
-        if fresh:
-            zeros = self._opt_shapes(program, padded_params[0], knobs[0])
-            opt_state = P.stack_trees([zeros] * size)
-        else:
-            opt_state = P.stack_trees([members[i].opt_state for i in order])
-        return TrainArgs(params, stats, opt_state, np.full(size, fresh), mask, knobs_stacked,
-                         keys, jnp.int32(n_epochs), *data.arrays())
+        """`vlga_jax.training.buckets.bucket_args` with this trainer's optimizer zeros."""
+        return bucket_args(program, size, members, n_epochs, data, self._opt_shapes)
 
     def _place(self, args: TrainArgs | EvalArgs, kind: str) -> TrainArgs | EvalArgs:
-        """With several processes: every argument as a global array on the mesh (each
-        process holds the same host values and keeps its devices' shares; the shared
-        data arrays are placed once). One process: ``args`` as they are."""
-        if self.processes == 1:
-            return args
-        pop = NamedSharding(self.mesh, PartitionSpec("pop"))
-        rep = NamedSharding(self.mesh, PartitionSpec())
-        placed = []
-        for value, axis in zip(args, ARG_AXES[kind], strict=True):
-            if axis is None:
-                placed.append(jax.tree.map(lambda a: self._replicated(a, rep), value))
-            else:
-                placed.append(jax.tree.map(lambda a: jax.make_array_from_callback(
-                    np.shape(a), pop, lambda i, a=a: a[i]), value))
-        return type(args)(*placed)
-
-    def _replicated(self, a, sharding):
-        """``a`` on every device of the mesh, cached for the arrays of a `DeviceData`
-        (the last 16), which every call shares."""
-        cached = self._global_cache.get(id(a))
-        if cached is not None and cached[0] is a:
-            return cached[1]
-        placed = jax.make_array_from_callback(np.shape(a), sharding, lambda i: a[i])
-        if isinstance(a, jax.Array) and np.ndim(a):
-            self._global_cache[id(a)] = (a, placed)
-            while len(self._global_cache) > 16:
-                self._global_cache.popitem(last=False)
-        return placed
+        """With several processes: every argument as a global array on the mesh
+        (`Placement`). One process: ``args`` as they are."""
+        return args if self.processes == 1 else self._placement.place(args, kind)
 
     def _run_bucket(self, compiled, program: ShapeKey, size: int, members: list[Member],
                     n_epochs: int, placed: TrainArgs | EvalArgs, args: TrainArgs | EvalArgs,
@@ -643,19 +487,5 @@ class Trainer:
         self.stats.padded_flops += bucket_flops
         self.cost.update(flops=bucket_flops, seconds=seconds)
         self.stats.real_flops += sum(r.train_flops_per_example for r in real_keys) * work
-        outcomes = []
-        for i, real in enumerate(real_keys):
-            finite = bool(metrics["finite"][i])
-            outcomes.append(Outcome(
-                params=P.unpad_tree(P.index_tree(new_params, i), real.param_shapes()),
-                stats=P.unpad_tree(P.index_tree(new_stats, i), real.stats_shapes()),
-                val_acc=float(metrics["val_acc"][i]) if finite else float("-inf"),
-                val_loss=float(metrics["val_loss"][i]),
-                train_loss=float(metrics["train_loss"][i]),
-                failed=not finite,
-                reason="" if finite else "loss became NaN or inf during training",
-                seconds=seconds / n_real,
-                program=program,
-                opt_state=None if new_opt is None else P.index_tree(new_opt, i),
-            ))
-        return outcomes
+        return bucket_outcomes(program, members, new_params, new_stats, new_opt, metrics,
+                               seconds)
