@@ -60,14 +60,15 @@ def rungs_predict(preset: str, seed: int) -> dict:
     from vlga_jax.data.datasets import load_dataset
     from vlga_jax.genetics import genome as G
     from vlga_jax.search import halving
-    from vlga_jax.search.evolve import _Search
+    from vlga_jax.search.context import Search
 
     config = vlga_jax.Config.preset(preset).override(**{"run.verbose": False})
-    search = _Search(jax.random.key(seed), config, load_dataset("digits"))
-    state = search.strategy.init(search.key_strategy)
+    search = Search.create(jax.random.key(seed), config, load_dataset("digits"))
+    state = search.strategy.init(search.keys.strategy)
     population, _ = search.strategy.ask(jax.random.key(0), state, None)
-    archs = [search.arch(g) for g in G.unstack(population)]
-    members = [search._member(a, search._key(i), None, 0) for i, a in enumerate(archs)]
+    archs = [search.build(G.decode(g, search.space)) for g in G.unstack(population)]
+    members, _, _ = search.schedule.initial_members(
+        archs, [search.schedule.key(i) for i in range(len(archs))], None, 0)
     rungs, eta = config.train.rungs(), config.train.halving_eta
     accs, done, outs = [], 0, None
     for k, rung in enumerate(rungs):

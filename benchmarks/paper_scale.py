@@ -64,6 +64,8 @@ from vlga_jax.networks.architecture import from_description
 
 # the module (``vlga_jax.evolve`` as an attribute is the function)
 evolve_module = importlib.import_module("vlga_jax.search.evolve")
+# Where the search builds its `Trainer` (`TrainerProbe` swaps it there).
+search_context = importlib.import_module("vlga_jax.search.context")
 
 FULL_TRAIN_POOL = 50_000  # CIFAR-10 training images (validation is carved from them)
 FULL_TEST = 10_000
@@ -181,7 +183,7 @@ def make_dataset(args) -> Dataset:
 
 class TrainerProbe:
     """Keeps the search's `Trainer` (to read its stats between generations) by swapping
-    `vlga_jax.search.evolve.Trainer` for a subclass that records its instances, for the
+    `vlga_jax.search.context.Trainer` for a subclass that records its instances, for the
     duration of the ``with`` block. Nothing in the engine changes."""
 
     def __init__(self):
@@ -190,18 +192,18 @@ class TrainerProbe:
 
     def __enter__(self):
         probe = self
-        self._original = original = evolve_module.Trainer
+        self._original = original = search_context.Trainer
 
         class RecordedTrainer(original):
             def __init__(self, *a, **k):
                 super().__init__(*a, **k)
                 probe.trainers.append(self)
 
-        evolve_module.Trainer = RecordedTrainer
+        search_context.Trainer = RecordedTrainer
         return self
 
     def __exit__(self, *exc):
-        evolve_module.Trainer = self._original
+        search_context.Trainer = self._original
 
     def snapshot(self) -> dict:
         if not self.trainers:

@@ -18,7 +18,8 @@ from vlga_jax import Config, GAConfig, SpaceConfig, TrainConfig
 from vlga_jax.networks import params as P
 from vlga_jax.networks.architecture import Architecture, ConvBlock, ConvLayer, DenseBlock, pad_key
 from vlga_jax.networks.augment import augment, canonical, random_crop, random_flip
-from vlga_jax.search.evolve import Evaluation, _Search
+from vlga_jax.runs.records import Evaluation
+from vlga_jax.search.context import Search
 from vlga_jax.training import programs
 from vlga_jax.training.trainer import Member, Outcome, Trainer
 
@@ -156,7 +157,7 @@ def test_frozen_transfer_with_augmentation_runs_the_prefix_in_program(digits_dat
     frozen blocks instead (no training here: the trainer is replaced by a recorder)."""
     config = Config(space=SpaceConfig(max_blocks=2), ga=GAConfig(population=2, max_phases=2),
                     train=dataclasses.replace(CONFIG, transfer="freeze"))
-    search = _Search(jax.random.key(0), config, digits_dataset)
+    search = Search.create(jax.random.key(0), config, digits_dataset)
     assert (search.trainer.augment, search.trainer.crop_padding) == (("crop", "flip"), PAD)
     block = ConvBlock((ConvLayer(8, 3),), pool="max")
     parent_arch = Architecture((8, 8, 1), 10, (block,))
@@ -164,7 +165,7 @@ def test_frozen_transfer_with_augmentation_runs_the_prefix_in_program(digits_dat
     params, stats = P.init_params(jax.random.key(1), parent_arch.shape_key())
     parent = Evaluation(parent_arch, types.SimpleNamespace(params=params, stats=stats))
     calls = []
-    search._prefix = lambda *args: pytest.fail("the feature cache was used")
+    search.schedule._prefix = lambda *args: pytest.fail("the feature cache was used")
 
     def record(members, epochs, data=None, **kw):
         calls.append((members, data))
@@ -173,6 +174,6 @@ def test_frozen_transfer_with_augmentation_runs_the_prefix_in_program(digits_dat
                 for _ in members]
 
     search.trainer.train = record
-    search._train([child], parent, 1, [0])
+    search.schedule.train([child], parent, 1, [0])
     (members, data), = calls
     assert data is None and members[0].arch == child and members[0].frozen_blocks == 1

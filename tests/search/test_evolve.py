@@ -235,28 +235,30 @@ def test_parameters_held_are_bounded_by_the_population(runs):
 
 
 def test_dropped_parameters_are_retrained_identically(runs, digits_dataset):
-    from vlga_jax.search.evolve import _Search
+    from vlga_jax.search.context import Search
+    from vlga_jax.search.generation import evaluate
     from vlga_jax.training.trainer import enable_compilation_cache
 
     saved = {name: getattr(jax.config, name) for name in CACHE_OPTIONS}
     config = runs["config"]
     try:
         enable_compilation_cache(config.run.compile_cache_dir)  # the fixture's programs
-        search = _Search(jax.random.key(KEY), config, digits_dataset)
-        state = search.strategy.init(search.key_strategy)
+        search = Search.create(jax.random.key(KEY), config, digits_dataset)
+        state = search.strategy.init(search.keys.strategy)
         population, state = search.strategy.ask(jax.random.key(0), state, None)
         needs = np.arange(len(state.needs_eval)) == 0  # one candidate: one program
-        search.evaluate(state, population, needs, None)
-        (h, ev), = search.cache.items()
+        evaluate(search, state.replace(needs_eval=needs), population, None)
+        (h, ev), = search.cache.entries.items()
         trained = ev.outcome.params
-        search.retain(())  # a state holding no genome: only the top-1 (run.top_k) keeps its
+        # A state holding no genome: only the top-1 (run.top_k) keeps its parameters.
+        search.cache.retain(search.needed(()))
         assert ev.outcome.params is not None
         search.config = dataclasses.replace(config, run=dataclasses.replace(config.run,
                                                                             top_k=0))
-        search.retain(())  # and with run.top_k=0 every parameter is dropped
+        search.cache.retain(search.needed(()))  # with run.top_k=0 every parameter is dropped
         assert ev.outcome.params is None and ev.outcome.opt_state is None
-        again = search.with_params(h)
-        assert search.retrained == 1 and search.trained == 1
+        again = search.cache.with_params(h)
+        assert search.cache.retrained == 1 and search.schedule.trained == 1
         for x, y in zip(jax.tree.leaves(trained), jax.tree.leaves(again.outcome.params),
                         strict=True):
             np.testing.assert_array_equal(x, y)
@@ -268,7 +270,7 @@ def test_dropped_parameters_are_retrained_identically(runs, digits_dataset):
 def scripted_trainer(curve):
     """A Trainer.train stand-in: epoch i of final training validates at curve[i]
     (accuracy, loss); the test evaluation returns accuracy 0.5. Records the members."""
-    from vlga_jax.training.trainer import Outcome
+    from vlga_jax.training.members import Outcome
 
     seen = []
 
@@ -288,24 +290,26 @@ def scripted_trainer(curve):
 def test_final_training_judges_its_own_curve(digits_dataset, start):
     """Accuracy first, lower loss on ties, early stop after `patience` epochs without a
     better one; the search fitness (0.99 here) is not the bar to beat."""
-    from vlga_jax.search.evolve import Evaluation, _Search
-    from vlga_jax.training.trainer import Outcome
+    from vlga_jax.runs.records import Evaluation
+    from vlga_jax.search.context import Search
+    from vlga_jax.search.final import train_final
+    from vlga_jax.training.members import Outcome
 
     config = Config(space=SpaceConfig(max_blocks=1), ga=GAConfig(population=2, max_phases=1),
                     train=TrainConfig(final_epochs=10, patience=2, final_start=start),
                     run=RunConfig(verbose=False, compile_cache_dir=None))
-    search = _Search(jax.random.key(0), config, digits_dataset)
+    search = Search.create(jax.random.key(0), config, digits_dataset)
     genome = G.unstack(search.strategy.init(jax.random.key(1)).population)[0]
-    arch = search.arch(genome)
+    arch = search.build(G.decode(genome, search.space))
     params, stats = P.init_params(jax.random.key(2), arch.shape_key())
     ev = Evaluation(arch, Outcome(params=params, stats=stats, val_acc=0.99, val_loss=0.1,
                                   train_loss=0.1, failed=False, reason="", seconds=0.0,
                                   program=None), hash="h")
     curve = [(0.90, 0.5), (0.95, 0.4), (0.95, 0.3), (0.95, 0.35), (0.94, 0.2), (0.99, 0.1)]
     search.trainer.train, seen = scripted_trainer(curve)
-    best, val, test = search.final_training(ev)
-    assert (search.final_epochs_run, search.final_best_epoch) == (5, 3)
-    assert val == 0.95 and test == 0.5 and best.val_loss == 0.3
+    final = train_final(search, ev)
+    assert (final.epochs, final.best_epoch) == (5, 3)
+    assert final.val_acc == 0.95 and final.test_acc == 0.5 and final.outcome.val_loss == 0.3
     assert len(seen) == 6  # 5 epochs, then the test evaluation of the best
     first = jax.tree.leaves(seen[0].params)
     from_search = all(np.array_equal(a, b) for a, b in zip(first, jax.tree.leaves(params),
@@ -318,7 +322,7 @@ def fake_training(seen: list):
     """An evaluator that trains nothing: each member gets its (real-shaped) parameters
     back and a validation accuracy that depends on its architecture alone; records the
     FLOPs per example of every member it is given."""
-    from vlga_jax.training.trainer import Outcome
+    from vlga_jax.training.members import Outcome
 
     def train(trainer, members, n_epochs, data=None, **kw):
         out = []

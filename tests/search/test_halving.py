@@ -93,28 +93,29 @@ def test_a_halving_search_charges_what_it_trains_and_wins_at_full_fidelity(digit
 
 @pytest.mark.slow
 def test_stopped_and_continued_candidates_are_retrained_identically(digits_dataset, cache_dir):
-    from vlga_jax.search.evolve import _Search
+    from vlga_jax.search.context import Search
+    from vlga_jax.search.generation import evaluate
     from vlga_jax.training.trainer import enable_compilation_cache
 
     config = halving_config(cache_dir).override(**{"run.top_k": 0})  # no parameters kept
     enable_compilation_cache(config.run.compile_cache_dir)  # the search test's programs
-    search = _Search(jax.random.key(3), config, digits_dataset)
-    state = search.strategy.init(search.key_strategy)
+    search = Search.create(jax.random.key(3), config, digits_dataset)
+    state = search.strategy.init(search.keys.strategy)
     population, state = search.strategy.ask(jax.random.key(0), state, None)
     needs = np.arange(len(state.needs_eval)) < 2  # two candidates: one continues to rung 2
-    told = search.evaluate(state, population, needs, None)
-    evs = list(search.cache.values())
+    told, _ = evaluate(search, state.replace(needs_eval=needs), population, None)
+    evs = list(search.cache.entries.values())
     assert sorted(ev.fidelity for ev in evs) == [1, 2]
     assert sorted(told[:2]) == sorted(H.told_fitness(ev.fitness, ev.fidelity, (1, 2))
                                       for ev in evs)
     trained = {ev.hash: ev.outcome.params for ev in evs}
     compiled = search.trainer.stats.programs_compiled
-    search.retain(())  # a state holding no genome: every parameter is dropped
+    search.cache.retain(search.needed(()))  # a state holding no genome: every parameter is dropped
     for h, params in trained.items():
-        again = search.with_params(h).outcome.params
+        again = search.cache.with_params(h).outcome.params
         for x, y in zip(jax.tree.leaves(params), jax.tree.leaves(again), strict=True):
             np.testing.assert_array_equal(x, y)
-    assert search.retrained == 2
+    assert search.cache.retrained == 2
     assert search.trainer.stats.programs_compiled == compiled  # rungs share programs
 
 

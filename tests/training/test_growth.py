@@ -11,7 +11,8 @@ from vlga_jax.networks import params as P
 from vlga_jax.networks.architecture import Architecture, ConvBlock, ConvLayer
 from vlga_jax.training import growth
 from vlga_jax.training.growth import FrozenPrefix
-from vlga_jax.training.trainer import DeviceData, Member, Trainer
+from vlga_jax.training.members import DeviceData, Member
+from vlga_jax.training.trainer import Trainer
 
 BATCH = 32
 

@@ -15,7 +15,8 @@ from vlga_jax.networks import params as P
 from vlga_jax.networks.architecture import Architecture, ConvBlock, ConvLayer, fits, pad_key
 from vlga_jax.networks.conv import CONV_IMPLS
 from vlga_jax.training.cost import FIXED_COMPILE_SECONDS, FIXED_FLOP_RATE, CostModel
-from vlga_jax.training.trainer import Member, Trainer
+from vlga_jax.training.members import Member
+from vlga_jax.training.trainer import Trainer
 
 
 def conv_arch(c0=4, k0=3, c1a=8, k1a=3, c1b=8, k1b=3, *, bn=(False, False, False),

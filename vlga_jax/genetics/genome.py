@@ -223,7 +223,12 @@ def from_json(text: str, space: SearchSpace) -> Genome:
 
 def genome_hash(genome: Genome, space: SearchSpace) -> str:
     """A stable 16-hex-digit hash of the network and hyperparameters a genome describes."""
-    return hashlib.sha256(to_json(genome, space).encode()).hexdigest()[:16]
+    return description_hash(decode(genome, space))
+
+
+def description_hash(description: dict) -> str:
+    """`genome_hash` of the genome that decodes to ``description`` (`decode`)."""
+    return hashlib.sha256(json.dumps(description, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def unstack(population: Genome) -> list[Genome]:
