@@ -71,8 +71,8 @@ class GenerationRecord:
 class Evaluation:
     """A trained candidate, cached by genome hash.
 
-    ``outcome.params``/``stats`` are None once dropped (see `_Search.retain`); the
-    candidate's training key index, phase and parent's hash let it be retrained.
+    ``outcome.params``/``stats`` are None once dropped (`vlga_jax.search.fitness_cache`);
+    the candidate's training key index, phase and parent's hash let it be retrained.
     """
 
     arch: Architecture
