@@ -346,6 +346,7 @@ def test_candidates_over_the_cost_cap_are_recorded_infeasible(digits_dataset, mo
     """train.max_candidate_gflop: candidates above it are recorded (reason, infeasible),
     never trained, rank last, and are counted; the run repeats exactly. The start-up
     warning reaches a callback that asks for it."""
+    from vlga_jax.search import generation
     from vlga_jax.training import feasibility
 
     config = Config(
@@ -366,11 +367,15 @@ def test_candidates_over_the_cost_cap_are_recorded_infeasible(digits_dataset, mo
             self.warnings.append(text)
 
     monkeypatch.setattr(feasibility, "WARN_EPOCH_SECONDS", 0.0)  # warn even for this space
+    decoded = []  # the generation step decodes each member once (hash, architecture, record)
+    monkeypatch.setattr(generation, "decode",
+                        lambda genome, space: decoded.append(genome) or G.decode(genome, space))
     results, seen, listener = [], [], Listener()
     for _ in range(2):
         results.append(evolve(jax.random.key(KEY), config, dataset=digits_dataset,
                               evaluator=fake_training(seen), callbacks=[listener]))
     a, b = results
+    assert len(decoded) == config.ga.population * (len(a.generations) + len(b.generations))
     assert history(a) == history(b)
     assert [c.reason for c in a.candidates] == [c.reason for c in b.candidates]
     over = [c for c in a.candidates if c.infeasible]

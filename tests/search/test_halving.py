@@ -129,3 +129,47 @@ def test_report_shows_how_many_candidates_reached_each_rung(tmp_path):
     assert "reached rungs of 1/2/4 epochs" in table and table.splitlines()[2].endswith("8/4/2")
     plain = summary_table(RunReport(tmp_path, [{**gen, "rung_counts": [[4, 8]]}], [], None))
     assert "rungs" not in plain
+
+
+def test_new_candidates_start_fresh_or_from_the_parents_first_blocks(digits_dataset):
+    """`Schedule.initial_members` (no training): a fresh candidate is drawn from its key;
+    one with a transfer parent takes the parent's first blocks and draws the rest from
+    ``fold_in(key, streams.INHERIT_INIT)``; frozen transfer freezes those blocks, or trains
+    only the later blocks on the parent's cached features."""
+    import dataclasses
+    import types
+
+    from vlga_jax.core import streams
+    from vlga_jax.networks.architecture import Architecture, ConvBlock, ConvLayer
+    from vlga_jax.networks.params import init_params
+    from vlga_jax.runs.records import Evaluation
+    from vlga_jax.search.context import Search
+
+    def same(a, b):
+        for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
+            np.testing.assert_array_equal(x, y)
+
+    config = Config(space=SpaceConfig(max_blocks=2), ga=GAConfig(population=2, max_phases=2),
+                    run=RunConfig(compile_cache_dir=None, verbose=False))
+    search = Search.create(jax.random.key(0), config, digits_dataset)
+    block = ConvBlock((ConvLayer(8, 3),), pool="max")
+    parent_arch = Architecture((8, 8, 1), 10, (block,))
+    child = dataclasses.replace(parent_arch, blocks=(block, ConvBlock((ConvLayer(16, 3),))))
+    params, stats = init_params(jax.random.key(1), parent_arch.shape_key())
+    parent = Evaluation(parent_arch, types.SimpleNamespace(params=params, stats=stats))
+    key = search.schedule.key(3)
+    (fresh,), prefix, data = search.schedule.initial_members([child], [key], None, 0)
+    assert prefix is None and data is None and fresh.frozen_blocks == 0
+    same(fresh.params, init_params(key, child.shape_key())[0])
+    (inherited,), prefix, _ = search.schedule.initial_members([child], [key], parent, 1)
+    drawn = init_params(jax.random.fold_in(key, streams.INHERIT_INIT), child.shape_key())[0]
+    assert prefix is None and inherited.frozen_blocks == 0  # finetune: all blocks train
+    same(inherited.params["block_0"], params["block_0"])
+    same((inherited.params["block_1"], inherited.params["head"]),
+         (drawn["block_1"], drawn["head"]))
+    search.schedule.config = dataclasses.replace(config.train, transfer="freeze")
+    (suffix,), prefix, data = search.schedule.initial_members([child], [key], parent, 1)
+    assert prefix is not None and suffix.arch.blocks == child.blocks[1:]
+    assert suffix.arch.input_shape == tuple(prefix.feature_shape)
+    assert data.train_x.shape[1:] == tuple(prefix.feature_shape)
+    same(suffix.params, init_params(key, suffix.arch.shape_key())[0])

@@ -47,6 +47,8 @@ MIN_VAL_IMAGES = 10
 MAX_SCALE_RATIO = 4.0
 _ARRAY_FIELDS = ("train_x", "train_y", "val_x", "val_y", "test_x", "test_y", "mean", "std")
 
+# Seed streams, so that changing one stage never reshuffles another (`vlga_jax.core.streams`).
+_STREAM_TEST, _STREAM_SUBSET, _STREAM_VAL = streams.DATA_TEST, streams.DATA_SUBSET, streams.DATA_VAL
 
 
 class DatasetNotPrepared(FileNotFoundError):
@@ -188,15 +190,15 @@ class Dataset:
 
         if test_x is None:
             keep, take = _stratified_split(
-                train_y, test_fraction, _rng(seed, streams.DATA_TEST), "test_fraction", "test"
+                train_y, test_fraction, _rng(seed, _STREAM_TEST), "test_fraction", "test"
             )
             test_x, test_y = train_x[take], train_y[take]
             train_x, train_y = train_x[keep], train_y[keep]
         if subset is not None:
-            idx = _per_class_subset(train_y, int(subset), _rng(seed, streams.DATA_SUBSET))
+            idx = _per_class_subset(train_y, int(subset), _rng(seed, _STREAM_SUBSET))
             train_x, train_y = train_x[idx], train_y[idx]
         keep, take = _stratified_split(
-            train_y, val_fraction, _rng(seed, streams.DATA_VAL), "val_fraction", "validation"
+            train_y, val_fraction, _rng(seed, _STREAM_VAL), "val_fraction", "validation"
         )
         val_x, val_y = train_x[take], train_y[take]
         train_x, train_y = train_x[keep], train_y[keep]

@@ -101,13 +101,12 @@ class Schedule:
         """
         tc = self.config
         if parent is None:
-            return [Member(a, k, *init_params(k, a.shape_key()))
-                    for a, k in zip(archs, keys, strict=True)], None, None
+            return [_fresh(a, k) for a, k in zip(archs, keys, strict=True)], None, None
         frozen = tc.transfer == "freeze"
         cached = self._prefix(parent, phase) if frozen and not tc.augment else None
         if cached is not None:
             prefix, data = cached
-            return [Member(growth.suffix(a, phase, prefix.feature_shape), k)
+            return [_fresh(growth.suffix(a, phase, prefix.feature_shape), k)
                     for a, k in zip(archs, keys, strict=True)], prefix, data
         members = []
         for a, k in zip(archs, keys, strict=True):
@@ -172,3 +171,8 @@ class Schedule:
         at the last rung."""
         last = self.rungs[-1]
         return np.array([getattr(ev, "fidelity", 0) >= last for ev in evaluations])
+
+
+def _fresh(arch: Architecture, key: jax.Array) -> Member:
+    """A member of ``arch`` with fresh weights drawn from its ``key``."""
+    return Member(arch, key, *init_params(key, arch.shape_key()))
