@@ -123,6 +123,8 @@ def evolve(key: jax.Array, config: Config | None = None, *,
 
 def _evolve(key, config: Config, callbacks, dataset, checkpoint_dir, evaluator, objective,
             space) -> Result:
+    """Set up, then per generation ask -> evaluate -> tell -> record and checkpoint, then
+    final training of the winner; the `Result`."""
     session = Session()
     _prepare_backend(config)
     dataset = configured_dataset(config) if dataset is None else dataset
