@@ -1,0 +1,1 @@
+"""A run on disk and on screen: records, run directories, logs, progress and reports."""
