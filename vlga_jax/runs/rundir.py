@@ -41,9 +41,9 @@ from pathlib import Path
 import jax
 import numpy as np
 
+from vlga_jax.config import Config
 from vlga_jax.core import checkpoint as ckpt
 from vlga_jax.core import distributed
-from vlga_jax.config import Config
 from vlga_jax.runs.records import CandidateRecord, Evaluation, FinalProgress, GenerationRecord
 from vlga_jax.runs.runlog import RunLog
 from vlga_jax.training.trainer import Outcome
