@@ -1,5 +1,7 @@
-"""The command line's arguments: the parser class, value types, ``--set`` text, the config
-the arguments choose, and the argument groups several commands share."""
+"""The command line's arguments: parser, value types, and the config they choose.
+
+Also ``--set`` text, and the argument groups several commands share.
+"""
 
 from __future__ import annotations
 

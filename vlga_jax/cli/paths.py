@@ -1,5 +1,8 @@
-"""Paths a command will write, checked before any work: a directory to write into, or a
-file to write, refused with a ValueError naming the option when it cannot be."""
+"""Paths a command will write, checked before any work.
+
+A directory to write into, or a file to write, is refused with a ValueError naming the
+option when it cannot be written.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
-"""``vlga run`` and ``vlga resume``: a search into a run directory, in this process or
-joining a run of several processes (in a supervised worker), and Ctrl-C handling."""
+"""``vlga run`` and ``vlga resume``: a search into a run directory.
+
+In this process, or joining a run of several processes (in a supervised worker); Ctrl-C
+leaves at once with a line on how to go on.
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,8 @@
-"""Checks of what the caller gives a dataset: image and label arrays, class counts, split
-options. Each raises ValueError naming the argument and what it may hold, before any
-array is split or copied."""
+"""Checks of what the caller gives a dataset: image and label arrays, classes, options.
+
+Each raises ValueError naming the argument and what it may hold, before any array is
+split or copied.
+"""
 
 from __future__ import annotations
 

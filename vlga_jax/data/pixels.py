@@ -1,5 +1,7 @@
-"""Pixel arithmetic on image arrays ``(N, H, W, C)``: resizing, per-channel statistics
-and standardising, in host memory chunk by chunk."""
+"""Pixel arithmetic on images ``(N, H, W, C)``: resize, channel statistics, standardise.
+
+In host memory, chunk by chunk.
+"""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
-"""Seeded, stratified splitting of labelled examples: a share of every class for the test
-or validation split, and a per-class subset.
+"""Seeded, stratified splits of labelled examples, and per-class subsets.
 
-Each stage draws from its own seed stream (`seed_stream`), so changing one stage never
-reshuffles another.
+A split takes a share of every class (the test or validation split). Each stage draws
+from its own seed stream (`seed_stream`), so changing one stage never reshuffles
+another.
 """
 
 from __future__ import annotations

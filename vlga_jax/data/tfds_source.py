@@ -1,8 +1,8 @@
-"""tensorflow-datasets read without TensorFlow: finding a dataset prepared as
-array_record in a local ``data_dir`` and reading its splits as raw numpy arrays.
+"""tensorflow-datasets read without TensorFlow, from array_record files in ``data_dir``.
 
-Nothing is downloaded; `DatasetNotPrepared` says how to prepare one elsewhere.
-tensorflow_datasets is imported only inside the functions that read.
+It finds a prepared dataset and reads its splits as raw numpy arrays. Nothing is
+downloaded; `DatasetNotPrepared` says how to prepare one elsewhere. tensorflow_datasets
+is imported only inside the functions that read.
 """
 
 from __future__ import annotations

@@ -1,12 +1,12 @@
-"""Crossover: a child from two one-genome parents (`uniform_crossover`,
-`one_point_crossover`, `crossover`), or one child per pair of a population
-(`crossover_population`).
+"""Crossover: a child of two parent genomes, or one child per pair of a population.
 
-Candidate genes are mutable (``mutable`` `GeneMask`, None: all) and active in both
-parents; every other gene, and the block_mask, come from the first parent. Every
-function takes a PRNG key first, is pure, and is jit- and vmap-able; ``method`` is
-static. Shapes: a genome is ``blocks int32[B, G]``, ``block_mask bool[B]``,
-``globals int32[H]``; a population adds a leading axis ``P``.
+`uniform_crossover`, `one_point_crossover` and `crossover` take one-genome parents;
+`crossover_population` breeds the pairs of `select_parents`. Candidate genes are mutable
+(``mutable`` `GeneMask`, None: all) and active in both parents; every other gene, and
+the block_mask, come from the first parent. Every function takes a PRNG key first, is
+pure, and is jit- and vmap-able; ``method`` is static. Shapes: a genome is ``blocks
+int32[B, G]``, ``block_mask bool[B]``, ``globals int32[H]``; a population adds a leading
+axis ``P``.
 """
 
 from __future__ import annotations

@@ -1,12 +1,13 @@
-"""Mutation: change genes of a genome (`mutate`), of a population (`mutate_population`),
-or its depth (`add_remove_layer`).
+"""Mutation: change the genes or the depth of a genome or of a population.
 
-Every function takes a PRNG key first, is pure, and is jit- and vmap-able; ``space`` is a
-`SearchSpace` (static) or the pair of table sizes ``(block_sizes int32[G], global_sizes
-int32[H])`` (then it may be traced). Only mutable genes (``mutable`` `GeneMask`, None:
-all) of active block slots, and globals, change. Shapes: a genome is ``blocks
-int32[B, G]``, ``block_mask bool[B]``, ``globals int32[H]``; a population adds a
-leading axis ``P``.
+`mutate` and `mutate_population` change genes, `add_remove_layer` the depth. Every
+function takes a PRNG key first, is pure, and is jit- and vmap-able; ``space`` is a
+`SearchSpace` (static) or the pair of table sizes ``(block_sizes int32[G],
+global_sizes int32[H])`` (then it may be traced). Only mutable genes (``mutable``
+`GeneMask`, None: all) of active block slots, and globals, change.
+
+Shapes: a genome is ``blocks int32[B, G]``, ``block_mask bool[B]``, ``globals
+int32[H]``; a population adds a leading axis ``P``.
 """
 
 from __future__ import annotations

@@ -1,11 +1,12 @@
-"""Selection: survivors of a generation (`select_survivors`), parents of the next
-(`select_parents`, `parent_probabilities`), elites (`elite_indices`) and the population
-of survivors then children (`survivors_then_children`).
+"""Selection: survivors, parents, elites, and the next population from them.
 
-Failed candidates (fitness NaN or -inf) are never selected, as survivors or parents; a
-fitness of +inf counts as the best possible fitness. Every function is pure and jit-
-and vmap-able; ``method``, ``n_pairs`` and ``tournament_size`` are static. Fitness is
-``[P]``, one value per member of the population.
+Survivors of a generation (`select_survivors`), parents of the next (`select_parents`,
+`parent_probabilities`), elites (`elite_indices`) and the population of survivors then
+children (`survivors_then_children`). Failed candidates (fitness NaN or -inf) are never
+selected, as survivors or parents; a fitness of +inf counts as the best possible
+fitness. Every function is pure and jit- and vmap-able; ``method``, ``n_pairs`` and
+``tournament_size`` are static. Fitness is ``[P]``, one value per member of the
+population.
 """
 
 from __future__ import annotations
