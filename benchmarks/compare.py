@@ -167,7 +167,7 @@ def run_one(name: str, seed: int, args) -> dict:
     import jax
 
     from vlga_jax import Config, evolve
-    from vlga_jax.cli import _parse_value
+    from vlga_jax.cli.arguments import parse_value as _parse_value
 
     overrides = scaled_overrides(name, args.budget, args.epochs, args.final_epochs)
     overrides["data.name"] = args.dataset

@@ -572,7 +572,7 @@ def test_user_objective_values_are_checked_where_evolve_calls_it(paths):
 def test_finished_run_without_model_resume_and_export_agree(paths, capsys, monkeypatch):
     """export says to resume; resume retrains the final model (it does not say 'finished')."""
     calls = []
-    monkeypatch.setattr(cli, "_run_search", lambda config, key, out, quiet: calls.append(out)
+    monkeypatch.setattr(cli.run, "_run_search", lambda config, key, out, quiet: calls.append(out)
                         or 0)
     code, out, _ = run_cli(["resume", paths["no_model"]], capsys)
     assert code == 0 and calls == [str(paths["no_model"])]
@@ -628,7 +628,7 @@ SET = [
 @pytest.mark.parametrize("item, where, want", [c[1:] for c in SET], ids=[c[0] for c in SET])
 def test_set_values_are_parsed_by_field_type(item, where, want):
     args = cli.make_parser().parse_args(["run", "--set", item])
-    config = cli._build_config(args)
+    config = cli.build_config(args)
     got = getattr(getattr(config, where[0]), where[1])
     assert got == want and type(got) is type(want)
 

@@ -5,6 +5,8 @@ Tiny on purpose: population 2-4, 1 epoch per candidate, a budget of a few
 candidate-epochs; the presets' paper numbers are overridden, not changed.
 """
 
+import ast
+import inspect
 import os
 import subprocess
 import sys
@@ -16,7 +18,9 @@ import pytest
 from vlga_jax import Config, evolve
 from vlga_jax.cli import main
 from vlga_jax.config import PRESETS as ALL_PRESETS
-from vlga_jax.config.presets_info import PRESET_INFO, explain, preset_info, summary
+from vlga_jax.config import presets as preset_module
+from vlga_jax.config.presets import PRESET_RECORDS, Preset, preset_record
+from vlga_jax.config.presets_info import explain, summary
 from vlga_jax.strategies.base import STRATEGIES
 
 PRESETS = ("binary-cnn", "mlp-ga", "grid", "tournament", "random-population", "random",
@@ -72,17 +76,32 @@ def test_paper_baselines_search_the_papers_activations(name):
 
 
 def test_every_preset_has_a_source_and_reasoned_departures():
-    assert set(PRESET_INFO) == set(ALL_PRESETS)
     for name in ALL_PRESETS:
-        info = preset_info(name)
-        assert info.source.strip(), name
-        for d in info.departures:
+        record = preset_record(name)
+        assert isinstance(record, Preset) and record.name == name
+        assert record.source.strip(), name
+        for d in record.departures:
             assert d.what.strip() and d.why.strip(), (name, d)
-    assert preset_info("quick").source.startswith("none")
+    assert preset_record("quick").source.startswith("none")
     for name in ("paper", "report", "binary-cnn", "mlp-ga", "grid", "tournament"):
-        assert preset_info(name).departures, name
+        assert preset_record(name).departures, name
     with pytest.raises(ValueError, match="presets: quick, paper"):
-        preset_info("nope")
+        preset_record("nope")
+
+
+def test_presets_are_derived_from_the_records():
+    """One list of presets: PRESETS (and Config.preset) hold each record's builder, in
+    the records' order, and no preset name is written twice in the module."""
+    assert list(ALL_PRESETS) == list(PRESET_RECORDS)
+    for name, record in PRESET_RECORDS.items():
+        assert ALL_PRESETS[name] is record.build
+        assert Config.preset(name) == record.build()
+    tree = ast.parse(inspect.getsource(preset_module))
+    settings = {id(k.value) for k in ast.walk(tree) if isinstance(k, ast.keyword)}
+    literals = [node.value for node in ast.walk(tree)  # not strategy="grid" and the like
+                if isinstance(node, ast.Constant) and id(node) not in settings]
+    assert {name: literals.count(name) for name in ALL_PRESETS} == dict.fromkeys(
+        ALL_PRESETS, 1)
 
 
 def test_explain_paper_shows_transfer_and_departures_with_reasons(capsys):

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vlga_jax.genetics import operators as op
+from vlga_jax.genetics import operators as ops
 from vlga_jax.genetics.genome import GeneMask, Genome, block_mutable_mask
 from vlga_jax.genetics.space import Gene, SearchSpace, xiao2020
 
@@ -45,23 +45,23 @@ ZERO, HALF, ONE = jnp.float32(0.0), jnp.float32(0.5), jnp.float32(1.0)
 
 def _vmutate(keys, pop, space, mask, mode, gene_rate):
     return jax.vmap(
-        lambda k, g: op.mutate(k, g, space, mask, mode=mode, gene_rate=gene_rate))(keys, pop)
+        lambda k, g: ops.mutate(k, g, space, mask, mode=mode, gene_rate=gene_rate))(keys, pop)
 
 
-MUTATE = jax.jit(op.mutate, static_argnames=("space", "mode"))
+MUTATE = jax.jit(ops.mutate, static_argnames=("space", "mode"))
 VMUTATE = jax.jit(_vmutate, static_argnames=("space", "mode"))
-MUTATE_POP = jax.jit(op.mutate_population, static_argnames=("space", "mode"))
-CROSS = jax.jit(op.crossover, static_argnames=("method",))
-CROSS_POP = jax.jit(op.crossover_population, static_argnames=("method",))
-PARENTS = jax.jit(op.select_parents, static_argnames=("n_pairs", "method", "tournament_size"))
-SURVIVORS = jax.jit(op.select_survivors)
+MUTATE_POP = jax.jit(ops.mutate_population, static_argnames=("space", "mode"))
+CROSS = jax.jit(ops.crossover, static_argnames=("method",))
+CROSS_POP = jax.jit(ops.crossover_population, static_argnames=("method",))
+PARENTS = jax.jit(ops.select_parents, static_argnames=("n_pairs", "method", "tournament_size"))
+SURVIVORS = jax.jit(ops.select_survivors)
 
 
 @jax.jit
 def PROBS(fitness, eligible, temperature):  # noqa: N802 - a constant-like jitted function
     """`parent_probabilities` of every method, one compile."""
-    return {m: op.parent_probabilities(fitness, m, eligible=eligible, temperature=temperature)
-            for m in op.PARENT_METHODS}
+    return {m: ops.parent_probabilities(fitness, m, eligible=eligible, temperature=temperature)
+            for m in ops.PARENT_METHODS}
 
 
 def mutate(key, genome, space, mask, mode):
@@ -209,23 +209,23 @@ def draw_case(space_name, seed, mask_kind):
 @pytest.mark.parametrize("value", [-0.1, 1.5, float("nan"), "0.2", None, True])
 def test_check_rate_rejects(value):
     with pytest.raises(ValueError, match=r"mutation_rate must be in \[0, 1\], got"):
-        op.check_rate("mutation_rate", value)
+        ops.check_rate("mutation_rate", value)
 
 
 @pytest.mark.parametrize("value", [0, 1, 0.2, np.float32(0.5)])
 def test_check_rate_accepts(value):
-    assert op.check_rate("r", value) == pytest.approx(float(value))
+    assert ops.check_rate("r", value) == pytest.approx(float(value))
 
 
 @pytest.mark.parametrize("n", [1, 0, -3, 2.5, "4", True])
 def test_check_population_size_rejects(n):
     with pytest.raises(ValueError, match="population size must be >= 2, got"):
-        op.check_population_size(n)
+        ops.check_population_size(n)
 
 
 def test_check_population_size_accepts():
-    assert op.check_population_size(2) == 2
-    assert op.check_population_size(np.int64(20)) == 20
+    assert ops.check_population_size(2) == 2
+    assert ops.check_population_size(np.int64(20)) == 20
 
 
 def test_entry_points_validate_arguments():
@@ -235,48 +235,48 @@ def test_entry_points_validate_arguments():
     genomes = [item(pop_np, 0), item(pop_np, 1)]
     fit = jnp.array([0.1, 0.2, 0.3])
     with pytest.raises(ValueError, match="rate must be in"):
-        op.mutate_population(key, pop, XIAO, None, 1.2)
+        ops.mutate_population(key, pop, XIAO, None, 1.2)
     with pytest.raises(ValueError, match="gene_rate must be in"):
-        op.mutate_population(key, pop, XIAO, None, 0.2, mode="per_gene", gene_rate=-1.0)
+        ops.mutate_population(key, pop, XIAO, None, 0.2, mode="per_gene", gene_rate=-1.0)
     with pytest.raises(ValueError, match="gene_rate must be in"):
-        op.mutate(key, genomes[0], XIAO, mode="per_gene",
+        ops.mutate(key, genomes[0], XIAO, mode="per_gene",
                   gene_rate=GeneMask(blocks=np.full((4, 10), 2.0), globals=np.zeros(5)))
     with pytest.raises(ValueError, match="mode must be one of"):
-        op.mutate(key, genomes[0], XIAO, mode="all")
+        ops.mutate(key, genomes[0], XIAO, mode="all")
     with pytest.raises(ValueError, match="one genome"):
-        op.mutate(key, pop, XIAO)
+        ops.mutate(key, pop, XIAO)
     with pytest.raises(ValueError, match="do not match the space"):
-        op.mutate(key, genomes[0], SPACES["tiny"])
+        ops.mutate(key, genomes[0], SPACES["tiny"])
     with pytest.raises(ValueError, match="mutable mask shapes"):
-        op.mutate(key, genomes[0], XIAO, make_mask(np.random.default_rng(0), SPACES["tiny"], 0))
+        ops.mutate(key, genomes[0], XIAO, make_mask(np.random.default_rng(0), SPACES["tiny"], 0))
     with pytest.raises(ValueError, match="fit_survival_rate must be in"):
-        op.select_survivors(key, fit, 1.5)
+        ops.select_survivors(key, fit, 1.5)
     with pytest.raises(ValueError, match="unfit_survival_prob must be in"):
-        op.select_survivors(key, fit, 0.5, -0.2)
+        ops.select_survivors(key, fit, 0.5, -0.2)
     with pytest.raises(ValueError, match="population size must be >= 2, got 1"):
-        op.select_survivors(key, jnp.array([0.5]))
+        ops.select_survivors(key, jnp.array([0.5]))
     with pytest.raises(ValueError, match="population size must be >= 2, got 1"):
-        op.select_parents(key, jnp.array([0.5]), 2)
+        ops.select_parents(key, jnp.array([0.5]), 2)
     with pytest.raises(ValueError, match="method must be one of"):
-        op.select_parents(key, fit, 2, "roulette")
+        ops.select_parents(key, fit, 2, "roulette")
     with pytest.raises(ValueError, match="tournament_size"):
-        op.select_parents(key, fit, 2, "tournament", tournament_size=0)
+        ops.select_parents(key, fit, 2, "tournament", tournament_size=0)
     with pytest.raises(ValueError, match="temperature"):
-        op.select_parents(key, fit, 2, "softmax", temperature=0.0)
+        ops.select_parents(key, fit, 2, "softmax", temperature=0.0)
     with pytest.raises(ValueError, match="n_pairs"):
-        op.select_parents(key, fit, -1)
+        ops.select_parents(key, fit, -1)
     with pytest.raises(ValueError, match="eligible"):
-        op.select_parents(key, fit, 2, eligible=jnp.ones(4, bool))
+        ops.select_parents(key, fit, 2, eligible=jnp.ones(4, bool))
     with pytest.raises(ValueError, match="method must be one of"):
-        op.crossover(key, genomes[0], genomes[1], None, "two_point")
+        ops.crossover(key, genomes[0], genomes[1], None, "two_point")
     with pytest.raises(ValueError, match="pairs"):
-        op.crossover_population(key, pop, jnp.zeros((3,), jnp.int32))
+        ops.crossover_population(key, pop, jnp.zeros((3,), jnp.int32))
 
 
 # -- mutation --------------------------------------------------------------------------
 
 @prop
-@given(case, st.sampled_from(op.MUTATION_MODES))
+@given(case, st.sampled_from(ops.MUTATION_MODES))
 def test_mutate_invariants(c, mode):
     space, genome, mask, key = draw_case(*c)
     out = mutate(key, genome, space, mask, mode)
@@ -291,7 +291,7 @@ def test_mutate_invariants(c, mode):
 
 
 @prop
-@given(st.integers(0, 2**31 - 1), st.integers(0, 2), st.sampled_from(op.MUTATION_MODES))
+@given(st.integers(0, 2**31 - 1), st.integers(0, 2), st.sampled_from(ops.MUTATION_MODES))
 def test_mutate_vmap_matches_unbatched(seed, mask_kind, mode):
     rng = np.random.default_rng(seed)
     mask = make_mask(rng, XIAO, mask_kind)
@@ -303,22 +303,22 @@ def test_mutate_vmap_matches_unbatched(seed, mask_kind, mode):
 
 
 def test_mutate_jit_matches_eager():
-    for mode in op.MUTATION_MODES:
+    for mode in ops.MUTATION_MODES:
         space, genome, mask, key = draw_case("xiao", 1, 2)
         rate = gene_rates(space, 0.5) if mode == "per_gene" else None
-        assert_same(op.mutate(key, genome, space, mask, mode=mode, gene_rate=rate),
+        assert_same(ops.mutate(key, genome, space, mask, mode=mode, gene_rate=rate),
                     mutate(key, genome, space, mask, mode))
 
 
 def test_mutate_accepts_table_sizes_instead_of_space():
     space, genome, mask, key = draw_case("xiao", 3, 0)
     sizes = (jnp.asarray(space.block_sizes), jnp.asarray(space.global_sizes))
-    traced = jax.jit(op.mutate)(key, genome, sizes, mask)  # sizes traced
+    traced = jax.jit(ops.mutate)(key, genome, sizes, mask)  # sizes traced
     assert_same(traced, mutate(key, genome, space, mask, "one"))
 
 
 def test_mutate_nothing_mutable_is_identity():
-    for name, mode in itertools.product(SPACES, op.MUTATION_MODES):
+    for name, mode in itertools.product(SPACES, ops.MUTATION_MODES):
         space, genome, _, key = draw_case(name, 5, 0)
         none = GeneMask(blocks=np.zeros((space.max_blocks, space.n_block_genes), bool),
                         globals=np.zeros(space.n_global_genes, bool))
@@ -377,7 +377,7 @@ def test_mutate_per_gene_default_rate_is_one_over_candidates():
     n_can = candidates(space, genome, mask).sum()
     keys = jax.random.split(jax.random.key(6), 20)
     for i in range(len(keys)):  # the same draws as an explicit rate 1 / n_can
-        assert_same(op.mutate(keys[i], genome, space, mask, mode="per_gene"),
+        assert_same(ops.mutate(keys[i], genome, space, mask, mode="per_gene"),
                     mutate_rate(keys[i], genome, space, mask, np.full_like(
                         np.asarray(gene_rates(space, 0.0).blocks), 1 / n_can), 1 / n_can))
 
@@ -450,7 +450,7 @@ def check_child(space, a, b, mask, child, method):
 
 
 @prop
-@given(case, st.sampled_from(op.CROSSOVER_METHODS))
+@given(case, st.sampled_from(ops.CROSSOVER_METHODS))
 def test_crossover_invariants(c, method):
     space, a, b, mask, key = pair_case(c)
     child = CROSS(key, a, b, mask, method)
@@ -459,7 +459,7 @@ def test_crossover_invariants(c, method):
 
 
 @prop
-@given(st.integers(0, 2**31 - 1), st.integers(0, 2), st.sampled_from(op.CROSSOVER_METHODS))
+@given(st.integers(0, 2**31 - 1), st.integers(0, 2), st.sampled_from(ops.CROSSOVER_METHODS))
 def test_crossover_population_matches_unbatched(seed, mask_kind, method):
     space, a, b, mask, key = pair_case(("xiao", seed, mask_kind))
     pop = stack([a, b, a])
@@ -555,7 +555,7 @@ def test_survivors_python_rates_round_up():
                        (7, 0.5, 4), (2, 0.5, 1), (7, 0.3, 3)]:
         fit = jnp.arange(p, dtype=jnp.float32)
         if p == 20:
-            s = np.asarray(op.select_survivors(jax.random.key(0), fit, rate, 0.0))
+            s = np.asarray(ops.select_survivors(jax.random.key(0), fit, rate, 0.0))
             np.testing.assert_array_equal(np.flatnonzero(s), np.arange(p - k, p))
         s = np.asarray(SURVIVORS(jax.random.key(0), fit, jnp.float32(rate), ZERO))
         np.testing.assert_array_equal(np.flatnonzero(s), np.arange(p - k, p))
@@ -571,7 +571,7 @@ def test_survivors_defaults_are_the_papers():
     keys = jax.random.split(jax.random.key(42), 1000)
     s = np.stack([np.asarray(SURVIVORS(keys[i], fit, HALF, jnp.float32(0.2)))
                   for i in range(len(keys))])
-    np.testing.assert_array_equal(s[0], np.asarray(op.select_survivors(keys[0], fit)))
+    np.testing.assert_array_equal(s[0], np.asarray(ops.select_survivors(keys[0], fit)))
     assert s[:, top].all()
     assert not s[:, [3, 5]].any()
     assert within(int(s[:, others].sum()), s.shape[0] * len(others), 0.2)
@@ -605,7 +605,7 @@ def exact_weights(f: np.ndarray, ok: np.ndarray, method: str, temperature=1.0, k
     if method == "uniform":
         p[idx] = 1.0
     elif method == "fitness":
-        p[idx] = f[idx] - min(0.0, f[idx].min()) + op.FITNESS_EPS
+        p[idx] = f[idx] - min(0.0, f[idx].min()) + ops.FITNESS_EPS
     elif method == "softmax":
         p[idx] = np.exp((f[idx] - f[idx].max()) / temperature)
     elif method == "rank":
@@ -638,7 +638,7 @@ FIT = np.array([0.3, np.nan, 0.9, 0.1, -np.inf, 0.5, 0.5, 0.7, 0.2, 0.05], np.fl
 ELIGIBLE = np.array([1, 1, 1, 1, 1, 1, 1, 1, 0, 1], bool)
 
 
-@pytest.mark.parametrize("method", op.PARENT_METHODS)
+@pytest.mark.parametrize("method", ops.PARENT_METHODS)
 @pytest.mark.parametrize("shift", [0.0, -0.6])
 def test_parent_frequencies_match_exact_law(method, shift):
     """Both columns against their exact laws (with NaN, -inf, ineligible and tied fitness)."""
@@ -663,12 +663,12 @@ def test_selection_laws_are_distinct():
     f = np.nan_to_num(FIT, nan=0.0, neginf=0.0)  # 0.9 is the best of 10, sum 3.25
     ok = np.ones(N_FIT, bool)
     best = int(np.argmax(f))
-    probs = {m: exact_weights(f, ok, m)[best] for m in op.PARENT_METHODS}
+    probs = {m: exact_weights(f, ok, m)[best] for m in ops.PARENT_METHODS}
     assert probs["uniform"] == pytest.approx(0.1)
     assert probs["fitness"] == pytest.approx(0.9 / 3.25, rel=1e-4)
     assert probs["rank"] == pytest.approx(10 / 55)
     assert probs["tournament"] == pytest.approx(1 - 0.9**3)
-    for method in op.PARENT_METHODS:  # and the sampler follows each of them
+    for method in ops.PARENT_METHODS:  # and the sampler follows each of them
         count = (parents(jax.random.key(7), f, method)[:, 0] == best).sum()
         assert within(count, N_DRAWS, probs[method]), (method, count)
     cold = parents(jax.random.key(7), f, "softmax", temperature=0.01)
@@ -679,7 +679,7 @@ def test_tournament_size_changes_law():
     f = np.array([0.1, 0.2, 0.3, 0.4], np.float32)
     ok = np.ones(4, bool)
     for k in (1, 2, 5):
-        lib = op.parent_probabilities(jnp.asarray(f), "tournament", tournament_size=k)
+        lib = ops.parent_probabilities(jnp.asarray(f), "tournament", tournament_size=k)
         np.testing.assert_allclose(np.asarray(lib), exact_weights(f, ok, "tournament", k=k),
                                    atol=1e-6)
     f = np.full(N_FIT, np.nan, np.float32)
@@ -691,7 +691,7 @@ def test_tournament_size_changes_law():
         assert within((pairs[:, 0] == i).sum(), N_DRAWS, 0.25)
 
 
-@pytest.mark.parametrize("method", op.PARENT_METHODS)
+@pytest.mark.parametrize("method", ops.PARENT_METHODS)
 def test_single_eligible_pairs_with_itself(method):
     f = np.full(N_FIT, np.nan, np.float32)
     f[[1, 3, 4]] = [0.4, 0.9, -np.inf]
@@ -700,7 +700,7 @@ def test_single_eligible_pairs_with_itself(method):
     assert (parents(jax.random.key(0), f, method, eligible) == 1).all()
 
 
-@pytest.mark.parametrize("method", op.PARENT_METHODS)
+@pytest.mark.parametrize("method", ops.PARENT_METHODS)
 def test_no_eligible_gives_defined_indices(method):
     f = np.full(N_FIT, np.nan, np.float32)
     f[[1, 2]] = [-np.inf, 0.2]
@@ -721,7 +721,7 @@ def test_plus_inf_fitness_takes_all_weight(method):
 
 
 @prop
-@given(st.integers(0, 2**31 - 1), st.sampled_from(op.PARENT_METHODS))
+@given(st.integers(0, 2**31 - 1), st.sampled_from(ops.PARENT_METHODS))
 def test_parents_never_failed_and_deterministic(seed, method):
     rng = np.random.default_rng(seed)
     f = rng.normal(size=N_FIT).astype(np.float32)
@@ -741,4 +741,4 @@ def test_parents_never_failed_and_deterministic(seed, method):
 
 
 def test_select_parents_zero_pairs():
-    assert op.select_parents(jax.random.key(0), jnp.asarray(FIT), 0).shape == (0, 2)
+    assert ops.select_parents(jax.random.key(0), jnp.asarray(FIT), 0).shape == (0, 2)

@@ -253,7 +253,7 @@ def test_resumed_run_ends_with_the_uninterrupted_result(runs, name):
 def test_a_finished_run_is_not_trained_again(runs, capsys, monkeypatch):
     from vlga_jax import cli
 
-    monkeypatch.setattr(cli, "_run_search", lambda *a: pytest.fail("trained again"))
+    monkeypatch.setattr(cli.run, "_run_search", lambda *a: pytest.fail("trained again"))
     config = runs["root"] / "final.json"  # the runs' config, as kill_in_final_training wrote it
     run = runs["root"] / "reference"
     before = (run / "model.npz").read_bytes()

@@ -11,7 +11,7 @@ import inspect
 import re
 import textwrap
 
-from vlga_jax.config import _SUB, Config
+from vlga_jax.config.config import SECTIONS, Config
 
 _ENTRY = re.compile(r"^    (\w+): ?(.*)$")
 
@@ -45,7 +45,7 @@ def describe(config: Config, width: int = 100) -> str:
     The keys are what ``vlga run --set KEY=VALUE`` and `Config.override` take.
     """
     out = []
-    for section, cls in _SUB.items():
+    for section, cls in SECTIONS.items():
         out.append(f"[{section}] {inspect.cleandoc(cls.__doc__ or '').splitlines()[0]}")
         docs = field_docs(cls)
         value = getattr(config, section)

@@ -135,7 +135,7 @@ def read_image(path: Path, input_shape: tuple[int, int, int], units: float
     image = pixels.astype(np.float32) * np.float32(units / top)
     size = image.shape[:2]
     if size != (h, w):
-        from vlga_jax.data.datasets import resize_images
+        from vlga_jax.data.pixels import resize_images
 
         image = resize_images(image[None], (h, w))[0]
     return image, size

@@ -150,7 +150,7 @@ class ExportedModel:
 
     def preprocess(self, images) -> np.ndarray:
         """Raw images (N, H, W[, C]) -> normalised f32 (N, H, W, C) at the model's size."""
-        from vlga_jax.data.datasets import _standardize, resize_images
+        from vlga_jax.data.pixels import resize_images, standardize
 
         x = np.asarray(images)
         h, w, c = self.architecture.input_shape
@@ -171,7 +171,7 @@ class ExportedModel:
             x = resize_images(x, (h, w))
         if self.mean is None:
             return x.astype(np.float32)
-        return _standardize(x, self.mean, self.std)
+        return standardize(x, self.mean, self.std)
 
     def logits(self, images, batch_size: int = 1024) -> np.ndarray:
         """f32[N, classes] for raw images."""

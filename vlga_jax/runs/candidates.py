@@ -25,8 +25,6 @@ import math
 import os
 from collections.abc import Iterable, Sequence
 
-from vlga_jax.networks.architecture import architecture_label
-
 COLUMNS = ("phase", "generation", "hash", "architecture", "fitness", "params", "flops",
            "epochs", "fidelity", "inherited_epochs", "seconds", "failed", "reason",
            "cache_hit", "genome")

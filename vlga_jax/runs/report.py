@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from vlga_jax.training.objectives import fitness_label
 from vlga_jax.runs.runlog import read_jsonl
+from vlga_jax.training.objectives import fitness_label
 
 
 @dataclasses.dataclass

@@ -1,1 +1,1 @@
-"""The search loop: `evolve`, successive halving and retraining of the best candidates."""
+"""The search loop: `evolve` as a row of named steps, and the pieces those steps run."""

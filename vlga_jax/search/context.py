@@ -1,6 +1,7 @@
-"""What a run's steps share: the configuration, the search space and strategy, the data
-on the device, the trainer, the fitness cache, the scores, the schedule and the records
-(`Search`), and the checks `evolve` makes before it starts."""
+"""What a run's steps share (`Search`), and the checks `evolve` makes before it starts.
+
+`Search` holds the configuration, the search space and strategy, the data on the device,
+the trainer, the fitness cache, the scores, the schedule and the records."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
-"""Final training: the search's winner (the best phase winner, see
-`vlga_jax.strategies.base.final_winner`) trains for up to ``train.final_epochs`` with
-early stopping on validation, then its test accuracy is measured once
-(`Trainer.evaluate_test`; the test split never chooses anything).
+"""Final training of one candidate: early stopping on validation, then one test evaluation.
+
+The candidate (the search's winner, see `vlga_jax.search.retrain`) trains for up to
+``train.final_epochs`` with early stopping on validation, then its test accuracy is
+measured once (`Trainer.evaluate_test`; the test split never chooses anything).
 
 Training starts from the search weights or from scratch (``train.final_start``). The
 best epoch is judged on the final training's own validation curve: highest accuracy,

@@ -1,5 +1,4 @@
-"""The fitness cache: every evaluated candidate by genome hash, and which of them keep
-their trained parameters.
+"""The fitness cache: evaluated candidates by genome hash, and which keep their weights.
 
 Memory is bounded by the population, not by the run: the cache keeps every candidate's
 `Evaluation` (architecture, outcome with its metrics, and how it was trained: key index,

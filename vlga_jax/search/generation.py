@@ -1,6 +1,8 @@
-"""One generation's steps between ask and the next ask: evaluate the population
-(cache by genome hash, new candidates trained through the `Schedule`), tell the
-strategy, and record the generation.
+"""One generation's steps after the ask: evaluate the population, tell, record.
+
+The population is evaluated through the fitness cache (by genome hash; new candidates
+train through the `Schedule`), the strategy is told the fitness, and the generation is
+recorded.
 
 Every member is decoded once per generation: its description gives its hash, a new
 candidate's architecture and its record. ``ga.budget_epochs`` limits how many new

@@ -1,5 +1,6 @@
-"""`Result`: the best network found, trained, and the search's history; `build_result`
-assembles it at the end of a run."""
+"""`Result`: the best network found, trained, and the search's history.
+
+`build_result` assembles it at the end of a run."""
 
 from __future__ import annotations
 

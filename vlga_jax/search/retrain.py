@@ -1,6 +1,8 @@
-"""The search's winner and its final training (`train_winner`); with
-``run.top_k_retrain`` > 1 the top k candidates are retrained with the final-training
-recipe and the one that validates best is kept (`retrain_top`).
+"""The winner's final training, and with ``run.top_k_retrain`` > 1 the top k retrained.
+
+`train_winner` trains the search's winner; with ``run.top_k_retrain`` > 1 the top k
+candidates are retrained with the final-training recipe and the one that validates best
+is kept (`retrain_top`).
 
 The winner is the best phase winner of the strategy's history. Its final training is
 the usual one (checkpointed in a run directory, so a resumed run continues it); the

@@ -1,6 +1,7 @@
-"""How new candidates train: where their weights start (fresh, or the transfer parent's
-first blocks) and the fidelity schedule they go through (successive halving, see
-`vlga_jax.search.halving`).
+"""How new candidates train: where their weights start, and the rungs they go through.
+
+Weights start fresh or from the transfer parent's first blocks; the fidelity schedule is
+successive halving (`vlga_jax.search.halving`).
 
 A generation's new candidates all train to the first rung of ``train.rungs()``; the
 best 1/``halving_eta`` continue, with their parameters, optimizer state and program, to

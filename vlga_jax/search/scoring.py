@@ -1,5 +1,6 @@
-"""Objective scoring: the objective values of cached candidates, and the rankings built
-on them (a population's fitness in a multi-objective search, the best few overall).
+"""Objective scoring: the objective values of cached candidates, and rankings on them.
+
+The rankings: a population's fitness in a multi-objective search, the best few overall.
 
 Fitness is validation accuracy unless an objective says otherwise (see
 `vlga_jax.training.objectives`: a user function, or several objectives ranked by

@@ -1,5 +1,7 @@
-"""The totals of a run (`Result.totals`): what was evaluated, trained and compiled, and
-the seconds it took, of every session and of this one."""
+"""The totals of a run (`Result.totals`): candidates, programs, epochs and seconds.
+
+What was evaluated, trained and compiled, and the seconds it took, of every session and
+of this one."""
 
 from __future__ import annotations
 

@@ -1,6 +1,8 @@
-"""A bucket's host side: the program arguments of its members (padded to the program's
-shapes and stacked, padded with copies of the first member to the call's size), the
-members' outcomes unpacked from the program's outputs, and labels for progress output."""
+"""A bucket's host side: its program's arguments, its members' outcomes, labels.
+
+The arguments are the members' pytrees padded to the program's shapes and stacked (with
+copies of the first member up to the call's size); the outcomes are unpacked from the
+program's outputs; labels name programs in progress output."""
 
 from __future__ import annotations
 

@@ -1,6 +1,8 @@
-"""Compiling one program of the trainer: the member function (`vlga_jax.training.programs`)
-vmapped over the population axis, split over a device mesh with `jax.shard_map` where
-there is one, then traced, lowered and compiled, each phase timed."""
+"""Compiling one trainer program, and placing its arguments on a mesh of processes.
+
+The member function (`vlga_jax.training.programs`) is vmapped over the population axis,
+split over a device mesh with `jax.shard_map` where there is one, then traced, lowered
+and compiled, each phase timed."""
 
 from __future__ import annotations
 
