@@ -34,7 +34,6 @@ from vlga_jax.core.names import (
     OPTIMIZERS,
     PARENT_SELECTIONS,
     STEP_MODES,
-    STRATEGY_NAMES,
 )
 from vlga_jax.genetics.space import (
     ACTIVATIONS,
@@ -44,6 +43,7 @@ from vlga_jax.genetics.space import (
     SearchSpace,
     build_space,
 )
+from vlga_jax.strategies import strategy_class
 
 SPACE_KINDS = ("xiao2020", "fixed_cnn", "binary_cnn", "mlp_ga", "mlp_tournament")
 CNN_KINDS = ("xiao2020", "fixed_cnn")  # the kinds space.channels/kernels/activations restrict
@@ -53,8 +53,6 @@ TRANSFERS = ("finetune", "freeze")
 # may have replaced a better one).
 PHASE_WINNERS = ("best_seen", "last_generation")
 FINAL_STARTS = ("search", "scratch")
-# The strategies that copy ga.elites members unchanged into the next generation.
-ELITIST_STRATEGIES = ("tournament", "random_population")
 # Bounds past which no candidate trains (diverged or decayed to one class): refused.
 MAX_LEARNING_RATE = 10.0
 MAX_WEIGHT_DECAY = 1.0
@@ -389,21 +387,12 @@ class GAConfig:
         _positive_int("ga.population", self.population, 2)
         _positive_int("ga.generations", self.generations)
         _rate("ga.fit_survival_rate", self.fit_survival_rate)
-        if self.strategy in ("vlga", "ga"):
-            _check(self.fit_survival_rate > 0, "ga.fit_survival_rate",
-                   f"> 0 with ga.strategy={self.strategy!r} (0 leaves no parents to breed "
-                   "from)", self.fit_survival_rate)
         _rate("ga.unfit_survival_prob", self.unfit_survival_prob)
         _rate("ga.mutation_rate", self.mutation_rate)
         _check(self.mutation_mode in GA_MUTATION_MODES, "ga.mutation_mode",
                f"one of {GA_MUTATION_MODES}", self.mutation_mode)
         _check(self.crossover in GA_CROSSOVERS, "ga.crossover", f"one of {GA_CROSSOVERS}",
                self.crossover)
-        if self.crossover == "none":
-            _check(self.strategy not in ("vlga", "ga"), "ga.crossover",
-                   f"'uniform' or 'one_point' with ga.strategy={self.strategy!r} ('none', "
-                   "children as mutated copies of one winner, is for 'tournament')",
-                   self.crossover)
         _check(self.parent_selection in PARENT_SELECTIONS, "ga.parent_selection",
                f"one of {PARENT_SELECTIONS}", self.parent_selection)
         _positive_int("ga.tournament_size", self.tournament_size)
@@ -418,44 +407,23 @@ class GAConfig:
         _check(self.stop_drop is None or (isinstance(self.stop_drop, int | float)
                                           and self.stop_drop >= 0),
                "ga.stop_drop", "None or >= 0", self.stop_drop)
-        _check(self.strategy in STRATEGY_NAMES, "ga.strategy", f"one of {STRATEGY_NAMES}",
-               self.strategy)
-        if self.mutation_mode == "bitflip":
-            _check(self.strategy == "ga", "ga.mutation_mode",
-                   f"'one' or 'per_gene' with ga.strategy={self.strategy!r} ('bitflip' "
-                   "mutates the chromosome of ga.strategy='ga' only)", self.mutation_mode)
         if self.budget_epochs is not None:
             _positive_int("ga.budget_epochs", self.budget_epochs)
         _positive_int("ga.elites", self.elites, 0)
-        if self.strategy in ELITIST_STRATEGIES:
-            _check(self.elites < self.population, "ga.elites",
-                   f"< ga.population ({self.population})", self.elites)
-        else:
-            default = GAConfig.__dataclass_fields__["elites"].default
-            _check(self.elites == default, "ga.elites",
-                   f"left at {default} with ga.strategy={self.strategy!r} (only "
-                   f"{' and '.join(map(repr, ELITIST_STRATEGIES))} keep elites: it would be "
-                   "ignored)", self.elites)
         _rate("ga.layer_mutation_rate", self.layer_mutation_rate)
         for name, rate in self.gene_rates:
             _rate(f"ga.gene_rates[{name!r}]", rate)
         names = [name for name, _ in self.gene_rates]
         _check(len(set(names)) == len(names), "ga.gene_rates", "one rate per gene",
                self.gene_rates)
-        if self.gene_rates:
-            _check(self.uses_gene_rates, "ga.gene_rates",
-                   "empty unless genes mutate one by one (ga.strategy='tournament', or "
-                   "'ga' with ga.mutation_mode='per_gene'): with ga.strategy="
-                   f"{self.strategy!r} and ga.mutation_mode={self.mutation_mode!r} they would "
-                   "be ignored", self.gene_rates)
         _check(self.phase_winner in PHASE_WINNERS, "ga.phase_winner",
                f"one of {PHASE_WINNERS}", self.phase_winner)
+        strategy_class(self.strategy).check(self)  # its own rules (`vlga_jax.strategies`)
 
     @property
     def uses_gene_rates(self) -> bool:
         """Whether the strategy reads ``gene_rates`` (per-gene mutation)."""
-        return self.strategy == "tournament" or (self.strategy == "ga"
-                                                 and self.mutation_mode == "per_gene")
+        return strategy_class(self.strategy).uses_gene_rates(self)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -750,9 +718,6 @@ class Config:
             _check(isinstance(getattr(self, field), kind), field,
                    f"a {kind.__name__} (or a dict of its fields)", value)
         ga = self.ga
-        if ga.strategy == "vlga":
-            _check(ga.max_phases <= self.space.max_blocks, "ga.max_phases",
-                   f"<= space.max_blocks ({self.space.max_blocks})", ga.max_phases)
         if self.space.kind in ("mlp_ga", "mlp_tournament"):  # dense networks: no images
             _check(not self.train.augment, "train.augment",
                    f"() for space.kind {self.space.kind!r} (augmentation is for conv "
@@ -771,15 +736,7 @@ class Config:
             unknown = [name for name, _ in ga.gene_rates if name not in genes]
             _check(not unknown, "ga.gene_rates", f"rates of genes of the space {genes} "
                    f"(unknown: {unknown})", ga.gene_rates)
-        if ga.strategy == "grid" and ga.budget_epochs is None:
-            size = self.grid_size()
-            asked = ga.population * ga.generations
-            _check(size <= asked, "ga.budget_epochs",
-                   f"set with ga.strategy='grid' on this space: its grid holds {size:,} "
-                   "networks and ga.generations does not bound a grid, so all of them "
-                   f"would train; e.g. ga.budget_epochs={asked * self.train.epochs} "
-                   f"(ga.population x ga.generations x train.epochs), or a smaller space",
-                   ga.budget_epochs)
+        strategy_class(ga.strategy).check_config(self)  # its own rules across sections
 
     def grid_size(self) -> int:
         """How many networks ``ga.strategy='grid'`` enumerates on this space."""
@@ -790,15 +747,7 @@ class Config:
         generations for the VLGA, generations for the others (a stop rule or the budget
         may end it earlier); the grid's batches of ga.population until the grid or the
         budget is spent (more when conditional genes repeat networks: repeats are free)."""
-        ga = self.ga
-        if ga.strategy == "vlga":
-            return ga.max_phases * ga.generations
-        if ga.strategy != "grid":
-            return ga.generations
-        networks = self.grid_size()
-        if ga.budget_epochs is not None:
-            networks = min(networks, ga.budget_epochs // self.train.epochs)
-        return max(1, -(-networks // ga.population))
+        return strategy_class(self.ga.strategy).planned_generations(self)
 
     @staticmethod
     def preset(name: str) -> Config:
