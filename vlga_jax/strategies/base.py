@@ -1,4 +1,5 @@
-"""What every strategy shares: the registry, a generic state and the ask/tell skeleton.
+"""What every strategy shares: a generic state, population helpers and the ask/tell
+skeleton (`Strategy`).
 
 A strategy is a frozen dataclass of a `SearchSpace` and a `GAConfig` (``ga``: any frozen
 dataclass with GAConfig's fields; hashable, so its jitted breeding steps take it as a

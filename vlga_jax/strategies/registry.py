@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 
 from vlga_jax.core.checks import require
+from vlga_jax.core.names import MUTATION_MODES
 
 STRATEGIES: dict[str, type] = {}
 
@@ -66,7 +67,7 @@ class StrategySettings:
     # ga.elites may differ from its default (the strategy keeps elites, or takes them).
     keeps_elites = False
     # The ga.mutation_mode values the strategy accepts.
-    mutation_modes = ("one", "per_gene")
+    mutation_modes = MUTATION_MODES
 
     @classmethod
     def uses_gene_rates(cls, ga) -> bool:
