@@ -53,7 +53,7 @@ from vlga_jax.runs.records import (
 from vlga_jax.runs.rundir import RunDir, open_run
 from vlga_jax.search import halving
 from vlga_jax.search.retrain import retrain_top
-from vlga_jax.strategies import SearchFailed, make_strategy
+from vlga_jax.strategies import SearchFailed, make_strategy, strategy_class
 from vlga_jax.strategies.base import final_winner
 from vlga_jax.training import feasibility, growth
 from vlga_jax.training import objectives as O
@@ -721,9 +721,7 @@ def _evolve(key, config: Config, callbacks, dataset, checkpoint_dir, evaluator, 
     check_crop_padding(config, dataset.image_shape)
     if space is not None:
         check_network_space(space)
-        if config.ga.strategy == "vlga" and config.ga.max_phases > space.max_blocks:
-            raise ValueError(f"ga.max_phases must be <= the space's max_blocks "
-                             f"({space.max_blocks}), got {config.ga.max_phases}")
+        strategy_class(config.ga.strategy).check_space(config.ga, space)
     search = _Search(key, config, dataset, evaluator, objective, space)
     search.callbacks = callbacks
     search.trainer.listener = functools.partial(_notify, callbacks)  # progress output
