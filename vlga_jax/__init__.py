@@ -8,8 +8,10 @@ importing only from the layers before it (``tests/test_imports.py`` checks):
     genetics    gene tables, genomes, genetic operators
     networks    architectures, Flax modules, parameters, model files
     training    cost model, planner, compiled programs, the trainer, objectives
-    config      the validated configuration and the presets
-    strategies  ask/tell search strategies (VLGA, GA, tournament, random, grid)
+    strategies  ask/tell search strategies (VLGA, GA, tournament, random, grid): the
+                registry, each one's parameters, checks and settings text
+    config      the validated configuration (checks ga.strategy against the registry)
+                and the presets
     runs        records, run directories, logs, progress, reports
     search      `evolve`: the search loop
     cli         the ``vlga`` command
@@ -47,7 +49,7 @@ __all__ = [
 ]
 
 # The layers, bottom first: a module may import from its own layer and those before it.
-LAYERS = ("core", "data", "genetics", "networks", "training", "config", "strategies",
+LAYERS = ("core", "data", "genetics", "networks", "training", "strategies", "config",
           "runs", "search", "cli")
 _SUBMODULES = frozenset(LAYERS)
 

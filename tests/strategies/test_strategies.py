@@ -5,6 +5,7 @@ mlp-ga, binary-cnn), tournament, random population, random search, grid: fixed s
 survivors/elites keep their fitness, and the same key gives the same run.
 """
 
+import dataclasses
 import hashlib
 
 import jax
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 from support import PRESETS, STRATEGY
 
+import vlga_jax
 from vlga_jax import Config, GAConfig
 from vlga_jax.genetics import genome as G
 from vlga_jax.genetics import operators as ops
@@ -152,6 +154,24 @@ def test_every_strategy_is_registered():
                                "grid"}
     with pytest.raises(ValueError, match="ga.strategy"):
         GAConfig(strategy="nope")
+
+
+def test_each_strategy_shows_only_the_fields_it_reads():
+    """``params`` are GAConfig fields, and a preset's ga.* rows of ``vlga presets
+    --explain`` are those plus the fields every strategy reads."""
+    fields = {f.name for f in dataclasses.fields(GAConfig)}
+    common = {"ga.generations", "ga.budget_epochs", "ga.phase_winner"}
+    shown = set()
+    for name in vlga_jax.PRESETS:
+        config = Config.preset(name)
+        cls = STRATEGIES[config.ga.strategy]
+        assert set(cls.params) <= fields
+        rows = cls.settings(config, config.space.build())
+        ga_rows = {key for key, _ in rows if key.startswith("ga.")}
+        assert ga_rows <= {f"ga.{field}" for field in cls.params} | common, name
+        assert cls.has_phases == any(key == "train.transfer" for key, _ in rows)
+        shown.add(config.ga.strategy)
+    assert shown == set(STRATEGIES)  # the presets cover every strategy
 
 
 @pytest.mark.parametrize("name", PRESETS)

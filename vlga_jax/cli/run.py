@@ -96,10 +96,11 @@ def _run_search(config, key, out: str, quiet: bool) -> int:
     from vlga_jax.core import distributed
     from vlga_jax.runs.progress import for_search
     from vlga_jax.search.evolve import SearchFailed, evolve
+    from vlga_jax.strategies import strategy_class
 
     main = distributed.is_main()  # process 0 alone prints (and writes the directory)
-    vlga = config.ga.strategy == "vlga"  # phases are the VLGA's alone
-    phases = f", phases <= {config.ga.max_phases}" if vlga else ""
+    phased = strategy_class(config.ga.strategy).has_phases
+    phases = f", phases <= {config.ga.max_phases}" if phased else ""
     if main:
         devices = distributed.describe(distributed.select_devices(config.run.devices))
         print(f"vlga: run directory {out}; strategy {config.ga.strategy}, dataset "

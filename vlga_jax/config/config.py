@@ -14,6 +14,7 @@ from vlga_jax.config.run import RunConfig
 from vlga_jax.config.space import SpaceConfig
 from vlga_jax.config.train import TrainConfig
 from vlga_jax.core.checks import require
+from vlga_jax.strategies import strategy_class
 
 # The sections by name, in the order a config serialises them.
 SECTIONS = {"space": SpaceConfig, "ga": GAConfig, "train": TrainConfig, "data": DataConfig,
@@ -46,9 +47,6 @@ class Config:
             require(isinstance(getattr(self, field), kind), field,
                     f"a {kind.__name__} (or a dict of its fields)", value)
         ga = self.ga
-        if ga.strategy == "vlga":
-            require(ga.max_phases <= self.space.max_blocks, "ga.max_phases",
-                    f"<= space.max_blocks ({self.space.max_blocks})", ga.max_phases)
         if self.space.kind in ("mlp_ga", "mlp_tournament"):  # dense networks: no images
             require(not self.train.augment, "train.augment",
                     f"() for space.kind {self.space.kind!r} (augmentation is for conv "
@@ -67,15 +65,7 @@ class Config:
             unknown = [name for name, _ in ga.gene_rates if name not in genes]
             require(not unknown, "ga.gene_rates", f"rates of genes of the space {genes} "
                     f"(unknown: {unknown})", ga.gene_rates)
-        if ga.strategy == "grid" and ga.budget_epochs is None:
-            size = self.grid_size()
-            asked = ga.population * ga.generations
-            require(size <= asked, "ga.budget_epochs",
-                    f"set with ga.strategy='grid' on this space: its grid holds {size:,} "
-                    "networks and ga.generations does not bound a grid, so all of them "
-                    f"would train; e.g. ga.budget_epochs={asked * self.train.epochs} "
-                    f"(ga.population x ga.generations x train.epochs), or a smaller space",
-                    ga.budget_epochs)
+        strategy_class(ga.strategy).check_config(self)  # its own rules across sections
 
     def grid_size(self) -> int:
         """How many networks ``ga.strategy='grid'`` enumerates on this space."""
@@ -86,15 +76,7 @@ class Config:
         generations for the VLGA, generations for the others (a stop rule or the budget
         may end it earlier); the grid's batches of ga.population until the grid or the
         budget is spent (more when conditional genes repeat networks: repeats are free)."""
-        ga = self.ga
-        if ga.strategy == "vlga":
-            return ga.max_phases * ga.generations
-        if ga.strategy != "grid":
-            return ga.generations
-        networks = self.grid_size()
-        if ga.budget_epochs is not None:
-            networks = min(networks, ga.budget_epochs // self.train.epochs)
-        return max(1, -(-networks // ga.population))
+        return strategy_class(self.ga.strategy).planned_generations(self)
 
     @staticmethod
     def preset(name: str) -> Config:

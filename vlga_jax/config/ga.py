@@ -10,15 +10,13 @@ from vlga_jax.core.names import (
     GA_CROSSOVERS,
     GA_MUTATION_MODES,
     PARENT_SELECTIONS,
-    STRATEGY_NAMES,
 )
+from vlga_jax.strategies import strategy_class
 
 # "best_seen": a phase's winner is the best candidate evaluated in any of its generations;
 # "last_generation": the best of its last generation (Xiao et al. 2020; survivor mutation
 # may have replaced a better one).
 PHASE_WINNERS = ("best_seen", "last_generation")
-# The strategies that copy ga.elites members unchanged into the next generation.
-ELITIST_STRATEGIES = ("tournament", "random_population")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,7 +109,6 @@ class GAConfig:
         require(self.stop_drop is None or (isinstance(self.stop_drop, int | float)
                                            and self.stop_drop >= 0),
                 "ga.stop_drop", "None or >= 0", self.stop_drop)
-        choice("ga.strategy", self.strategy, STRATEGY_NAMES)
         if self.budget_epochs is not None:
             integer("ga.budget_epochs", self.budget_epochs)
         integer("ga.elites", self.elites, 0)
@@ -122,43 +119,9 @@ class GAConfig:
         require(len(set(names)) == len(names), "ga.gene_rates", "one rate per gene",
                 self.gene_rates)
         choice("ga.phase_winner", self.phase_winner, PHASE_WINNERS)
-        _check_strategy_fields(self)
+        strategy_class(self.strategy).check(self)  # its own rules (`vlga_jax.strategies`)
 
     @property
     def uses_gene_rates(self) -> bool:
         """Whether the strategy reads ``gene_rates`` (per-gene mutation)."""
-        return self.strategy == "tournament" or (self.strategy == "ga"
-                                                 and self.mutation_mode == "per_gene")
-
-
-def _check_strategy_fields(ga: GAConfig) -> None:
-    """The checks of ``ga``'s fields that depend on which strategy reads them (run after
-    every field is valid on its own)."""
-    if ga.strategy in ("vlga", "ga"):
-        require(ga.fit_survival_rate > 0, "ga.fit_survival_rate",
-                f"> 0 with ga.strategy={ga.strategy!r} (0 leaves no parents to breed "
-                "from)", ga.fit_survival_rate)
-    if ga.crossover == "none":
-        require(ga.strategy not in ("vlga", "ga"), "ga.crossover",
-                f"'uniform' or 'one_point' with ga.strategy={ga.strategy!r} ('none', "
-                "children as mutated copies of one winner, is for 'tournament')",
-                ga.crossover)
-    if ga.mutation_mode == "bitflip":
-        require(ga.strategy == "ga", "ga.mutation_mode",
-                f"'one' or 'per_gene' with ga.strategy={ga.strategy!r} ('bitflip' "
-                "mutates the chromosome of ga.strategy='ga' only)", ga.mutation_mode)
-    if ga.strategy in ELITIST_STRATEGIES:
-        require(ga.elites < ga.population, "ga.elites",
-                f"< ga.population ({ga.population})", ga.elites)
-    else:
-        default = GAConfig.__dataclass_fields__["elites"].default
-        require(ga.elites == default, "ga.elites",
-                f"left at {default} with ga.strategy={ga.strategy!r} (only "
-                f"{' and '.join(map(repr, ELITIST_STRATEGIES))} keep elites: it would be "
-                "ignored)", ga.elites)
-    if ga.gene_rates:
-        require(ga.uses_gene_rates, "ga.gene_rates",
-                "empty unless genes mutate one by one (ga.strategy='tournament', or "
-                "'ga' with ga.mutation_mode='per_gene'): with ga.strategy="
-                f"{ga.strategy!r} and ga.mutation_mode={ga.mutation_mode!r} they would "
-                "be ignored", ga.gene_rates)
+        return strategy_class(self.strategy).uses_gene_rates(self)

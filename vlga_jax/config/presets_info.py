@@ -10,6 +10,7 @@ from __future__ import annotations
 from vlga_jax.config.config import Config
 from vlga_jax.config.presets import preset_record
 from vlga_jax.networks.architecture import DEFAULT_LEARNING_RATES
+from vlga_jax.strategies import strategy_class
 
 ENGINE_RULES = (
     "fitness is validation accuracy on a seeded, stratified share of the training data "
@@ -38,36 +39,7 @@ def preset_settings(config: Config) -> list[tuple[str, object]]:
         if sp.training_genes:
             out.append(("space.training_genes", True))
     out.append(("ga.population", ga.population))
-    if ga.strategy != "grid":
-        out.append(("ga.generations", ga.generations))
-    if ga.budget_epochs is not None:
-        out.append(("ga.budget_epochs", ga.budget_epochs))
-    if ga.strategy in ("vlga", "ga"):
-        out += [("ga.fit_survival_rate", ga.fit_survival_rate),
-                ("ga.unfit_survival_prob", ga.unfit_survival_prob)]
-    if ga.strategy == "tournament":
-        out.append(("ga.elites", ga.elites))
-    if ga.strategy in ("vlga", "ga", "tournament"):
-        out.append(("ga.parent_selection", ga.parent_selection))
-        if ga.parent_selection == "tournament":
-            out.append(("ga.tournament_size", ga.tournament_size))
-        if ga.parent_selection == "softmax":
-            out.append(("ga.softmax_temperature", ga.softmax_temperature))
-        out.append(("ga.crossover", ga.crossover))
-        # Tournament children always mutate gene by gene; the GA does with "per_gene".
-        rates = ga.gene_rates if (ga.strategy == "tournament" or (
-            ga.strategy == "ga" and ga.mutation_mode == "per_gene")) else ()
-        if ga.strategy != "tournament":
-            out.append(("ga.mutation_mode", ga.mutation_mode))
-        if not rates or set(space.gene_names) - {name for name, _ in rates}:
-            out.append(("ga.mutation_rate", ga.mutation_rate))
-        if rates:
-            out.append(("ga.gene_rates", rates))
-        if ga.strategy == "tournament" and space.depth_gene is None:
-            out.append(("ga.layer_mutation_rate", ga.layer_mutation_rate))
-    if ga.strategy == "vlga":
-        out += [("ga.max_phases", ga.max_phases), ("ga.stop_drop", ga.stop_drop),
-                ("ga.phase_winner", ga.phase_winner), ("train.transfer", tr.transfer)]
+    out += strategy_class(ga.strategy).settings(config, space)  # its ga.* rows
     out += [("train.epochs", tr.epochs), ("train.batch_size", tr.batch_size)]
     if tr.halving_min_epochs:
         out += [("train.halving_min_epochs", tr.halving_min_epochs),
@@ -89,26 +61,12 @@ def summary(name: str) -> str:
     """One line for ``vlga presets``: the preset's strategy and main settings."""
     c = Config.preset(name)
     ga = c.ga
-    parts = [f"space {c.space.kind}"]
-    if ga.strategy == "grid":
-        parts.append(f"{ga.population} per step")
-    else:
-        parts += [f"population {ga.population}", f"generations {ga.generations}"]
-    if ga.budget_epochs is not None:
-        parts.append(f"budget {ga.budget_epochs} candidate-epochs")
-    if ga.strategy == "vlga":
-        parts.append(f"phases {ga.max_phases}")
-    if ga.strategy == "tournament":
-        parts += [f"tournament size {ga.tournament_size}", f"{ga.elites} elites"]
-    if ga.strategy in ("vlga", "ga", "tournament"):
-        mode = "per_gene" if ga.strategy == "tournament" else ga.mutation_mode
-        cross = "no crossover" if ga.crossover == "none" else f"{ga.crossover} crossover"
-        parts += [cross, f"{ga.parent_selection} parents",
-                  f"{mode} mutation {ga.mutation_rate}"]
+    strategy = strategy_class(ga.strategy)
+    parts = [f"space {c.space.kind}", *strategy.summary(c)]  # its ga.* parts
     rungs = c.train.rungs()
     parts.append(f"{c.train.epochs} epochs" if len(rungs) == 1 else
                  f"halving over {'/'.join(map(str, rungs))} epochs (eta {c.train.halving_eta})")
-    if ga.strategy == "vlga":
+    if strategy.has_phases:
         parts.append(f"{c.train.transfer} transfer")
     return f"{name:17s} {ga.strategy:17s} " + ", ".join(parts)
 

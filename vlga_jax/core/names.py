@@ -11,9 +11,6 @@ from __future__ import annotations
 # Optimizers (`vlga_jax.training.trainer.make_optimizer`), in the order of the config's docs.
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "adagrad", "adadelta", "adamax", "nadam")
 
-# Registered strategies (``ga.strategy``; `vlga_jax.strategies.STRATEGIES` holds them).
-STRATEGY_NAMES = ("vlga", "ga", "tournament", "random_population", "random", "grid")
-
 # Genetic operators (`vlga_jax.genetics.operators`).
 CROSSOVERS = ("uniform", "one_point")
 # ga.crossover: "none" (children are mutated copies of one winner) is for tournament only.

@@ -20,7 +20,7 @@ from vlga_jax.runs.records import CandidateRecord, GenerationRecord
 from vlga_jax.search.fitness_cache import FitnessCache
 from vlga_jax.search.schedule import Schedule
 from vlga_jax.search.scoring import Scores
-from vlga_jax.strategies import make_strategy
+from vlga_jax.strategies import make_strategy, strategy_class
 from vlga_jax.strategies.base import Strategy
 from vlga_jax.training import feasibility
 from vlga_jax.training.members import DeviceData, Outcome
@@ -181,12 +181,10 @@ def check_crop_padding(config: Config, image_shape: tuple[int, ...]) -> None:
 
 
 def check_space(config: Config, space: SearchSpace | None) -> None:
-    """ValueError unless a user ``space`` has the network genes and enough blocks for
-    the VLGA's ``ga.max_phases``."""
+    """ValueError unless a user ``space`` has the network genes and suits the strategy
+    (`Strategy.check_space`: the VLGA needs ``ga.max_phases`` blocks, say)."""
     if space is None:
         return
     check_network_space(space)
-    if config.ga.strategy == "vlga" and config.ga.max_phases > space.max_blocks:
-        raise ValueError(f"ga.max_phases must be <= the space's max_blocks "
-                         f"({space.max_blocks}), got {config.ga.max_phases}")
+    strategy_class(config.ga.strategy).check_space(config.ga, space)
 

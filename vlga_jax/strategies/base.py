@@ -1,7 +1,9 @@
-"""What every strategy shares: the registry, a generic state and the ask/tell skeleton.
+"""What every strategy shares: a generic state, population helpers and the ask/tell
+skeleton (`Strategy`).
 
-A strategy is a frozen dataclass of a `SearchSpace` and a `GAConfig` (hashable, so its
-jitted breeding steps take it as a static argument) with
+A strategy is a frozen dataclass of a `SearchSpace` and a `GAConfig` (``ga``: any frozen
+dataclass with GAConfig's fields; hashable, so its jitted breeding steps take it as a
+static argument) with
 
     init(key) -> state
     ask(key, state, params) -> (population Genome [P, ...], state)
@@ -28,7 +30,10 @@ States are flax.struct dataclasses of arrays (pytree fields) and Python scalars,
 and tuples (static fields): checkpoints serialise them by walking their fields. The same
 key gives the same sequence of populations.
 
-`make_strategy(name, space, ga)` builds a registered strategy; `register(name)` adds one.
+`make_strategy(name, space, ga)` builds a registered strategy; `registry.register(name)`
+adds one. A strategy also owns its parameters, their checks and their text
+(`registry.StrategySettings`, which `Strategy` extends), and its breeding step (`breed`,
+for `pure`): a new strategy is one module, registered, and one import.
 """
 
 from __future__ import annotations
@@ -42,11 +47,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from vlga_jax.config import GAConfig
 from vlga_jax.genetics.genome import GeneMask, Genome, random_population, sync_depth
 from vlga_jax.genetics.space import SearchSpace
-
-STRATEGIES: dict[str, type] = {}
+from vlga_jax.strategies.registry import STRATEGIES, StrategySettings, listed, strategy_class
 
 
 class SearchFailed(RuntimeError):
@@ -58,22 +61,17 @@ class SearchFailed(RuntimeError):
         self.generation = generation
 
 
-def register(name: str, *aliases: str):
-    """Class decorator: make a strategy class available as ``ga.strategy = name`` (and
-    as each of ``aliases``)."""
-    def add(cls):
-        for n in (name, *aliases):
-            STRATEGIES[n] = cls
-        cls.name = name
-        return cls
-    return add
+def make_strategy(name: str, space: SearchSpace, ga) -> Strategy:
+    """The strategy registered as ``name`` for ``space`` and ``ga`` (a `GAConfig`)."""
+    return strategy_class(name)(space, ga)
 
 
-def make_strategy(name: str, space: SearchSpace, ga: GAConfig):
-    """The strategy registered as ``name`` for ``space`` and ``ga``."""
-    if name not in STRATEGIES:
-        raise ValueError(f"ga.strategy must be one of {tuple(STRATEGIES)}, got {name!r}")
-    return STRATEGIES[name](space, ga)
+def no_pure_step(strategy) -> ValueError:
+    """The error of a strategy without a pure breeding step (`Strategy.breed`)."""
+    name = strategy.name or type(strategy).__name__
+    pure = [n for n, cls in STRATEGIES.items() if cls.has_pure_step()]
+    return ValueError(f"strategy {name!r} has no pure step (it keeps host-side state); pure "
+                      f"steps exist for {listed(pure)}")
 
 
 @flax.struct.dataclass
@@ -132,7 +130,7 @@ def random_depth_population(key: jax.Array, space: SearchSpace, size: int) -> Ge
     return pop.replace(blocks=jnp.where(mask[..., None], pop.blocks, 0), block_mask=mask)
 
 
-def gene_rate_mask(space: SearchSpace, ga: GAConfig) -> GeneMask:
+def gene_rate_mask(space: SearchSpace, ga) -> GeneMask:
     """f32 `GeneMask`: each gene's mutation probability (``ga.gene_rates`` by name, else
     ``ga.mutation_rate``)."""
     rates = dict(ga.gene_rates)
@@ -182,26 +180,42 @@ def final_winner(history) -> tuple[Genome, float]:
 
 
 @dataclasses.dataclass(frozen=True)
-class Strategy:
-    """The ask/tell skeleton every strategy shares; subclasses define `_initial`/`_next`
-    (and the VLGA its phases).
+class Strategy(StrategySettings):
+    """The ask/tell skeleton every strategy shares; subclasses define `breed` (or
+    `_initial`/`_next`, and the VLGA its phases) and their settings
+    (`registry.StrategySettings`).
 
     ask: the first call returns the initial population; after each tell, the next
-    generation (``_next``) until ``_finished`` names a reason to stop (by default
-    ``ga.generations`` generations evaluated), then a done state. A budget
+    generation (``_next``: by default `breed`) until ``_finished`` names a reason to stop
+    (by default ``ga.generations`` generations evaluated), then a done state. A budget
     (``ga.budget_epochs``) is enforced by `evolve`, which stops asking when it is spent.
     """
 
     space: SearchSpace
-    ga: GAConfig
+    ga: object  # a `GAConfig` (this layer is below the config: read by field name)
     # Raise SearchFailed when a whole generation failed (selection has nothing to pick).
     needs_survivors = True
+
+    def breed(self, key: jax.Array, population: Genome, fitness: jax.Array):
+        """One generation at fixed shapes, pure and jittable (`pure.step` scans it):
+        (population Genome [P, ...], fitness f32[P] with NaN where a member needs an
+        evaluation, needs_eval bool[P]) from the told ``population`` and its ``fitness``
+        (f32[P], -inf: failed). Strategies with host-side state (phases, enumeration)
+        have none: ValueError."""
+        raise no_pure_step(self)
+
+    @classmethod
+    def has_pure_step(cls) -> bool:
+        """Whether the strategy defines `breed` (and so runs in `pure.step`)."""
+        return cls.breed is not Strategy.breed
 
     def _initial(self, key: jax.Array) -> Genome:
         return random_depth_population(key, self.space, self.ga.population)
 
     def _next(self, key: jax.Array, state: SearchState) -> SearchState:
-        raise NotImplementedError
+        population, fitness, needs = self.breed(key, state.population, state.fitness)
+        return state.replace(population=population, fitness=fitness, needs_eval=needs,
+                             generation=state.generation + 1, told=False)
 
     def init(self, key: jax.Array) -> SearchState:
         p = self.ga.population
@@ -228,7 +242,7 @@ class Strategy:
         return ""
 
     @property
-    def default_params(self) -> GAConfig:
+    def default_params(self):
         """The settings ``ask``/``tell`` use when ``params`` is None: ``self.ga``."""
         return self.ga
 
@@ -237,7 +251,7 @@ class Strategy:
         size) as its settings."""
         if params is None or params is self.ga:
             return self
-        if not isinstance(params, GAConfig):
+        if not all(hasattr(params, f.name) for f in dataclasses.fields(self.ga)):
             raise TypeError(f"params must be None or a vlga_jax.config.GAConfig (e.g. "
                             f"strategy.default_params), got {type(params).__name__}")
         if params.population != self.ga.population:
@@ -314,8 +328,8 @@ class Strategy:
             state = state.replace(seen_genome=genome, seen_fitness=best)
         state = state.replace(fitness=merged, needs_eval=jnp.zeros_like(state.needs_eval),
                               told=True)
-        return self._told(state)
+        return self._record_phase_best(state)
 
-    def _told(self, state: SearchState) -> SearchState:
+    def _record_phase_best(self, state: SearchState) -> SearchState:
         """After a tell: the single phase's best so far is the phase winner's fitness."""
         return state.replace(phase_best=(self.phase_winner(state)[1],))

@@ -6,7 +6,7 @@ evolved at once; Table 2 of Xiao et al.), "mlp-ga" (1-4 dense layers, retain the
 crossover) and "binary-cnn" (a 20-bit chromosome, one-point crossover, bit-flip
 mutation with rate 1/population).
 
-One generation (`_ga_breed`, jitted at fixed shapes): survivors are the
+One generation (`GA.breed`, jitted at fixed shapes): survivors are the
 ``ga.fit_survival_rate`` best plus each other member with probability
 ``ga.unfit_survival_prob``; they are kept unchanged, with their fitness. The free slots
 are filled with children of two parents drawn among the survivors
@@ -25,9 +25,17 @@ import functools
 import jax
 import jax.numpy as jnp
 
+from vlga_jax.core.names import GA_MUTATION_MODES
 from vlga_jax.genetics import operators as ops
 from vlga_jax.genetics.genome import Genome, random_population, sync_depth
-from vlga_jax.strategies.base import SearchState, Strategy, gene_rate_mask, register
+from vlga_jax.strategies.base import Strategy, gene_rate_mask
+from vlga_jax.strategies.breeding import (
+    breeding_settings,
+    breeding_summary,
+    check_survivor_parents,
+    survivor_settings,
+)
+from vlga_jax.strategies.registry import register
 
 
 @register("ga")
@@ -35,16 +43,38 @@ from vlga_jax.strategies.base import SearchState, Strategy, gene_rate_mask, regi
 class GA(Strategy):
     """Classical fixed-length GA (see module docstring)."""
 
+    params = ("fit_survival_rate", "unfit_survival_prob", "parent_selection",
+              "tournament_size", "softmax_temperature", "crossover", "mutation_mode",
+              "mutation_rate", "gene_rates")
+    mutation_modes = GA_MUTATION_MODES  # "bitflip" too
+
+    @classmethod
+    def uses_gene_rates(cls, ga) -> bool:
+        return ga.mutation_mode == "per_gene"
+
+    @classmethod
+    def check(cls, ga) -> None:
+        check_survivor_parents(ga)
+        super().check(ga)
+
+    @classmethod
+    def settings(cls, config, space) -> list[tuple[str, object]]:
+        return [*super().settings(config, space), *survivor_settings(config.ga),
+                *breeding_settings(cls, config.ga, space)]
+
+    @classmethod
+    def summary(cls, config) -> list[str]:
+        return [*super().summary(config), *breeding_summary(cls, config.ga)]
+
     def _initial(self, key: jax.Array) -> Genome:
         # Fixed length: every block slot is part of the chromosome. A depth gene (mlp-ga
         # layers, binary-cnn stages) then decides which blocks the network uses.
         pop = random_population(key, self.space, self.ga.population, self.space.max_blocks)
         return sync_depth(pop, self.space)
 
-    def _next(self, key: jax.Array, state: SearchState) -> SearchState:
-        pop, fit, needs = _ga_breed(self, key, state.population, state.fitness)
-        return state.replace(population=pop, fitness=fit, needs_eval=needs,
-                             generation=state.generation + 1, told=False)
+    def breed(self, key: jax.Array, population: Genome, fitness: jax.Array):
+        """Survivors first (fitness kept), then mutated children (fitness NaN)."""
+        return _ga_breed(self, key, population, fitness)
 
 
 def mutate_children(strategy: Strategy, key: jax.Array, children: Genome) -> Genome:

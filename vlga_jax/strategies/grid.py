@@ -19,8 +19,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from vlga_jax.core.checks import require
 from vlga_jax.genetics.genome import Genome, encode
-from vlga_jax.strategies.base import SearchState, Strategy, register
+from vlga_jax.strategies.base import SearchState, Strategy
+from vlga_jax.strategies.registry import register
 
 
 @register("grid")
@@ -29,6 +31,48 @@ class Grid(Strategy):
     """Enumerate the space (see module docstring); done when every network was asked."""
 
     needs_survivors = False
+
+    # -- settings (``config``: a `Config`; ``config.grid_size()`` is `Grid.size`) --------
+    @classmethod
+    def check_config(cls, config) -> None:
+        """A grid without a budget trains every network: refused unless the grid fits in
+        ga.population x ga.generations candidates."""
+        ga = config.ga
+        if ga.budget_epochs is not None:
+            return
+        size = config.grid_size()
+        asked = ga.population * ga.generations
+        require(size <= asked, "ga.budget_epochs",
+                f"set with ga.strategy='grid' on this space: its grid holds {size:,} "
+                "networks and ga.generations does not bound a grid, so all of them "
+                f"would train; e.g. ga.budget_epochs={asked * config.train.epochs} "
+                f"(ga.population x ga.generations x train.epochs), or a smaller space",
+                ga.budget_epochs)
+
+    @classmethod
+    def planned_generations(cls, config) -> int:
+        """Batches of ga.population until the grid or the budget is spent (more when
+        conditional genes repeat networks: repeats are free)."""
+        ga = config.ga
+        networks = config.grid_size()
+        if ga.budget_epochs is not None:
+            networks = min(networks, ga.budget_epochs // config.train.epochs)
+        return max(1, -(-networks // ga.population))
+
+    @classmethod
+    def settings(cls, config, space) -> list[tuple[str, object]]:
+        ga = config.ga  # no ga.generations: the grid's size decides
+        return [] if ga.budget_epochs is None else [("ga.budget_epochs", ga.budget_epochs)]
+
+    @classmethod
+    def summary(cls, config) -> list[str]:
+        ga = config.ga
+        parts = [f"{ga.population} per step"]
+        if ga.budget_epochs is not None:
+            parts.append(f"budget {ga.budget_epochs} candidate-epochs")
+        return parts
+
+    # -- enumeration -----------------------------------------------------------------------
 
     @property
     def size(self) -> int:

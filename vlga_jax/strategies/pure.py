@@ -2,8 +2,9 @@
 
 The ask/tell loop keeps Python scalars in its states (generation counters, phase
 records), so it runs on the host. The single-phase strategies that breed at fixed shapes
-("ga", "tournament", "random_population", "random") also have a pure step over the
-array-only `PureState`, which a user can scan with their own jittable fitness:
+(those that define `Strategy.breed`: "ga", "tournament", "random_population", "random")
+also have a pure step over the array-only `PureState`, which a user can scan with their
+own jittable fitness:
 
     strategy = make_strategy("ga", space, ga_config)
     state = pure.init(strategy, key)
@@ -30,10 +31,7 @@ import jax
 import jax.numpy as jnp
 
 from vlga_jax.genetics.genome import Genome
-from vlga_jax.strategies.base import random_depth_population
-from vlga_jax.strategies.ga import GA, _ga_breed
-from vlga_jax.strategies.random_search import RandomSearch
-from vlga_jax.strategies.tournament import Tournament, _tournament_breed
+from vlga_jax.strategies.base import no_pure_step
 
 
 @flax.struct.dataclass
@@ -47,27 +45,10 @@ class PureState:
     generation: jax.Array
 
 
-def _breeder(strategy):
-    """(key, population, fitness) -> (population, fitness, needs_eval) of ``strategy``."""
-    if isinstance(strategy, RandomSearch):
-        p = strategy.ga.population
-
-        def fresh(key, population, fitness):
-            pop = random_depth_population(key, strategy.space, p)
-            return pop, jnp.full(p, jnp.nan), jnp.ones(p, bool)
-        return fresh
-    if isinstance(strategy, Tournament):
-        return functools.partial(_tournament_breed, strategy)
-    if isinstance(strategy, GA):
-        return functools.partial(_ga_breed, strategy)
-    raise ValueError(f"strategy {getattr(strategy, 'name', type(strategy).__name__)!r} has no "
-                     "pure step (it keeps host-side state); pure steps exist for 'ga', "
-                     "'tournament', 'random_population' and 'random'")
-
-
 def init(strategy, key: jax.Array) -> PureState:
     """The initial population of ``strategy`` (as its ``init(key)``), all to evaluate."""
-    _breeder(strategy)  # refuse strategies without a pure step early
+    if not strategy.has_pure_step():  # refuse strategies without a pure step early
+        raise no_pure_step(strategy)
     s = strategy.init(key)
     return PureState(population=s.population, fitness=s.fitness, needs_eval=s.needs_eval,
                      generation=jnp.zeros((), jnp.int32))
@@ -83,6 +64,6 @@ def step(strategy, key: jax.Array, state: PureState, fitness: jax.Array) -> Pure
                          f"{fitness.shape}")
     merged = jnp.where(state.needs_eval, fitness, state.fitness)
     merged = jnp.where(jnp.isnan(merged), -jnp.inf, merged)
-    population, new_fitness, needs = _breeder(strategy)(key, state.population, merged)
+    population, new_fitness, needs = strategy.breed(key, state.population, merged)
     return PureState(population=population, fitness=new_fitness, needs_eval=needs,
                      generation=state.generation + 1)

@@ -3,8 +3,9 @@
 The baseline row of Xiao et al.'s Table 2 on the VLGA space: depth uniform in
 1..max_blocks, every gene uniform. It runs ``ga.generations`` batches, or until
 ``ga.budget_epochs`` candidate-epochs are spent (the comparison's stopping rule).
-Registered as "random" and as "random_population" (the baseline tournament evolution
-is compared with: the same loop).
+Registered as "random" (`RandomSearch`) and as "random_population" (`RandomPopulation`:
+the same loop, the baseline tournament evolution is compared with; it takes the
+tournament preset's ``ga.elites``, which no generation reads).
 """
 
 from __future__ import annotations
@@ -14,23 +15,32 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
-from vlga_jax.strategies.base import (
-    SearchState,
-    Strategy,
-    random_depth_population,
-    register,
-)
+from vlga_jax.genetics.genome import Genome
+from vlga_jax.strategies.base import Strategy, random_depth_population
+from vlga_jax.strategies.registry import register
 
 
-@register("random", "random_population")
 @dataclasses.dataclass(frozen=True)
 class RandomSearch(Strategy):
     """Uniformly random candidates, ``ga.population`` per ask."""
 
     needs_survivors = False
 
-    def _next(self, key: jax.Array, state: SearchState) -> SearchState:
+    def breed(self, key: jax.Array, population: Genome, fitness: jax.Array):
+        """A fresh random population, every member to evaluate."""
         p = self.ga.population
-        return state.replace(population=random_depth_population(key, self.space, p),
-                             fitness=jnp.full(p, jnp.nan), needs_eval=jnp.ones(p, bool),
-                             generation=state.generation + 1, told=False)
+        return (random_depth_population(key, self.space, p), jnp.full(p, jnp.nan),
+                jnp.ones(p, bool))
+
+
+@register("random_population")
+@dataclasses.dataclass(frozen=True)
+class RandomPopulation(RandomSearch):
+    """`RandomSearch` as tournament evolution's baseline: ``ga.elites`` may keep the
+    tournament preset's value."""
+
+    keeps_elites = True
+
+
+# After "random_population": the registry's order is the order messages list names in.
+register("random")(RandomSearch)

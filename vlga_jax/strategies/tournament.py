@@ -20,12 +20,9 @@ import jax.numpy as jnp
 
 from vlga_jax.genetics import operators as ops
 from vlga_jax.genetics.genome import Genome, sync_depth
-from vlga_jax.strategies.base import (
-    SearchState,
-    Strategy,
-    gene_rate_mask,
-    register,
-)
+from vlga_jax.strategies.base import Strategy, gene_rate_mask
+from vlga_jax.strategies.breeding import breeding_settings, breeding_summary
+from vlga_jax.strategies.registry import register
 
 
 @register("tournament")
@@ -33,10 +30,25 @@ from vlga_jax.strategies.base import (
 class Tournament(Strategy):
     """Elitist tournament GA with per-gene and add/remove-layer mutation."""
 
-    def _next(self, key: jax.Array, state: SearchState) -> SearchState:
-        pop, fit, needs = _tournament_breed(self, key, state.population, state.fitness)
-        return state.replace(population=pop, fitness=fit, needs_eval=needs,
-                             generation=state.generation + 1, told=False)
+    # Children always mutate gene by gene: ga.mutation_mode is not read.
+    params = ("elites", "parent_selection", "tournament_size", "softmax_temperature",
+              "crossover", "mutation_rate", "gene_rates", "layer_mutation_rate")
+    keeps_elites = True
+
+    @classmethod
+    def settings(cls, config, space) -> list[tuple[str, object]]:
+        return [*super().settings(config, space), ("ga.elites", config.ga.elites),
+                *breeding_settings(cls, config.ga, space)]
+
+    @classmethod
+    def summary(cls, config) -> list[str]:
+        ga = config.ga
+        return [*super().summary(config), f"tournament size {ga.tournament_size}",
+                f"{ga.elites} elites", *breeding_summary(cls, ga)]
+
+    def breed(self, key: jax.Array, population: Genome, fitness: jax.Array):
+        """Elites first (fitness kept), then P - elites children (fitness NaN)."""
+        return _tournament_breed(self, key, population, fitness)
 
 
 @functools.partial(jax.jit, static_argnums=0)

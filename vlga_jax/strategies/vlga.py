@@ -33,6 +33,7 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 
+from vlga_jax.core.checks import require
 from vlga_jax.genetics import operators as ops
 from vlga_jax.genetics.genome import (
     GeneMask,
@@ -41,7 +42,14 @@ from vlga_jax.genetics.genome import (
     random_population,
     set_gene,
 )
-from vlga_jax.strategies.base import SearchState, Strategy, register
+from vlga_jax.strategies.base import SearchState, Strategy
+from vlga_jax.strategies.breeding import (
+    breeding_settings,
+    breeding_summary,
+    check_survivor_parents,
+    survivor_settings,
+)
+from vlga_jax.strategies.registry import register
 
 
 @flax.struct.dataclass
@@ -63,6 +71,47 @@ class VLGA(Strategy):
     """Init/ask/tell for the VLGA (see module docstring) on the `Strategy` skeleton: the
     next generation, or at a phase's last generation the next phase (or done)."""
 
+    params = ("fit_survival_rate", "unfit_survival_prob", "mutation_rate", "mutation_mode",
+              "parent_selection", "tournament_size", "softmax_temperature", "crossover",
+              "max_phases", "stop_drop")
+    has_phases = True
+
+    # -- settings (``config``: a `Config`) ------------------------------------------------
+    @classmethod
+    def check(cls, ga) -> None:
+        check_survivor_parents(ga)
+        super().check(ga)
+
+    @classmethod
+    def check_config(cls, config) -> None:
+        require(config.ga.max_phases <= config.space.max_blocks, "ga.max_phases",
+                f"<= space.max_blocks ({config.space.max_blocks})", config.ga.max_phases)
+
+    @classmethod
+    def check_space(cls, ga, space) -> None:
+        if ga.max_phases > space.max_blocks:
+            raise ValueError(f"ga.max_phases must be <= the space's max_blocks "
+                             f"({space.max_blocks}), got {ga.max_phases}")
+
+    @classmethod
+    def planned_generations(cls, config) -> int:
+        return config.ga.max_phases * config.ga.generations
+
+    @classmethod
+    def settings(cls, config, space) -> list[tuple[str, object]]:
+        ga = config.ga
+        return [*super().settings(config, space), *survivor_settings(ga),
+                *breeding_settings(cls, ga, space), ("ga.max_phases", ga.max_phases),
+                ("ga.stop_drop", ga.stop_drop), ("ga.phase_winner", ga.phase_winner),
+                ("train.transfer", config.train.transfer)]
+
+    @classmethod
+    def summary(cls, config) -> list[str]:
+        ga = config.ga
+        return [*super().summary(config), f"phases {ga.max_phases}",
+                *breeding_summary(cls, ga)]
+
+    # -- ask/tell --------------------------------------------------------------------------
     def phase_mask(self, phase: int) -> GeneMask:
         frozen = ("include_b",) if phase == 0 and self.space.has("include_b") else ()
         return block_mutable_mask(self.space, phase, globals_mutable=phase == 0,
@@ -106,7 +155,7 @@ class VLGA(Strategy):
     def _generation_name(self, state: VLGAState) -> str:
         return f"phase {state.phase}, generation {state.generation}"
 
-    def _told(self, state: VLGAState) -> VLGAState:
+    def _record_phase_best(self, state: VLGAState) -> VLGAState:
         return state  # phase_best grows when a phase ends
 
     def _next_generation(self, key, state: VLGAState) -> VLGAState:
