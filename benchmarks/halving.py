@@ -58,7 +58,7 @@ def rungs_predict(preset: str, seed: int) -> dict:
 
     import vlga_jax
     from vlga_jax.data.datasets import load_dataset
-    from vlga_jax.genetics import genome as G
+    from vlga_jax.genetics import genome
     from vlga_jax.search import halving
     from vlga_jax.search.evolve import _Search
 
@@ -66,7 +66,7 @@ def rungs_predict(preset: str, seed: int) -> dict:
     search = _Search(jax.random.key(seed), config, load_dataset("digits"))
     state = search.strategy.init(search.key_strategy)
     population, _ = search.strategy.ask(jax.random.key(0), state, None)
-    archs = [search.arch(g) for g in G.unstack(population)]
+    archs = [search.arch(g) for g in genome.unstack(population)]
     members = [search._member(a, search._key(i), None, 0) for i, a in enumerate(archs)]
     rungs, eta = config.train.rungs(), config.train.halving_eta
     accs, done, outs = [], 0, None
