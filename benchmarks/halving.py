@@ -58,7 +58,7 @@ def rungs_predict(preset: str, seed: int) -> dict:
 
     import vlga_jax
     from vlga_jax.data.datasets import load_dataset
-    from vlga_jax.genetics import genome as G
+    from vlga_jax.genetics import genome
     from vlga_jax.search import halving
     from vlga_jax.search.context import Search
 
@@ -66,7 +66,7 @@ def rungs_predict(preset: str, seed: int) -> dict:
     search = Search.create(jax.random.key(seed), config, load_dataset("digits"))
     state = search.strategy.init(search.keys.strategy)
     population, _ = search.strategy.ask(jax.random.key(0), state, None)
-    archs = [search.build(G.decode(g, search.space)) for g in G.unstack(population)]
+    archs = [search.build(genome.decode(g, search.space)) for g in genome.unstack(population)]
     members, _, _ = search.schedule.initial_members(
         archs, [search.schedule.key(i) for i in range(len(archs))], None, 0)
     rungs, eta = config.train.rungs(), config.train.halving_eta

@@ -59,7 +59,7 @@ import numpy as np
 
 from vlga_jax.config import Config
 from vlga_jax.data.datasets import Dataset, load_dataset
-from vlga_jax.genetics import genome as G
+from vlga_jax.genetics import genome
 from vlga_jax.networks.architecture import from_description
 
 # the module (``vlga_jax.evolve`` as an attribute is the function)
@@ -352,13 +352,13 @@ def phase_flops(config: Config, seed: int) -> list[float]:
     means = []
     for phase in range(config.ga.max_phases):
         key = jax.random.fold_in(jax.random.key(seed), phase)
-        pop = G.random_population(key, space, FLOP_SAMPLES, phase + 1)
+        pop = genome.random_population(key, space, FLOP_SAMPLES, phase + 1)
         if space.has("include_b"):
-            pop = G.set_gene(pop, space, "include_b", True, block=0)
-        flops = [from_description(G.decode(g, space), input_shape=IMAGE_SHAPE,
+            pop = genome.set_gene(pop, space, "include_b", True, block=0)
+        flops = [from_description(genome.decode(g, space), input_shape=IMAGE_SHAPE,
                                   num_classes=NUM_CLASSES,
                                   defaults=config.train.defaults()).flops_per_example
-                 for g in G.unstack(pop)]
+                 for g in genome.unstack(pop)]
         means.append(float(np.mean(flops)))
     return means
 

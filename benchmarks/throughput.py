@@ -56,9 +56,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from vlga_jax.networks import params as PR
 from vlga_jax.networks.architecture import Architecture, ConvBlock, ConvLayer
 from vlga_jax.networks.model import Network
+from vlga_jax.networks.params import init_params
 from vlga_jax.training.trainer import (
     DeviceData,
     Member,
@@ -288,7 +288,7 @@ class Naive:
         t0 = time.perf_counter()
         for c in range(self.population):
             key = jax.random.key(1000 * self.calls + c)
-            params, stats = PR.init_params(key, self.key)
+            params, stats = init_params(key, self.key)
             opt_state = self.init_opt(params)
             rng = jax.random.fold_in(key, 1)
             for _ in range(epochs):

@@ -14,12 +14,12 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from vlga_jax.genetics import genome as G
+from vlga_jax.genetics import genome
 from vlga_jax.genetics import operators as ops
 from vlga_jax.genetics.space import xiao2020
 
 
-def synthetic_fitness(population: G.Genome, space) -> jax.Array:
+def synthetic_fitness(population: genome.Genome, space) -> jax.Array:
     """f32[P]: mean over active genes of index / (table size - 1); 1.0 is the optimum."""
     top = jnp.maximum(jnp.asarray(space.block_sizes) - 1, 1)
     blocks = jnp.where(population.block_mask[..., None], population.blocks / top, 0.0)
@@ -44,7 +44,7 @@ def generation(space, carry, key):
 def run(key, space, size: int, generations: int):
     """The best and mean synthetic fitness of every generation, f32[generations] each."""
     k_init, k_loop = jax.random.split(key)
-    population = G.random_population(k_init, space, size, n_active=space.max_blocks)
+    population = genome.random_population(k_init, space, size, n_active=space.max_blocks)
     keys = jax.random.split(k_loop, generations)
     _, (best, mean) = jax.lax.scan(functools.partial(generation, space), population, keys)
     return best, mean
