@@ -237,13 +237,16 @@ def test_start_warning_names_the_largest_network_and_a_cap():
     largest network's FLOPs, one epoch's modelled time, a cap to pass); the quick preset
     and a capped search do not."""
     from vlga_jax.networks.architecture import from_description
+    from vlga_jax.strategies import strategy_class
     from vlga_jax.training.feasibility import largest_network, start_warning
 
     def warning(config):
         def build(description):
             return from_description(description, input_shape=(8, 8, 1), num_classes=10,
                                     defaults=config.train.defaults())
-        return start_warning(config, config.space.build(), build, 1294, 359, "cpu")
+        space, ga = config.space.build(), config.ga
+        return start_warning(space, strategy_class(ga.strategy).deepest(ga, space), build,
+                             config.train.max_candidate_gflop, 1294, 359, "cpu")
 
     paper = Config.preset("paper").override(**{"ga.max_phases": 2})
     text = warning(paper)
@@ -253,7 +256,7 @@ def test_start_warning_names_the_largest_network_and_a_cap():
     assert warning(paper.override(**{"train.max_candidate_gflop": 0.1})) is None
     assert warning(Config()) is None and warning(Config.preset("mlp-ga")) is None
     assert warning(paper) == text and start_warning(
-        paper, paper.space.build(), lambda d: None, 1294, 359, "gpu") is None
+        paper.space.build(), 2, lambda d: None, None, 1294, 359, "gpu") is None
     # The largest network: the most FLOPs of every one-block network of the quick space
     # (enumerated), and as deep as allowed.
     quick = Config()

@@ -123,8 +123,10 @@ class Search:
         """Tell callbacks with a ``cost_warning`` method if the largest network the
         search may train trains slowly here."""
         if any(hasattr(c, "cost_warning") for c in self.callbacks):
+            ga = self.config.ga
             warning = feasibility.start_warning(
-                self.config, self.space, self.build, len(self.dataset.train_y),
+                self.space, strategy_class(ga.strategy).deepest(ga, self.space), self.build,
+                self.config.train.max_candidate_gflop, len(self.dataset.train_y),
                 self.val_data.eval_x.shape[0], jax.default_backend())
             if warning:
                 self.notify("cost_warning", warning)

@@ -110,6 +110,11 @@ class StrategySettings:
         """ValueError where ``ga`` does not fit ``space`` (a custom `SearchSpace`)."""
 
     @classmethod
+    def deepest(cls, ga, space) -> int:
+        """The most blocks a network this strategy asks for on ``space`` may have."""
+        return max(space.depths())
+
+    @classmethod
     def planned_generations(cls, config) -> int:
         """Generations the search runs, at most (a stop rule or the budget may end it
         earlier)."""

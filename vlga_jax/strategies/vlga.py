@@ -94,6 +94,10 @@ class VLGA(Strategy):
                              f"({space.max_blocks}), got {ga.max_phases}")
 
     @classmethod
+    def deepest(cls, ga, space) -> int:
+        return min(max(space.depths()), ga.max_phases)  # one more block per phase
+
+    @classmethod
     def planned_generations(cls, config) -> int:
         return config.ga.max_phases * config.ga.generations
 

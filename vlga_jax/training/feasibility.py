@@ -40,14 +40,6 @@ def infeasible_reason(arch: Architecture, cap_gflop: float | None) -> str:
             f"train.max_candidate_gflop={cap_gflop:g}")
 
 
-def max_depth(config, space: SearchSpace) -> int:
-    """The most blocks a network of the search has: the VLGA adds one per phase."""
-    deepest = max(space.depths())
-    if config.ga.strategy == "vlga":
-        return min(deepest, config.ga.max_phases)
-    return deepest
-
-
 def largest_network(space: SearchSpace, depth: int,
                     build: Callable[[dict], Architecture]) -> Architecture:
     """The network of ``space`` (at most ``depth`` blocks) with the most training FLOPs
@@ -124,15 +116,15 @@ def duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def start_warning(config, space: SearchSpace, build: Callable[[dict], Architecture],
-                  n_train: int, n_eval: int, platform: str) -> str | None:
-    """Two lines when one epoch of the largest network the search may train (under the
-    cap, if set) would take over `WARN_EPOCH_SECONDS` here; else None."""
+def start_warning(space: SearchSpace, depth: int, build: Callable[[dict], Architecture],
+                  cap: float | None, n_train: int, n_eval: int, platform: str) -> str | None:
+    """Two lines when one epoch of the largest network of ``space`` with at most
+    ``depth`` blocks (under the cap ``train.max_candidate_gflop``, if set) would take over
+    `WARN_EPOCH_SECONDS` here; else None."""
     if platform not in FLOP_RATES:
         return None
-    largest = largest_network(space, max_depth(config, space), build)
+    largest = largest_network(space, depth, build)
     flops = largest.flops_per_example
-    cap = config.train.max_candidate_gflop
     if cap is not None:
         flops = min(flops, cap * 1e9)
     rate = FLOP_RATES[platform]
