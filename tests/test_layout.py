@@ -1,6 +1,6 @@
 """docs/layout.md is drawn from the tree: every layer and module with the first line of
-its docstring, and no module over 500 lines. After moving or adding a module, rewrite
-the page's tree with ``python tests/test_layout.py``."""
+its docstring; the README names the layers in order; no module is over 500 lines.
+After moving or adding a module, redraw the page's tree: ``python tests/test_layout.py``."""
 
 from __future__ import annotations
 
@@ -41,6 +41,12 @@ def test_layout_page_is_the_tree():
     assert BEGIN in text and END in text
     drawn = text.split(BEGIN)[1].split(END)[0].strip()
     assert drawn == tree_text(), "docs/layout.md is stale: run python tests/test_layout.py"
+
+
+def test_readme_names_the_layers_in_order():
+    readme = (PACKAGE.parent / "README.md").read_text()
+    chain = " → ".join(f"`{layer}`" for layer in vlga_jax.LAYERS)
+    assert chain in " ".join(readme.split())
 
 
 def test_no_module_over_500_lines():
