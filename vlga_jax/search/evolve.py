@@ -38,9 +38,10 @@ from vlga_jax.config import Config
 from vlga_jax.core import distributed, xla_flags
 from vlga_jax.data.datasets import Dataset, load_dataset
 from vlga_jax.genetics import genome as G
-from vlga_jax.genetics.space import SearchSpace, check_network_space
+from vlga_jax.genetics.space import SearchSpace
 from vlga_jax.networks import params as P
 from vlga_jax.networks.architecture import Architecture, architecture_label, from_description
+from vlga_jax.networks.kinds import check_network_space
 from vlga_jax.networks.model import Network
 from vlga_jax.runs.records import (
     CandidateRecord,
@@ -286,7 +287,8 @@ class _Search:
         """The Architecture of a decoded genome on this run's data."""
         return from_description(description, input_shape=self.dataset.image_shape,
                                 num_classes=self.dataset.num_classes,
-                                defaults=self.config.train.defaults())
+                                defaults=self.config.train.defaults(),
+                                kind=self.space.block_kind)
 
     def infeasible(self, arch: Architecture) -> str:
         """Why ``arch`` may not train (over ``train.max_candidate_gflop``), or ""."""
@@ -653,7 +655,7 @@ def evolve(key: jax.Array, config: Config | None = None, *,
     of them, always as long) raises `vlga_jax.training.objectives.ObjectiveError` naming the
     candidate; ``objective_errors="fail"`` records that candidate as failed instead
     (reason ``objective returned ...``). ``space`` replaces ``config.space`` by a user
-    `SearchSpace` (genes named as in `vlga_jax.genetics.space.check_network_space`).
+    `SearchSpace` (genes named as in `vlga_jax.networks.kinds.check_network_space`).
 
     Buckets train on ``config.run.devices``; in a run of several processes (see
     `vlga_jax.core.distributed`) every process calls ``evolve`` alike and gets the same
