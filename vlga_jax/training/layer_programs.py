@@ -4,11 +4,11 @@ A network is a row of *ops*, each keyed by its own shapes only: a convolution
 (`ConvOp`: input shape, output channels, kernel), batch norm with its activation
 (`NormAct`), pooling (`Pool`), dropout (`Dropout`), a dense layer (`DenseOp`) and the
 head with its loss (`HeadOp`). The 3x3 conv from 16 to 32 channels on 8x8 inputs is the
-same program in every network that has one, wherever it sits. On XLA:CPU this is what
-makes programs cheap: a convolution and its gradients compile in 0.01-0.1 s (a library
-call), while elementwise work (batch norm, activations, pooling gradients, random draws)
-costs 0.1-1.5 s per fusion to compile; keyed by activation shape alone, those are shared
-by every network whose layers produce that shape (measured in issue 25).
+same program in every network that has one, wherever it sits. On XLA:CPU this makes
+programs cheap: a convolution and its gradients compile in 0.01-0.1 s (a library call),
+while elementwise work (batch norm, activations, pooling gradients, random draws) costs
+0.1-1.5 s per fusion to compile; keyed by activation shape alone, those are shared by
+every network whose layers produce that shape. Blocks become ops by their kind.
 
 For one candidate (no population axis) the programs of an op are:
 
@@ -229,9 +229,9 @@ class Node:
     block: int
 
 
-def _conv_nodes(add, key: ShapeKey, layer: ConvKey, block: int, value: int, shape, knobs):
+def _conv_nodes(add, key: ShapeKey, layer: ConvKey, block: int, value: int, shape):
     """conv a, norm-act a [, conv b, norm-act b] [, 1x1 skip conv of the block input
-    added] [, pool] [, dropout]; the last block's pool is the head's (`model.head`)."""
+    added] [, pool]; the last block's pool is the head's (`model.head`)."""
     name = block_name(block)
     block_in, in_shape = value, shape
     for j, (channels, kernel) in enumerate(layer.convs):
@@ -248,35 +248,28 @@ def _conv_nodes(add, key: ShapeKey, layer: ConvKey, block: int, value: int, shap
         op = Pool(shape)
         value = add(op, None, (("pool_max", "pool_max", (block,)),), (value,))
         shape = op.out_shape
-    if key.block_dropout and float(knobs.block_dropout[block]) > 0:
-        value = add(Dropout(shape), None, (("rate", "block_dropout", (block,)),), (value,))
     return value, shape
 
 
-def _dense_nodes(add, key: ShapeKey, layer: DenseKey, block: int, value: int, shape, knobs):
-    """dense, activation [, dropout]."""
+def _dense_nodes(add, key: ShapeKey, layer: DenseKey, block: int, value: int, shape):
+    """dense, activation."""
     op = DenseOp(shape, layer.units)
     value = add(op, (block_name(block), "dense"), (), (value,))
     shape = op.out_shape
     value = add(Act(shape), None, (("activation", "activation", (block,)),), (value,))
-    if float(knobs.block_dropout[block]) > 0:
-        value = add(Dropout(shape), None, (("rate", "block_dropout", (block,)),), (value,))
     return value, shape
 
 
-# Each block kind's nodes, by kind name (`networks.kinds`): fn(add, key, layer, block,
-# value, shape, knobs) -> (value, shape) after the block.
 BLOCK_NODES = {"conv": _conv_nodes, "dense": _dense_nodes}
 
 
 def network_nodes(key: ShapeKey, knobs) -> tuple[Node, ...]:
     """The nodes of a network of ``key`` with these `Knobs`, in forward order; the
     output of node j is value j + 1. Dropout is a node only where its rate is above 0.
-    Each block's nodes are its kind's (`BLOCK_NODES`), then the head's.
+    Each block: its kind's nodes (`BLOCK_NODES`, by name) [, dropout]; then the head.
     """
     nodes: list[Node] = []
     last = len(key.layers) - 1
-    block = 0
 
     def add(op, path, knob_rows, inputs):
         nodes.append(Node(op, path, tuple(knob_rows), tuple(inputs), block))
@@ -289,7 +282,9 @@ def network_nodes(key: ShapeKey, knobs) -> tuple[Node, ...]:
         if kind.name not in BLOCK_NODES:
             raise ValueError(f"train.step_mode 'chain' has no layer programs for "
                              f"{kind.name} blocks; train them with step_mode 'fused'")
-        value, shape = BLOCK_NODES[kind.name](add, key, layer, block, value, shape, knobs)
+        value, shape = BLOCK_NODES[kind.name](add, key, layer, block, value, shape)
+        if float(knobs.block_dropout[block]) > 0:  # conv: > 0 only with key.block_dropout
+            value = add(Dropout(shape), None, (("rate", "block_dropout", (block,)),), (value,))
     block = -1
     last_pool = kind_of(key.layers[last]).head_pool(key.layers[last])
     add(HeadOp(shape, key.is_conv, last_pool, key.head_units, key.num_classes,
