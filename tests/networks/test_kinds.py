@@ -10,19 +10,22 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from support import shared_cache_dir
 
 import vlga_jax
-from vlga_jax import Config, DataConfig, GAConfig, SpaceConfig, TrainConfig
+from vlga_jax import Config, DataConfig, GAConfig, RunConfig, SpaceConfig, TrainConfig
 from vlga_jax.core.names import block_name
-from vlga_jax.genetics import genome as G
+from vlga_jax.genetics import genome
 from vlga_jax.genetics.space import SPACES, Gene, SearchSpace, binary_cnn, xiao2020
 from vlga_jax.networks import activations
 from vlga_jax.networks.architecture import (
     Architecture,
     ConvBlock,
     ConvLayer,
+    fits,
     from_description,
     layers_label,
+    pad_key,
 )
 from vlga_jax.networks.kinds import (
     KINDS,
@@ -106,7 +109,7 @@ class ResidualDense(BlockKind):
 
 RESIDUAL = KINDS.get("residual_dense") or register(ResidualDense())
 SPACE = SearchSpace((Gene("units", (8, 16)),), (Gene("activation", ("relu", "tanh")),),
-                    max_blocks=2, block_kind="residual_dense")
+                    max_blocks=1, block_kind="residual_dense")
 ARCH = Architecture((8, 8, 1), 10, (ResidualBlock(16), ResidualBlock(8)), activation="tanh")
 
 
@@ -125,6 +128,8 @@ def test_the_new_kind_describes_its_blocks():
                                                 ARCH.knobs()))
     shapes = jax.tree.map(lambda s: tuple(s.shape), variables["params"])
     assert shapes == key.param_shapes()
+    narrow = dataclasses.replace(ARCH, blocks=(ResidualBlock(8), ResidualBlock(8))).shape_key()
+    assert pad_key([narrow, key]) == key and fits(narrow, key) and not fits(key, narrow)
 
 
 def test_the_new_kind_checks_its_space_and_decodes():
@@ -145,14 +150,15 @@ def test_the_new_kind_checks_its_space_and_decodes():
                 .blocks[0]).__name__ == "DenseBlock"
 
 
-def test_a_search_with_the_new_kind(digits_dataset):
+def test_a_search_with_the_new_kind(digits_dataset, tmp_path_factory):
     """Two candidates, one generation, then the final training: every candidate trains."""
     config = Config(
-        space=SpaceConfig(max_blocks=2),
+        space=SpaceConfig(max_blocks=1),
         ga=GAConfig(strategy="random", population=2, generations=1),
         train=TrainConfig(epochs=1, final_epochs=1, batch_size=32, eval_batch_size=32,
                           learning_rate=1e-2),
-        data=DataConfig(subset=30))
+        data=DataConfig(subset=30),
+        run=RunConfig(compile_cache_dir=shared_cache_dir(tmp_path_factory), verbose=False))
     result = vlga_jax.evolve(jax.random.key(0), config, space=SPACE, dataset=digits_dataset)
     assert result.candidates and not any(c.failed for c in result.candidates)
     assert all(isinstance(b, ResidualBlock) for b in result.architecture.blocks)
@@ -199,8 +205,8 @@ def test_binary_chromosome_decodes_by_its_kind_not_its_gene_names():
     space = binary_cnn(8)
     assert space.block_kind == "binary_cnn"
     check_network_space(space)
-    genome = G.random_population(jax.random.key(3), space, 1, 8)
-    description = G.decode(G.unstack(genome)[0], space)
+    population = genome.random_population(jax.random.key(3), space, 1, 8)
+    description = genome.decode(genome.unstack(population)[0], space)
     by_kind = from_description(description, input_shape=(8, 8, 1), num_classes=10,
                                kind="binary_cnn")
     assert by_kind == from_description(description, input_shape=(8, 8, 1), num_classes=10)
