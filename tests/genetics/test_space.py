@@ -77,7 +77,9 @@ def test_space_validation():
     with pytest.raises(ValueError, match="block_genes"):
         SearchSpace(())
     with pytest.raises(ValueError, match="block_kind"):
-        SearchSpace((a,), block_kind="rnn")
+        SearchSpace((a,), block_kind="")
+    with pytest.raises(ValueError, match="block_kind"):
+        SearchSpace((a,), block_kind=None)
     with pytest.raises(ValueError, match="Gene values"):
         SearchSpace((a, ("b", (1, 2))))
     with pytest.raises(ValueError, match="'c'.*unknown gene 'zz'"):

@@ -13,7 +13,8 @@ from support import shared_cache_dir, tiny_config
 from vlga_jax import evolve, load_model
 from vlga_jax.cli import main
 from vlga_jax.core.pareto import dominates
-from vlga_jax.genetics.space import Gene, SearchSpace, check_network_space
+from vlga_jax.genetics.space import Gene, SearchSpace
+from vlga_jax.networks.kinds import check_network_space
 
 pytestmark = pytest.mark.slow
 KEY = 2

@@ -16,8 +16,6 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from vlga_jax.core.names import OPTIMIZERS
-
 GeneValue = bool | int | float | str
 
 _KINDS = (bool, int, float, str)
@@ -94,7 +92,9 @@ class SearchSpace:
       block_genes: genes repeated per block, in array column order.
       global_genes: genes that appear once per network.
       max_blocks: number of block slots in a genome (>= 1).
-      block_kind: "conv" (two-conv blocks of Xiao et al.) or "dense" (MLP layers).
+      block_kind: the block kind that decodes the block genes (`vlga_jax.networks.kinds`):
+        "conv" (two-conv blocks of Xiao et al.), "dense" (MLP layers), "binary_cnn"
+        (the binary chromosome's stages) or a kind registered there.
       depth_gene: None, or the name of a global gene with values 1..max_blocks that
         sets the number of active blocks (strategies keep ``block_mask`` in step with
         it, see `genome.sync_depth`); None: the depth is ``block_mask`` alone.
@@ -122,8 +122,9 @@ class SearchSpace:
             seen.add(name)
         if not isinstance(self.max_blocks, int) or self.max_blocks < 1:
             raise ValueError(f"max_blocks must be an integer >= 1, got {self.max_blocks!r}")
-        if self.block_kind not in ("conv", "dense"):
-            raise ValueError(f"block_kind must be 'conv' or 'dense', got {self.block_kind!r}")
+        if not isinstance(self.block_kind, str) or not self.block_kind:
+            raise ValueError(f"block_kind must be the name of a block kind ('conv', 'dense', "
+                             f"... see vlga_jax.networks.kinds), got {self.block_kind!r}")
         block_names = {g.name for g in self.block_genes}
         for gene in self.block_genes + self.global_genes:
             if gene.requires is not None:
@@ -398,7 +399,7 @@ def binary_cnn(max_stages: int = 8) -> SearchSpace:
     filters of the first stage (3 bits), filter scale per stage (2 bits: stage s has
     ``filters * scale**s`` channels), kernel size (2 bits), number of feature-extraction
     stages (3 bits), one or two convs in each stage (1 bit per stage) and dropout after
-    each stage (2 bits). Decoded by `architecture.from_description`: batch norm in every
+    each stage (2 bits). Decoded by the ``binary_cnn`` block kind: batch norm in every
     conv, a 2x2 max pool per stage while the image is larger than 1x1, then a dense head
     of 2048 and 1024 units with dropout 0.5.
     """
@@ -412,7 +413,7 @@ def binary_cnn(max_stages: int = 8) -> SearchSpace:
         Gene("stages", tuple(range(1, max_stages + 1))),
         Gene("dropout", BINARY_DROPOUTS),
     )
-    return SearchSpace(block, globals_, max_blocks=max_stages, block_kind="conv",
+    return SearchSpace(block, globals_, max_blocks=max_stages, block_kind="binary_cnn",
                        depth_gene="stages")
 
 
@@ -466,56 +467,3 @@ def build_space(kind: str, max_blocks: int, *, training_genes: bool = False) -> 
     if kind in ("xiao2020", "fixed_cnn"):
         return SPACES[kind](max_blocks, training_genes=training_genes)
     return SPACES[kind](max_blocks)
-
-
-# -- user spaces ---------------------------------------------------------------------
-
-# Gene names `architecture.from_description` reads, by block kind (the binary-cnn
-# chromosome is a preset of its own). A user space uses any value tables and conditions
-# over these names.
-CONV_BLOCK_GENES = ("channels_a", "kernel_a", "batchnorm_a", "include_b", "channels_b",
-                    "kernel_b", "batchnorm_b", "include_pool", "pool_type", "include_skip")
-DENSE_BLOCK_GENES = ("units", "dropout", "activation")
-GLOBAL_GENES = ("activation", "optimizer", "learning_rate", "weight_decay", "dropout")
-REQUIRED_BLOCK_GENES = {"conv": ("channels_a", "kernel_a"), "dense": ("units",)}
-
-
-def check_network_space(space: SearchSpace) -> None:
-    """ValueError unless every gene of ``space`` is one a network is built from.
-
-    Block genes: conv blocks ``CONV_BLOCK_GENES`` (channels_a and kernel_a required),
-    dense blocks ``DENSE_BLOCK_GENES`` (units required); global genes ``GLOBAL_GENES``
-    and the ``depth_gene``. Values must suit the gene (channels, kernels and units
-    positive integers, pool_type "max"/"avg", optimizer and activation names known).
-    """
-    if not isinstance(space, SearchSpace):
-        raise ValueError(f"space must be a vlga_jax.genetics.space.SearchSpace, got "
-                         f"{type(space).__name__}")
-    if any(g.name == "two_convs" for g in space.block_genes):
-        return  # the binary-cnn chromosome (`binary_cnn`)
-    allowed = CONV_BLOCK_GENES if space.block_kind == "conv" else DENSE_BLOCK_GENES
-    for gene in space.block_genes:
-        if gene.name not in allowed:
-            raise ValueError(f"space: block gene {gene.name!r} is not one a "
-                             f"{space.block_kind} block is built from; allowed: {allowed}")
-    for gene in space.global_genes:
-        if gene.name not in GLOBAL_GENES and gene.name != space.depth_gene:
-            raise ValueError(f"space: global gene {gene.name!r} is not one a network is "
-                             f"built from; allowed: {GLOBAL_GENES} (and the depth_gene)")
-    names = {g.name for g in space.block_genes}
-    for name in REQUIRED_BLOCK_GENES[space.block_kind]:
-        if name not in names:
-            raise ValueError(f"space: {space.block_kind} blocks need the block gene {name!r}")
-    tables = {"channels_a": int, "channels_b": int, "kernel_a": int, "kernel_b": int,
-              "units": int}
-    for gene in space.block_genes:
-        if gene.name in tables and not all(
-                isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in gene.values):
-            raise ValueError(f"space: gene {gene.name!r} values must be positive integers, "
-                             f"got {gene.values}")
-    choices = {"pool_type": ("max", "avg"), "activation": ACTIVATIONS + ("sigmoid",),
-               "optimizer": OPTIMIZERS}
-    for gene in space.block_genes + space.global_genes:
-        if gene.name in choices and not set(gene.values) <= set(choices[gene.name]):
-            raise ValueError(f"space: gene {gene.name!r} values must come from "
-                             f"{choices[gene.name]}, got {gene.values}")

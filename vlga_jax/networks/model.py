@@ -22,58 +22,19 @@ from __future__ import annotations
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax import lax
 
-from vlga_jax.core.names import block_name, bn_name, conv_name
-from vlga_jax.networks.architecture import Architecture, ConvKey, Knobs, ShapeKey
+from vlga_jax.networks.activations import activate, activate_family
+from vlga_jax.networks.architecture import Architecture, Knobs, ShapeKey
 from vlga_jax.networks.conv import conv2d
+from vlga_jax.networks.kinds import kind_of
 from vlga_jax.networks.params import init_params
+
+__all__ = ["BN_EPS", "BN_MOMENTUM", "Conv", "Network", "SwitchableBatchNorm", "activate",
+           "activate_family", "build", "dropout", "head", "pool2x2"]
 
 BN_MOMENTUM = 0.9
 BN_EPS = 1e-5
-
-_ACTIVATION_FNS = (
-    jax.nn.relu,
-    jnp.tanh,
-    jax.nn.elu,
-    jax.nn.selu,
-    lambda x: jax.nn.leaky_relu(x, 0.01),  # Keras' default slope is 0.3; flax/PyTorch 0.01
-    jax.nn.sigmoid,
-)
-
-
-_SELU_ALPHA, _SELU_SCALE = 1.6732632423543772, 1.0507009873554805
-# Every activation as s * (x if x > 0 else a * expm1(x) + b * x) or c2 * tanh(c1 * x) + c3:
-# rows (s, a, b, smooth, c1, c2, c3, tie) in the order of _ACTIVATION_FNS; ``tie`` takes
-# the x > 0 branch at x == 0 as well (leaky_relu's gradient there is 1, as in jax.nn).
-_FAMILY = np.array([
-    [1, 0, 0, 0, 0, 0, 0, 0],  # relu
-    [0, 0, 0, 1, 1, 1, 0, 0],  # tanh
-    [1, 1, 0, 0, 0, 0, 0, 0],  # elu
-    [_SELU_SCALE, _SELU_ALPHA, 0, 0, 0, 0, 0, 0],  # selu
-    [1, 0, 0.01, 0, 0, 0, 0, 1],  # leaky_relu
-    [0, 0, 0, 1, 0.5, 0.5, 0.5, 0],  # sigmoid(x) = 0.5 * tanh(x / 2) + 0.5
-], np.float32)
-
-
-def activate(x: jax.Array, index: jax.Array) -> jax.Array:
-    """Apply ACTIVATIONS[index] (index: int32 scalar) by branching: one branch runs."""
-    return lax.switch(index, _ACTIVATION_FNS, x)
-
-
-def activate_family(x: jax.Array, index: jax.Array) -> jax.Array:
-    """`activate` as one formula with per-index coefficients (`_FAMILY`).
-
-    Under vmap with a per-candidate index, `lax.switch` becomes a select over all six
-    functions (five transcendental passes forward and backward); this costs one expm1
-    and one tanh whatever the index.
-    """
-    s, a, b, smooth, c1, c2, c3, tie = jnp.asarray(_FAMILY)[index]
-    positive = (x > 0) | ((x == 0) & (tie > 0))
-    negative = a * jnp.expm1(jnp.where(positive, 0.0, x)) + b * x
-    piecewise = s * jnp.where(positive, x, negative)
-    return jnp.where(smooth > 0, c2 * jnp.tanh(c1 * x) + c3, piecewise)
 
 
 def dropout(rng: jax.Array, x: jax.Array, rate: jax.Array, train: bool) -> jax.Array:
@@ -90,9 +51,6 @@ def dropout(rng: jax.Array, x: jax.Array, rate: jax.Array, train: bool) -> jax.A
                                                    x.shape[:-1]), out_axes=-1)
     keep = draw(channels)
     return jnp.where(keep, x / jnp.maximum(1.0 - rate, 1e-6), 0.0)
-
-
-_ACTIVATE = {"switch": activate, "family": activate_family}
 
 
 class Conv(nn.Module):
@@ -146,32 +104,6 @@ def pool2x2(x: jax.Array, use_max: jax.Array) -> jax.Array:
     return jnp.where(use_max, pmax, pavg)
 
 
-class ConvBlockModule(nn.Module):
-    """One conv block; pools when ``layer.pool`` and ``pool`` (the network may pool the
-    last block itself)."""
-
-    layer: ConvKey
-    impl: str
-    frozen: bool = False
-    pool: bool = True
-    activation_impl: str = "switch"
-
-    @nn.compact
-    def __call__(self, x, act, batchnorm, pool_max, use_b, train: bool):
-        y = x
-        for j, (channels, kernel) in enumerate(self.layer.convs):
-            z = Conv(channels, kernel, self.impl, name=conv_name(j))(y)
-            z = SwitchableBatchNorm(self.frozen, name=bn_name(j))(z, batchnorm[j], train)
-            z = _ACTIVATE[self.activation_impl](z, act)
-            # A program shared with candidates that lack conv b passes conv a through.
-            y = jnp.where(use_b, z, y) if j == 1 and z.shape == y.shape else z
-        if self.layer.skip:
-            y = y + Conv(y.shape[-1], 1, self.impl, name="skip")(x)
-        if self.layer.pool and self.pool:
-            y = pool2x2(y, pool_max)
-        return y
-
-
 class Network(nn.Module):
     """The network of one `ShapeKey`; ``frozen_blocks`` leading blocks use running BN stats.
 
@@ -193,29 +125,15 @@ class Network(nn.Module):
             raise ValueError("Network in train mode draws dropout: call apply(variables, x, "
                              "knobs, train=True, rngs={'dropout': key}, "
                              "mutable=['batch_stats']) (docs/own-loop.md)")
-        last = len(self.key.layers) - 1
         for i, layer in enumerate(self.key.layers):
-            name = block_name(i)
-            if isinstance(layer, ConvKey):
-                # The last block's pooling is a knob: global average pooling follows.
-                pool_here = i < last or self.features
-                x = ConvBlockModule(layer, self.impl, i < self.frozen_blocks, pool_here,
-                                    self.activation_impl, name=name)(
-                    x, knobs.activation[i], knobs.batchnorm[i], knobs.pool_max[i],
-                    knobs.use_b[i], train)
-                if self.key.block_dropout and train:
-                    x = dropout(self.make_rng("dropout"), x, knobs.block_dropout[i], train)
-            else:
-                x = x.reshape(x.shape[0], -1)
-                x = _Dense(layer.units, name=name)(x)
-                x = _ACTIVATE[self.activation_impl](x, knobs.activation[i])
-                if train:
-                    x = dropout(self.make_rng("dropout"), x, knobs.block_dropout[i], train)
+            x = kind_of(layer).apply(self, layer, i, x, knobs, train)
         if self.features:
             return x
-        last_pool = self.key.is_conv and self.key.layers[-1].pool
-        return head(self, x, self.key, last_pool, knobs.pool_on[last], knobs.pool_max[last],
-                    knobs.head_dropout, train)
+        last = len(self.key.layers) - 1
+        last_pool = kind_of(self.key.layers[last]).head_pool(self.key.layers[last])
+        return head(self, x, self.key.is_conv, self.key.head_units, self.key.num_classes,
+                    last_pool, knobs.pool_on[last], knobs.pool_max[last], knobs.head_dropout,
+                    train)
 
 
 def build(arch: Architecture, key: jax.Array, impl: str = "lax"
@@ -235,33 +153,25 @@ def build(arch: Architecture, key: jax.Array, impl: str = "lax"
     return Network(shape_key, impl=impl), {"params": params, "batch_stats": stats}, arch.knobs()
 
 
-def head(module: nn.Module, x: jax.Array, key: ShapeKey, last_pool: bool, pool_on, pool_max,
-         rate, train: bool) -> jax.Array:
+def head(module: nn.Module, x: jax.Array, spatial: bool, head_units: tuple[int, ...],
+         num_classes: int, last_pool: bool, pool_on, pool_max, rate, train: bool
+         ) -> jax.Array:
     """The layers after the blocks, created in ``module``'s scope (parameters ``fc_j`` and
-    ``head``): for conv networks global average pooling (after the last block's 2x2 pool
-    where ``last_pool`` and ``pool_on``, max or average by ``pool_max``), then the dense
-    ``head_units`` (relu, dropout ``rate``), dropout and the classifier. x: f32[N, ...] ->
-    logits f32[N, num_classes]."""
-    if key.is_conv:
+    ``head``): after ``spatial`` blocks global average pooling (after the last block's 2x2
+    pool where ``last_pool`` and ``pool_on``, max or average by ``pool_max``), then the
+    dense ``head_units`` (relu, dropout ``rate``), dropout and the classifier of
+    ``num_classes``. x: f32[N, ...] -> logits f32[N, num_classes]."""
+    if spatial:
         if last_pool:
             pooled = jnp.mean(pool2x2(x, pool_max), axis=(1, 2))
             x = jnp.where(pool_on, pooled, jnp.mean(x, axis=(1, 2)))
         else:
             x = jnp.mean(x, axis=(1, 2))
-    for j, units in enumerate(key.head_units):
+    for j, units in enumerate(head_units):
         x = jax.nn.relu(nn.Dense(units, name=f"fc_{j}")(x))
-        if train and j + 1 < len(key.head_units):  # the last one: below
+        if train and j + 1 < len(head_units):  # the last one: below
             x = dropout(module.make_rng("dropout"), x, rate, train)
     if train:
         x = dropout(module.make_rng("dropout"), x, rate, train)
-    return nn.Dense(key.num_classes, name="head")(x)
+    return nn.Dense(num_classes, name="head")(x)
 
-
-class _Dense(nn.Module):
-    """A dense layer whose parameters sit under ``dense`` (block_i/dense/kernel)."""
-
-    units: int
-
-    @nn.compact
-    def __call__(self, x):
-        return nn.Dense(self.units, name="dense")(x)

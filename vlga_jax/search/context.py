@@ -14,8 +14,9 @@ from vlga_jax.config import Config
 from vlga_jax.core import distributed, streams
 from vlga_jax.data.datasets import Dataset, load_dataset
 from vlga_jax.genetics.genome import hashes_in
-from vlga_jax.genetics.space import SearchSpace, check_network_space
+from vlga_jax.genetics.space import SearchSpace
 from vlga_jax.networks.architecture import Architecture, from_description
+from vlga_jax.networks.kinds import check_network_space
 from vlga_jax.runs.records import CandidateRecord, GenerationRecord
 from vlga_jax.search.fitness_cache import FitnessCache
 from vlga_jax.search.schedule import Schedule
@@ -113,7 +114,8 @@ class Search:
         """The Architecture of a decoded genome on this run's data."""
         return from_description(description, input_shape=self.dataset.image_shape,
                                 num_classes=self.dataset.num_classes,
-                                defaults=self.config.train.defaults())
+                                defaults=self.config.train.defaults(),
+                                kind=self.space.block_kind)
 
     def infeasible(self, arch: Architecture) -> str:
         """Why ``arch`` may not train (over ``train.max_candidate_gflop``), or ""."""

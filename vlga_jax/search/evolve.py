@@ -98,7 +98,7 @@ def evolve(key: jax.Array, config: Config | None = None, *,
     of them, always as long) raises `vlga_jax.training.objectives.ObjectiveError` naming the
     candidate; ``objective_errors="fail"`` records that candidate as failed instead
     (reason ``objective returned ...``). ``space`` replaces ``config.space`` by a user
-    `SearchSpace` (genes named as in `vlga_jax.genetics.space.check_network_space`).
+    `SearchSpace` (genes named as in `vlga_jax.networks.kinds.check_network_space`).
 
     Buckets train on ``config.run.devices``; in a run of several processes (see
     `vlga_jax.core.distributed`) every process calls ``evolve`` alike and gets the same

@@ -4,11 +4,11 @@ A network is a row of *ops*, each keyed by its own shapes only: a convolution
 (`ConvOp`: input shape, output channels, kernel), batch norm with its activation
 (`NormAct`), pooling (`Pool`), dropout (`Dropout`), a dense layer (`DenseOp`) and the
 head with its loss (`HeadOp`). The 3x3 conv from 16 to 32 channels on 8x8 inputs is the
-same program in every network that has one, wherever it sits. On XLA:CPU this is what
-makes programs cheap: a convolution and its gradients compile in 0.01-0.1 s (a library
-call), while elementwise work (batch norm, activations, pooling gradients, random draws)
-costs 0.1-1.5 s per fusion to compile; keyed by activation shape alone, those are shared
-by every network whose layers produce that shape (measured in issue 25).
+same program in every network that has one, wherever it sits. On XLA:CPU this makes
+programs cheap: a convolution and its gradients compile in 0.01-0.1 s (a library call),
+while elementwise work (batch norm, activations, pooling gradients, random draws) costs
+0.1-1.5 s per fusion to compile; keyed by activation shape alone, those are shared by
+every network whose layers produce that shape. Blocks become ops by their kind.
 
 For one candidate (no population axis) the programs of an op are:
 
@@ -38,17 +38,12 @@ import jax
 import jax.numpy as jnp
 
 from vlga_jax.core.names import block_name, bn_name, conv_name
+from vlga_jax.networks.activations import activate_family
 from vlga_jax.networks.architecture import ConvKey, DenseKey, ShapeKey
 from vlga_jax.networks.augment import augment as augment_batch
 from vlga_jax.networks.conv import conv2d
-from vlga_jax.networks.model import (
-    BN_EPS,
-    BN_MOMENTUM,
-    activate_family,
-    dropout,
-    head,
-    pool2x2,
-)
+from vlga_jax.networks.kinds import kind_of
+from vlga_jax.networks.model import BN_EPS, BN_MOMENTUM, dropout, head, pool2x2
 from vlga_jax.training.programs import AUGMENT_STREAM, _cross_entropy, make_optimizer
 
 # -- ops ----------------------------------------------------------------------------------
@@ -191,11 +186,6 @@ class HeadOp:
     num_classes: int
     dropout: bool
 
-    def shape_key(self) -> ShapeKey:
-        """A `ShapeKey` carrying what `model.head` reads of one."""
-        layer = ConvKey(((1, 1),), False, False) if self.is_conv else DenseKey(1)
-        return ShapeKey((1, 1, 1), self.num_classes, (layer,), "adam", self.head_units)
-
     def param_shapes(self):
         features = self.in_shape[-1]
         shapes = {}
@@ -218,8 +208,9 @@ class _Head(nn.Module):
     @nn.compact
     def __call__(self, x, knobs, train: bool):
         # model.head reads ``train`` for its dropout only: skipped at rate 0.
-        return head(self, x, self.op.shape_key(), self.op.last_pool, knobs["pool_on"],
-                    knobs["pool_max"], knobs["dropout"], train and self.op.dropout)
+        return head(self, x, self.op.is_conv, self.op.head_units, self.op.num_classes,
+                    self.op.last_pool, knobs["pool_on"], knobs["pool_max"], knobs["dropout"],
+                    train and self.op.dropout)
 
 
 # -- a network as a row of nodes ----------------------------------------------------------
@@ -238,12 +229,44 @@ class Node:
     block: int
 
 
+def _conv_nodes(add, key: ShapeKey, layer: ConvKey, block: int, value: int, shape):
+    """conv a, norm-act a [, conv b, norm-act b] [, 1x1 skip conv of the block input
+    added] [, pool]; the last block's pool is the head's (`model.head`)."""
+    name = block_name(block)
+    block_in, in_shape = value, shape
+    for j, (channels, kernel) in enumerate(layer.convs):
+        op = ConvOp(shape, channels, kernel)
+        value = add(op, (name, conv_name(j)), (), (value,))
+        shape = op.out_shape
+        value = add(NormAct(shape), (name, bn_name(j)),
+                    (("batchnorm", "batchnorm", (block, j)),
+                     ("activation", "activation", (block,))), (value,))
+    if layer.skip:
+        op = ConvOp(in_shape, shape[-1], 1, add=True)
+        value = add(op, (name, "skip"), (), (block_in, value))
+    if layer.pool and block < len(key.layers) - 1:
+        op = Pool(shape)
+        value = add(op, None, (("pool_max", "pool_max", (block,)),), (value,))
+        shape = op.out_shape
+    return value, shape
+
+
+def _dense_nodes(add, key: ShapeKey, layer: DenseKey, block: int, value: int, shape):
+    """dense, activation."""
+    op = DenseOp(shape, layer.units)
+    value = add(op, (block_name(block), "dense"), (), (value,))
+    shape = op.out_shape
+    value = add(Act(shape), None, (("activation", "activation", (block,)),), (value,))
+    return value, shape
+
+
+BLOCK_NODES = {"conv": _conv_nodes, "dense": _dense_nodes}
+
+
 def network_nodes(key: ShapeKey, knobs) -> tuple[Node, ...]:
     """The nodes of a network of ``key`` with these `Knobs`, in forward order; the
     output of node j is value j + 1. Dropout is a node only where its rate is above 0.
-
-    A conv block: conv a, norm-act a [, conv b, norm-act b] [, 1x1 skip conv of the block
-    input added] [, pool] [, dropout]; the last block's pool is the head's (`model.head`).
+    Each block: its kind's nodes (`BLOCK_NODES`, by name) [, dropout]; then the head.
     """
     nodes: list[Node] = []
     last = len(key.layers) - 1
@@ -255,37 +278,15 @@ def network_nodes(key: ShapeKey, knobs) -> tuple[Node, ...]:
     value = 0
     shape: tuple[int, ...] = tuple(key.input_shape)
     for block, layer in enumerate(key.layers):
-        name = block_name(block)
-        if isinstance(layer, ConvKey):
-            block_in, in_shape = value, shape
-            for j, (channels, kernel) in enumerate(layer.convs):
-                op = ConvOp(shape, channels, kernel)
-                value = add(op, (name, conv_name(j)), (), (value,))
-                shape = op.out_shape
-                value = add(NormAct(shape), (name, bn_name(j)),
-                            (("batchnorm", "batchnorm", (block, j)),
-                             ("activation", "activation", (block,))), (value,))
-            if layer.skip:
-                op = ConvOp(in_shape, shape[-1], 1, add=True)
-                value = add(op, (name, "skip"), (), (block_in, value))
-            if layer.pool and block < last:
-                op = Pool(shape)
-                value = add(op, None, (("pool_max", "pool_max", (block,)),), (value,))
-                shape = op.out_shape
-            if key.block_dropout and float(knobs.block_dropout[block]) > 0:
-                value = add(Dropout(shape), None, (("rate", "block_dropout", (block,)),),
-                            (value,))
-        else:
-            op = DenseOp(shape, layer.units)
-            value = add(op, (name, "dense"), (), (value,))
-            shape = op.out_shape
-            value = add(Act(shape), None, (("activation", "activation", (block,)),),
-                        (value,))
-            if float(knobs.block_dropout[block]) > 0:
-                value = add(Dropout(shape), None, (("rate", "block_dropout", (block,)),),
-                            (value,))
+        kind = kind_of(layer)
+        if kind.name not in BLOCK_NODES:
+            raise ValueError(f"train.step_mode 'chain' has no layer programs for "
+                             f"{kind.name} blocks; train them with step_mode 'fused'")
+        value, shape = BLOCK_NODES[kind.name](add, key, layer, block, value, shape)
+        if float(knobs.block_dropout[block]) > 0:  # conv: > 0 only with key.block_dropout
+            value = add(Dropout(shape), None, (("rate", "block_dropout", (block,)),), (value,))
     block = -1
-    last_pool = key.is_conv and key.layers[-1].pool
+    last_pool = kind_of(key.layers[last]).head_pool(key.layers[last])
     add(HeadOp(shape, key.is_conv, last_pool, key.head_units, key.num_classes,
                float(knobs.head_dropout) > 0), None,
         (("pool_on", "pool_on", (last,)), ("pool_max", "pool_max", (last,)),

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -42,6 +43,7 @@ from vlga_jax.core import distributed
 from vlga_jax.networks.architecture import Architecture, ShapeKey
 from vlga_jax.networks.augment import canonical as canonical_augment
 from vlga_jax.networks.conv import CONV_IMPLS, choose_impl, default_impl
+from vlga_jax.networks.kinds import kind_of
 from vlga_jax.networks.params import init_params, pad_tree
 from vlga_jax.training.buckets import Lazy, bucket_args, bucket_outcomes, program_label
 from vlga_jax.training.chain import Chain
@@ -313,19 +315,15 @@ class Trainer:
         """The conv implementation of a program; "auto" measures its costliest conv once."""
         if self.conv_impl != "auto" or not program.is_conv:
             return self.conv_impl if self.conv_impl != "auto" else default_impl()
-        h, w, c = program.input_shape
-        best, shapes = -1, None
+        best, shapes, in_shape = -1, None, program.input_shape
         for layer in program.layers:
-            cin = c
-            for ch, k in layer.convs:
-                flops = h * w * k * k * cin * ch
+            kind = kind_of(layer)
+            for (h, w, cin), kernel in kind.convs(layer, in_shape):
+                flops = h * w * math.prod(kernel)
                 if flops > best:
-                    best, shapes = flops, ((self.batch_size, h, w, cin), (k, k, cin, ch))
-                cin = ch
-            c = cin
-            if layer.pool:
-                h, w = -(-h // 2), -(-w // 2)
-        return choose_impl(size, *shapes)
+                    best, shapes = flops, ((self.batch_size, h, w, cin), kernel)
+            in_shape = kind.out_shape(layer, in_shape)
+        return default_impl() if shapes is None else choose_impl(size, *shapes)
 
     def _opt_shapes(self, program: ShapeKey, params, knobs):
         """Zeros shaped like the optimizer state of one member (traced, not compiled)."""
