@@ -31,11 +31,12 @@ test-fast: install
 bench: install
 	$(BIN)/python benchmarks/throughput.py
 
-# The API reference from the docstrings: docs/api/index.html (not committed). The layer
-# subpackages are named because the package's __all__ lists its top-level names only.
-LAYERS := core data genetics networks training config strategies runs search cli
+# The API reference from the docstrings: docs/api/index.html (not committed). Every
+# package and module is named because a package's __all__ lists its top-level names only.
+SOURCES := $(sort $(shell find vlga_jax -name '*.py' ! -name '__main__.py'))
+MODULES := $(subst /,.,$(patsubst %/__init__,%,$(SOURCES:.py=)))
 docs: install
-	$(BIN)/python -m pdoc -o docs/api vlga_jax $(addprefix vlga_jax.,$(LAYERS))
+	$(BIN)/python -m pdoc -o docs/api $(MODULES)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
