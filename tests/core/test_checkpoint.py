@@ -74,6 +74,19 @@ def save_three(root, vlga_state):
         ckpt.save(root, i, {"strategy": enc, "i": i}, tree, keep=2)
 
 
+def test_files_name_dataclasses_by_their_module_before_the_layers():
+    """Model files and checkpoints written before the layer subpackages read back, and
+    new ones are written byte for byte as they were (``vlga_jax.genome:Genome``)."""
+    from vlga_jax.genetics.genome import GeneMask
+    from vlga_jax.networks.architecture import ConvBlock, ConvLayer
+
+    block = ConvBlock((ConvLayer(8, 3),), pool="max")
+    encoded = ckpt.encode({"b": block, "m": GeneMask(np.ones(2), np.ones(1))}, [])
+    names = [v["__dataclass__"] for v in encoded["__dict__"].values()]
+    assert names == ["vlga_jax.architecture:ConvBlock", "vlga_jax.genome:GeneMask"]
+    assert ckpt.decode(json.loads(json.dumps(encoded)), [np.ones(2), np.ones(1)])["b"] == block
+
+
 def test_save_is_atomic_and_keeps_the_newest_two(tmp_path, vlga_state):
     save_three(tmp_path, vlga_state)
     assert [p.name for p in ckpt.list_checkpoints(tmp_path)] == ["ckpt_000002", "ckpt_000003"]
