@@ -11,6 +11,7 @@ from vlga_jax.core.names import (
     GA_MUTATION_MODES,
     PARENT_SELECTIONS,
 )
+from vlga_jax.genetics.operators import FIT_SURVIVAL_RATE, MUTATION_RATE, UNFIT_SURVIVAL_PROB
 from vlga_jax.strategies import strategy_class
 
 # "best_seen": a phase's winner is the best candidate evaluated in any of its generations;
@@ -62,9 +63,9 @@ class GAConfig:
 
     population: int = 8
     generations: int = 3
-    fit_survival_rate: float = 0.5
-    unfit_survival_prob: float = 0.2
-    mutation_rate: float = 0.2
+    fit_survival_rate: float = FIT_SURVIVAL_RATE
+    unfit_survival_prob: float = UNFIT_SURVIVAL_PROB
+    mutation_rate: float = MUTATION_RATE
     mutation_mode: str = "one"
     crossover: str = "uniform"
     parent_selection: str = "uniform"
