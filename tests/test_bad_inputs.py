@@ -42,6 +42,7 @@ from vlga_jax.data.datasets import find_prepared
 from vlga_jax.genetics import genome as G
 from vlga_jax.networks import params as P
 from vlga_jax.networks.architecture import from_description
+from vlga_jax.runs import lock as run_lock
 from vlga_jax.runs import rundir
 from vlga_jax.runs.records import CandidateRecord, GenerationRecord
 from vlga_jax.search.evolve import SearchFailed, check_crop_padding
@@ -74,7 +75,7 @@ def digits_model(config: Config, dataset: Dataset):
 def run_dir(path, config, dataset, key=KEY):
     """A run directory as `vlga run` leaves it before its first generation (unlocked)."""
     rundir.RunDir(path, config, jax.random.key(key), dataset)
-    rundir._unlock(path)
+    run_lock.unlock(path)
     return path
 
 
@@ -830,7 +831,7 @@ def test_api_run_json_edited_is_refused_on_resume(paths, digits_dataset):
         with pytest.raises(ValueError, match=r"ga\.population: 4 in the checkpoints, 6 now"):
             run.restore()
     finally:
-        rundir._unlock(paths["edited"])
+        run_lock.unlock(paths["edited"])
 
 
 def test_table_size():

@@ -13,6 +13,7 @@ from support import hold_lock
 
 from vlga_jax import Config, GAConfig, SpaceConfig
 from vlga_jax.core import checkpoint as ckpt
+from vlga_jax.runs import lock as run_lock
 from vlga_jax.runs import rundir
 from vlga_jax.runs.rundir import RunDir
 from vlga_jax.strategies.vlga import VLGA, VLGAState
@@ -177,7 +178,7 @@ def test_run_dir_is_locked_while_another_process_runs_it(tmp_path, digits_datase
     assert (run / "lock").read_text().split()[0] == str(os.getpid())
     other = tmp_path / "other"
     RunDir(other, config, key, digits_dataset)
-    rundir._unlock(other)  # as a finished run does
+    run_lock.unlock(other)  # as a finished run does
     holder = hold_lock(other / "lock")  # a live process runs it
     try:
         with pytest.raises(ValueError, match=f"in use by another process \\(pid {holder.pid}"):
@@ -186,7 +187,7 @@ def test_run_dir_is_locked_while_another_process_runs_it(tmp_path, digits_datase
         holder.kill()
         holder.wait()
     RunDir(other, config, key, digits_dataset)  # its lock died with it
-    rundir._unlock(other)
+    run_lock.unlock(other)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     (other / "lock").write_text(f"{dead.pid}\n")  # a stale lock file: a dead holder's
@@ -210,7 +211,7 @@ def test_run_dir_lock_is_atomic(tmp_path):
                     os.close(go_w)
                     os.read(go_r, 1)
                     try:
-                        rundir._lock(tmp_path)
+                        run_lock.lock(tmp_path)
                         code = 0
                     except ValueError:
                         code = 1

@@ -43,8 +43,7 @@ import numpy as np
 from vlga_jax.config import Config
 from vlga_jax.core import checkpoint as ckpt
 from vlga_jax.core import distributed
-from vlga_jax.runs.lock import lock as _lock
-from vlga_jax.runs.lock import unlock as _unlock
+from vlga_jax.runs.lock import lock, unlock
 from vlga_jax.runs.records import CandidateRecord, Evaluation, FinalProgress, GenerationRecord
 from vlga_jax.runs.runlog import RunLog
 from vlga_jax.training.members import Outcome
@@ -177,7 +176,7 @@ class RunDir:
                                                  if k != "config"},
                                               "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
         self._check_layout()
-        _lock(self.path)
+        lock(self.path)
         self.log = RunLog(self.path, config)
 
     def _check_layout(self) -> None:
@@ -360,7 +359,7 @@ class RunDir:
         ckpt.write_json_atomic(self.path / "result.json", result_summary(result))
         shutil.rmtree(self.path / FINAL, ignore_errors=True)
         self.log.close()
-        _unlock(self.path)
+        unlock(self.path)
 
 
 class RunReader(RunDir):
