@@ -21,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vlga_jax.genetics import operators as ops
-from vlga_jax.genetics.genome import GeneMask, Genome, block_mutable_mask
+from vlga_jax.genetics.genome import GeneMask, Genome, block_mutable_mask, decode
 from vlga_jax.genetics.space import Gene, SearchSpace, xiao2020
 
 SPACES = {
@@ -166,10 +166,14 @@ def flat(g) -> np.ndarray:
 
 
 def candidates(space: SearchSpace, genome: Genome, mask: GeneMask) -> np.ndarray:
-    """bool[B*G + H]: genes `mutate` may change (mutable, active, table >= 2)."""
-    bsizes, gsizes = sizes_of(space)
-    active = np.broadcast_to(np.asarray(genome.block_mask)[:, None], bsizes.shape)
-    act = np.concatenate([active.reshape(-1), np.ones(len(gsizes), bool)])
+    """bool[B*G + H]: genes `mutate` may change (mutable, read by `decode`, table >= 2)."""
+    described = decode(genome, space)
+    active_slots = np.flatnonzero(np.asarray(genome.block_mask))
+    read = np.zeros((space.max_blocks, space.n_block_genes), bool)
+    for slot, block in zip(active_slots, described["blocks"], strict=True):
+        read[slot] = [g.name in block for g in space.block_genes]
+    read_globals = [g.name in described["globals"] for g in space.global_genes]
+    act = np.concatenate([read.reshape(-1), np.asarray(read_globals, bool)])
     return flat(mask).astype(bool) & act & (flat_sizes(space) >= 2)
 
 
@@ -312,6 +316,9 @@ def test_mutate_jit_matches_eager():
 
 def test_mutate_accepts_table_sizes_instead_of_space():
     space, genome, mask, key = draw_case("xiao", 3, 0)
+    # Every conditional gene expressed: table sizes (no requires known) pick the same genes.
+    for name in ("include_b", "include_pool"):
+        genome = genome.replace(blocks=genome.blocks.at[:, space.block_column(name)].set(1))
     sizes = (jnp.asarray(space.block_sizes), jnp.asarray(space.global_sizes))
     traced = jax.jit(ops.mutate)(key, genome, sizes, mask)  # sizes traced
     assert_same(traced, mutate(key, genome, space, mask, "one"))

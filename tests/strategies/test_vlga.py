@@ -290,3 +290,29 @@ def test_best_seen_keeps_a_winner_that_survivor_mutation_replaced():
         assert fit == pytest.approx(expected)
         if expected == 0.9:
             assert genomes_equal(winner, jax.tree.map(lambda a: a[2], pop))
+
+
+def test_every_promised_mutation_changes_the_network():
+    """The paper preset's mutation, 400 draws in phase 0 and 400 in phase 1: every one
+    changes the decoded network (a draw on an unexpressed gene, e.g. conv b's channels
+    when the block has no conv b, would retrain the same network)."""
+    from vlga_jax.config import Config
+    from vlga_jax.genetics import operators as ops
+
+    config = Config.preset("paper")
+    strategy = VLGA(config.space.build(), config.ga)
+    space, ga = strategy.space, strategy.ga
+    mutate = jax.jit(ops.mutate_population, static_argnames=("space", "mode"))
+    parent = None
+    for phase in (0, 1):
+        population = strategy._phase_population(jax.random.key(phase), phase, parent)
+        before = [G.genome_hash(g, space) for g in G.unstack(population)]
+        changed = drawn = 0
+        for i in range(400 // ga.population):
+            out, mutated = mutate(jax.random.key(100 + i), population, space,
+                                  strategy.phase_mask(phase), 1.0, mode=ga.mutation_mode)
+            after = [G.genome_hash(g, space) for g in G.unstack(out)]
+            drawn += int(np.sum(mutated))
+            changed += sum(a != b for a, b in zip(after, before, strict=True))
+        assert (drawn, changed) == (400, 400), (phase, drawn, changed)
+        parent = G.unstack(population)[0]

@@ -63,6 +63,42 @@ def flat_active(genome: Genome) -> jax.Array:
     return flat(blocks, jnp.ones(jnp.shape(genome.globals), bool))
 
 
+def flat_expressed(space, genome: Genome) -> jax.Array:
+    """bool[B*G + H]: the genes the decoded network reads (`genome.decode`).
+
+    A block gene of an active slot, or a global gene, whose ``requires`` chain holds. With
+    ``space`` given as table sizes (no ``requires`` known) this is `flat_active`.
+    """
+    if not isinstance(space, SearchSpace):
+        return flat_active(genome)
+    blocks, globals_ = jnp.asarray(genome.blocks), jnp.asarray(genome.globals)
+    n_block = space.n_block_genes
+    genes = space.block_genes + space.global_genes
+    # Per gene: whether it is expressed, [B] for block genes, [] for globals.
+    expressed: dict[str, jax.Array] = {}
+
+    def resolve(index: int) -> jax.Array:
+        gene = genes[index]
+        if gene.name not in expressed:
+            holds = jnp.asarray(True)
+            if gene.requires is not None:
+                other, needed = gene.requires
+                j = next(i for i, g in enumerate(genes) if g.name == other)
+                value = blocks[:, j] if j < n_block else globals_[j - n_block]
+                holds = (value == genes[j].index(needed)) & resolve(j)
+            expressed[gene.name] = holds
+        return expressed[gene.name]
+
+    mask = jnp.asarray(genome.block_mask, bool)
+    block_cols = [jnp.broadcast_to(resolve(i), mask.shape) & mask for i in range(n_block)]
+    global_cols = [resolve(n_block + i) for i in range(space.n_global_genes)]
+    block_part = (jnp.stack(block_cols, axis=1) if block_cols
+                  else jnp.zeros(jnp.shape(blocks), bool))
+    global_part = (jnp.stack(global_cols) if global_cols
+                   else jnp.zeros(jnp.shape(globals_), bool))
+    return flat(block_part, global_part)
+
+
 def flat_mutable(mutable: GeneMask | None, genome: Genome) -> jax.Array:
     """bool[B*G + H]: the genes ``mutable`` allows (None: all)."""
     if mutable is None:

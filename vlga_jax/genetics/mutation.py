@@ -4,7 +4,8 @@
 function takes a PRNG key first, is pure, and is jit- and vmap-able; ``space`` is a
 `SearchSpace` (static) or the pair of table sizes ``(block_sizes int32[G],
 global_sizes int32[H])`` (then it may be traced). Only mutable genes (``mutable``
-`GeneMask`, None: all) of active block slots, and globals, change.
+`GeneMask`, None: all) that the decoded network reads change: genes of active block
+slots and globals, and with a `SearchSpace` only those whose ``requires`` hold.
 
 Shapes: a genome is ``blocks int32[B, G]``, ``block_mask bool[B]``, ``globals
 int32[H]``; a population adds a leading axis ``P``.
@@ -21,7 +22,7 @@ from vlga_jax.core.names import MUTATION_MODES
 from vlga_jax.genetics.flat_genes import (
     check_single,
     flat,
-    flat_active,
+    flat_expressed,
     flat_mutable,
     flat_sizes,
     genes_differ,
@@ -60,9 +61,12 @@ def mutate(
 ) -> Genome:
     """Mutate one genome (blocks int32[B, G], globals int32[H]); returns the same shapes.
 
-    Candidate genes are mutable, active and have a table of >= 2 values. A mutated gene
-    moves to one of the OTHER values of its table, uniformly: ``new = (old + k) % size``
-    with k uniform in [1, size - 1], so it always changes.
+    Candidate genes are mutable, expressed (in an active block slot, or global, with their
+    ``requires`` holding: `flat_genes.flat_expressed`) and have a table of >= 2 values. A
+    mutated gene moves to one of the OTHER values of its table, uniformly: ``new = (old +
+    k) % size`` with k uniform in [1, size - 1]; so a mutation always changes the decoded
+    network, not only its genes. With ``space`` given as table sizes the ``requires`` are
+    unknown and every gene of an active slot is a candidate.
 
     mode "one": exactly one candidate gene, chosen uniformly, is mutated.
     mode "per_gene": each candidate gene is mutated independently with probability
@@ -77,7 +81,7 @@ def mutate(
         _check_rate_like("gene_rate", gene_rate)
     values = flat(genome.blocks, genome.globals)
     sizes = flat_sizes(space, genome)
-    can = flat_mutable(mutable, genome) & flat_active(genome) & (sizes >= 2)
+    can = flat_mutable(mutable, genome) & flat_expressed(space, genome) & (sizes >= 2)
     safe_sizes = jnp.maximum(sizes, 2)
     # One flat draw (cheap to compile): u[:n] picks genes, u[n:] picks offsets.
     n = values.shape[0]
@@ -117,7 +121,8 @@ def mutate_population(
     (``gene_rate`` shared by all). ``rate`` is a Python number (validated) or an array.
     Returns ``(population, mutated bool[P])``; ``mutated[i]`` is True iff individual i
     was drawn for mutation AND its genes changed (with mode "one" every drawn individual
-    that has a candidate gene changes; with "per_gene" it may draw no gene).
+    that has a candidate gene changes; with "per_gene" it may draw no gene). With a
+    `SearchSpace`, a changed individual always decodes to another network.
     """
     checks.choice("mode", mode, MUTATION_MODES)
     if checks.is_number(rate):
