@@ -1,8 +1,8 @@
 """The seed systems' comparisons on one dataset, over seeds: one command each.
 
 Usage: python benchmarks/compare.py COMPARISON [--seeds 5] [--budget B] [--epochs E]
-           [--final-epochs F] [--dataset digits] [--data-dir DIR] [--subset N]
-           [--set KEY=VALUE ...] [--out DIR] [--table-only]
+           [--match-steps [STEPS]] [--presets P ...] [--final-epochs F] [--dataset digits]
+           [--data-dir DIR] [--subset N] [--set KEY=VALUE ...] [--out DIR] [--table-only]
        python benchmarks/compare.py custom --presets vlga random ... [options]
 
 COMPARISON is one of (defaults in COMPARISONS; the options override them):
@@ -29,6 +29,14 @@ populations and epochs (halving trains twice the population at lower fidelity). 
 spaces (vlga, modified-vlga, random, classical-ga) are restricted alike (channels 8/16/32,
 kernels 1/3, 2 blocks) so they search the same networks. Without a budget (the grid comparison) each
 preset runs as defined, at --epochs.
+
+``--match-steps [STEPS]`` gives every candidate the source protocol's number of optimizer
+steps instead of a few epochs: Xiao et al. train each candidate 5 epochs of CIFAR-10's
+50,000 training images at batch 128, 5 x 390 = 1,950 steps (`SOURCE_STEPS`); on digits
+(1,294 training images, 10 steps per epoch at batch 128) that is 195 epochs. The epochs per
+candidate become ceil(STEPS / steps per epoch) and the budget keeps its number of candidates
+(budget // epochs of the comparison, times the new epochs), so only the training length
+changes. ``--presets`` picks a subset of a comparison's presets.
 
 Per run: best validation accuracy of the search (the fitness), test accuracy of the
 best network after final training (``--final-epochs``, early stopping on validation),
@@ -67,7 +75,9 @@ COMPARISONS = {
     "halving": {"presets": ("quick", "quick-halving"), "budget": 104, "epochs": None,
                 "final_epochs": None},
 }
-UNSCALED = ("quick", "quick-halving")  # run as defined but for the budget
+UNSCALED = ("quick", "quick-halving")
+# Xiao et al.'s fitness training: 5 epochs of CIFAR-10's 50,000 images at batch 128.
+SOURCE_STEPS = 5 * (50_000 // 128)  # run as defined but for the budget
 CNN_SPACE = {"space.channels": (8, 16, 32), "space.kernels": (1, 3), "space.max_blocks": 2}
 
 
@@ -125,6 +135,31 @@ def scaled_overrides(name: str, budget: int | None, epochs: int | None,
     return out
 
 
+def matched_epochs(steps: int, n_train: int, batch_size: int) -> int:
+    """Epochs that give a candidate at least ``steps`` optimizer steps on ``n_train``
+    training images at ``batch_size`` (a step per full batch, as the trainer runs)."""
+    per_epoch = max(1, n_train // min(batch_size, n_train))
+    return -(-steps // per_epoch)
+
+
+def match_steps(args) -> None:
+    """Rewrite ``args.epochs`` and ``args.budget`` for ``--match-steps`` (module doc)."""
+    from vlga_jax import Config
+
+    batch = {Config.preset(preset_name(n)).override(**common_overrides(args)).train.batch_size
+             for n in args.presets}
+    if len(batch) != 1:
+        raise SystemExit(f"--match-steps needs one batch size across presets, got {batch}")
+    n_train = dataset_for(Config.preset(preset_name(args.presets[0])).override(
+        **common_overrides(args)).data).train_x.shape[0]
+    epochs = matched_epochs(args.match_steps, n_train, batch.pop())
+    if args.budget is not None:
+        args.budget = args.budget // args.epochs * epochs
+    print(f"--match-steps {args.match_steps}: {n_train} training images, {epochs} epochs "
+          f"per candidate, budget {args.budget} candidate-epochs", flush=True)
+    args.epochs = epochs
+
+
 def best_so_far(candidates) -> list[tuple[int, float]]:
     """[(candidate-epochs spent, best validation accuracy so far)] after each training."""
     spent, best, curve = 0, -np.inf, []
@@ -163,21 +198,28 @@ def dataset_for(data):
     return _DATASETS[data]
 
 
+def common_overrides(args) -> dict:
+    """The overrides every run of a comparison shares: dataset and ``--set`` ones."""
+    from vlga_jax.cli.arguments import parse_value
+
+    out = {"data.name": args.dataset}
+    if args.data_dir is not None:
+        out["data.data_dir"] = args.data_dir
+    if args.subset is not None:
+        out["data.subset"] = args.subset
+    for item in args.set or ():
+        key, _, value = item.partition("=")
+        out[key.strip()] = parse_value(value.strip())
+    return out
+
+
 def run_one(name: str, seed: int, args) -> dict:
     import jax
 
     from vlga_jax import Config, evolve
-    from vlga_jax.cli.arguments import parse_value as _parse_value
 
     overrides = scaled_overrides(name, args.budget, args.epochs, args.final_epochs)
-    overrides["data.name"] = args.dataset
-    if args.data_dir is not None:
-        overrides["data.data_dir"] = args.data_dir
-    if args.subset is not None:
-        overrides["data.subset"] = args.subset
-    for item in args.set or ():
-        key, _, value = item.partition("=")
-        overrides[key.strip()] = _parse_value(value.strip())
+    overrides.update(common_overrides(args))
     config = Config.preset(preset_name(name)).override(**overrides)
     dataset = dataset_for(config.data)
     start = time.perf_counter()
@@ -209,6 +251,31 @@ def time_to_reach(curve, target: float) -> int | None:
     return None
 
 
+# Paper Table 2's ordering, pairwise: (better by the paper, worse by the paper).
+PAIRS = (("vlga", "classical-ga"), ("classical-ga", "random"), ("vlga", "random"),
+         ("modified-vlga", "vlga"), ("tournament", "random-population"),
+         ("quick-halving", "quick"))
+
+
+def paired_lines(runs: list[dict]) -> list[str]:
+    """Per pair of presets run on the same seeds: the per-seed difference A - B of best
+    validation and of test accuracy, mean +- std, and on how many seeds A came out ahead."""
+    lines = []
+    for a, b in PAIRS:
+        ra = {r["seed"]: r for r in runs if r["preset"] == a}
+        rb = {r["seed"]: r for r in runs if r["preset"] == b}
+        seeds = sorted(set(ra) & set(rb))
+        if not seeds:
+            continue
+        parts = []
+        for field, label in (("best_val", "best val"), ("test", "test")):
+            d = np.array([ra[s][field] - rb[s][field] for s in seeds])
+            parts.append(f"{label} {_ms(d)} ({a} ahead on {int((d > 0).sum())} of "
+                         f"{len(seeds)}, tied on {int((d == 0).sum())})")
+        lines.append(f"paired {a} - {b} over seeds {seeds}: " + "; ".join(parts))
+    return lines
+
+
 def table(runs: list[dict], budget: int | None) -> str:
     names = [n for n in PRESETS if any(r["preset"] == n for r in runs)]
     names += sorted({r["preset"] for r in runs} - set(names))
@@ -227,6 +294,7 @@ def table(runs: list[dict], budget: int | None) -> str:
             f"{wall.mean():7.1f} +- {wall.std(ddof=1) if wall.size > 1 else 0:5.1f} "
             f"{trained.mean():6.1f} +- {trained.std(ddof=1) if trained.size > 1 else 0:4.1f} "
             f"{np.mean([r['spent_epochs'] for r in rs]):12.1f}")
+    lines += paired_lines(runs)
     grid = {r["seed"]: r for r in runs if r["preset"] == "grid"}
     ga = {r["seed"]: r for r in runs if r["preset"] == "mlp-ga"}
     for seed in sorted(set(grid) & set(ga)):
@@ -284,13 +352,17 @@ def main(argv=None) -> int:
     parser.add_argument("comparison", choices=(*COMPARISONS, "custom"),
                         help="which comparison (custom: --presets and the options)")
     parser.add_argument("--presets", nargs="+", choices=PRESETS,
-                        help="presets to run (custom; default: the comparison's)")
+                        help="presets to run (default: the comparison's; a comparison "
+                             "takes a subset of its own)")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--budget", type=int,
                         help="candidate-epochs per run (default: the comparison's; custom: 60)")
     parser.add_argument("--no-budget", action="store_true",
                         help="run each preset as defined (custom)")
     parser.add_argument("--epochs", type=int, help="training epochs per candidate")
+    parser.add_argument("--match-steps", type=int, nargs="?", const=SOURCE_STEPS,
+                        metavar="STEPS", help="give each candidate STEPS optimizer steps "
+                        f"(default {SOURCE_STEPS}, the source protocol's); see above")
     parser.add_argument("--final-epochs", type=int)
     parser.add_argument("--dataset", default="digits")
     parser.add_argument("--data-dir")
@@ -304,14 +376,22 @@ def main(argv=None) -> int:
     defaults = COMPARISONS.get(args.comparison, {"presets": PRESETS, "budget": 60,
                                                  "epochs": 2, "final_epochs": 10})
     if args.presets is not None and args.comparison != "custom":
-        parser.error("--presets is for the custom comparison")
+        outside = sorted(set(args.presets) - set(defaults["presets"]))
+        if outside:
+            parser.error(f"--presets: {', '.join(outside)} not in the {args.comparison} "
+                         f"comparison ({', '.join(defaults['presets'])}); use custom")
     args.presets = args.presets or list(defaults["presets"])
     if args.budget is None:
         args.budget = None if args.no_budget else defaults["budget"]
     args.epochs = args.epochs or defaults["epochs"]
     args.final_epochs = (defaults["final_epochs"] if args.final_epochs is None
                          else args.final_epochs)
-    args.out = args.out or f"benchmarks/results/compare_{args.comparison}"
+    args.out = args.out or (f"benchmarks/results/compare_{args.comparison}"
+                            + ("_match_steps" if args.match_steps else ""))
+    if args.match_steps is not None and not args.table_only:
+        if args.match_steps < 1 or args.epochs is None:
+            parser.error("--match-steps needs a positive step count and scaled epochs")
+        match_steps(args)
     if args.budget is not None and args.budget < (args.epochs or 1):
         parser.error("--budget must be at least --epochs")
     os.makedirs(args.out, exist_ok=True)
@@ -327,6 +407,7 @@ def main(argv=None) -> int:
     meta = {"dataset": args.dataset, "budget": args.budget, "epochs": args.epochs,
             "final_epochs": args.final_epochs, "seeds": args.seeds,
             "presets": args.presets, "comparison": args.comparison,
+            "match_steps": args.match_steps,
             "command": " ".join(sys.argv)}
     for seed in range(args.seeds):  # seeds outermost: a cut-short run keeps whole seeds
         for name in args.presets:
