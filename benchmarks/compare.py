@@ -7,8 +7,9 @@ Usage: python benchmarks/compare.py COMPARISON [--seeds 5] [--budget B] [--epoch
 
 COMPARISON is one of (defaults in COMPARISONS; the options override them):
 
-  table2      random search vs classical GA vs VLGA vs modified VLGA (Xiao et al.'s Table 2
-              rows), on an equal budget of candidate-epochs, every preset at 3 epochs
+  table2      random search vs classical GA vs VLGA (Xiao et al.'s Table 2 rows) vs the
+              modified VLGA (whose write-up compares the same three in its own table), on
+              an equal budget of candidate-epochs, every preset at 3 epochs
   grid        the MLP GA (its preset's 20 x 10 generations) vs the exhaustive grid of all
               672 mlp-ga networks (Harvey's brute force): best accuracy and wall time
   tournament  tournament evolution vs a random population every generation (the
@@ -251,7 +252,7 @@ def time_to_reach(curve, target: float) -> int | None:
     return None
 
 
-# Paper Table 2's ordering, pairwise: (better by the paper, worse by the paper).
+# Pairs whose order a source claims: (better by the source, worse by the source).
 PAIRS = (("vlga", "classical-ga"), ("classical-ga", "random"), ("vlga", "random"),
          ("modified-vlga", "vlga"), ("tournament", "random-population"),
          ("quick-halving", "quick"))

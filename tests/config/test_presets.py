@@ -20,7 +20,7 @@ from vlga_jax.cli import main
 from vlga_jax.config import PRESETS as ALL_PRESETS
 from vlga_jax.config import presets as preset_module
 from vlga_jax.config.presets import PRESET_RECORDS, Preset, preset_record
-from vlga_jax.config.presets_info import explain, summary
+from vlga_jax.config.presets_info import explain, preset_settings, provenance, summary
 from vlga_jax.strategies.base import STRATEGIES
 
 PRESETS = ("binary-cnn", "mlp-ga", "grid", "tournament", "random-population", "random",
@@ -89,6 +89,31 @@ def test_every_preset_has_a_source_and_reasoned_departures():
         preset_record("nope")
 
 
+@pytest.mark.parametrize("name", list(ALL_PRESETS))
+def test_every_setting_is_the_sources_or_a_listed_departure(name):
+    """0 silent departures: each setting ``--explain`` shows is marked as given by the
+    source (with the passage) or covered by a departure (with its reason and passage);
+    none is both, and no record names a setting the preset does not show."""
+    record = preset_record(name)
+    shown = [key for key, _ in preset_settings(Config.preset(name))]
+    marks = provenance(name)
+    if record.source.startswith("none"):  # the project's own: nothing to depart from
+        assert not record.sourced and not record.departures
+        assert set(marks.values()) == {""}
+        return
+    covered = {key for d in record.departures for key in d.settings}
+    silent = [key for key in shown if key not in record.sourced and key not in covered]
+    assert silent == [], f"{name}: settings neither sourced nor listed as departures"
+    assert not set(record.sourced) & covered, "a setting both sourced and departed from"
+    assert set(record.sourced) | covered <= set(shown), "a record names an unshown setting"
+    assert all(marks[key] for key in shown)
+    for passage in record.sourced.values():
+        assert passage.strip(), name
+    for d in record.departures:
+        assert d.what.strip() and d.why.strip() and d.passage.strip(), (name, d)
+    assert all(f"[{marks[key]}]" in explain(name) for key in shown)
+
+
 def test_presets_are_derived_from_the_records():
     """One list of presets: PRESETS (and Config.preset) hold each record's builder, in
     the records' order, and no preset name is written twice in the module."""
@@ -110,11 +135,14 @@ def test_explain_paper_shows_transfer_and_departures_with_reasons(capsys):
     assert out == explain("paper") + "\n"
     assert "Xiao" in out and "arXiv:2006.12703" in out
     transfer = next(line for line in out.splitlines() if "train.transfer" in line)
-    assert transfer.split() == ["train.transfer", "freeze"]
+    assert transfer.split() == ["train.transfer", "freeze", "[source]"]
+    population = next(line for line in out.splitlines() if "ga.population" in line)
+    assert population.split()[:2] == ["ga.population", "20"]
+    assert population.split()[2].startswith("[departure")  # the paper gives no value
     assert "('relu', 'elu', 'leaky_relu')" in out and "last_generation" in out
-    departures = out.split("departures from the source:")[1]
-    assert "validation accuracy" in departures and "test set" in departures
-    assert "why:" in departures
+    departures = " ".join(out.split("departures from the source:")[1].split())
+    assert "validation accuracy" in departures and "values this project chose" in departures
+    assert "why:" in departures and "source passage:" in departures
 
 
 @pytest.mark.parametrize("name", [n for n in ALL_PRESETS

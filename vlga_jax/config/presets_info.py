@@ -78,29 +78,54 @@ def _wrap(text: str, first: str, rest: str, width: int = 88) -> list[str]:
                          break_on_hyphens=False)
 
 
+def provenance(name: str) -> dict[str, str]:
+    """{setting: "source" or "departure N"} for every setting ``--explain NAME`` shows;
+    "" where neither covers it (a project preset's settings: its source is "none")."""
+    info = preset_record(name)
+    marks = {}
+    for key, _ in preset_settings(Config.preset(name)):
+        numbers = [str(i) for i, d in enumerate(info.departures, 1) if key in d.settings]
+        marks[key] = ("source" if key in info.sourced else
+                      f"departure {', '.join(numbers)}" if numbers else "")
+    return marks
+
+
 def explain(name: str) -> str:
-    """The text of ``vlga presets --explain NAME``: source, settings, departures."""
+    """The text of ``vlga presets --explain NAME``: source, settings (each marked as the
+    source's or by the departure that covers it), where the source gives them, and the
+    numbered departures with their reasons and source passages."""
     info = preset_record(name)
     config = Config.preset(name)
+    own = info.source.startswith("none")
     lines = [f"preset {name}"]
     lines += _wrap(info.source, "source: ", "  ")
     lines.append(f"settings that matter for the {config.ga.strategy} strategy (change any "
-                 "with --set KEY=VALUE):")
+                 "with --set KEY=VALUE)" + ("" if own else "; each marked source (the "
+                 "source gives it) or by the departure that covers it") + ":")
     settings = preset_settings(config)
+    marks = provenance(name)
     width = max(len(k) for k, _ in settings)
     for key, value in settings:
         shown = value if isinstance(value, str) else repr(value)  # tuples as Python literals
         if key == "train.learning_rate" and value is None:
             shown = "None (each optimizer's Keras 2 default: " + ", ".join(
                 f"{k} {v:g}" for k, v in DEFAULT_LEARNING_RATES.items()) + ")"
-        lines.append(f"  {key:{width}s}  {shown}")
+        mark = f"  [{marks[key]}]" if marks[key] else ""
+        lines.append(f"  {key:{width}s}  {shown}{mark}")
+    if info.sourced:
+        lines.append("where the source gives them:")
+        for key, passage in info.sourced.items():
+            lines += _wrap(f"{key}: {passage}", "  - ", "    ")
     if info.departures:
         lines.append("departures from the source:")
-        for d in info.departures:
-            lines += _wrap(d.what, "  - ", "    ")
-            lines += _wrap(f"why: {d.why}", "    ", "      ")
+        for i, d in enumerate(info.departures, 1):
+            lines += _wrap(d.what, f"  {i}. ", "     ")
+            lines += _wrap(f"why: {d.why}", "     ", "       ")
+            if d.passage:
+                lines += _wrap(f"source passage: {d.passage}", "     ", "       ")
     else:
-        lines.append("departures from the source: none recorded")
+        lines.append("departures from the source: none (the project's own preset)" if own
+                     else "departures from the source: none recorded")
     lines.append("engine rules (every preset):")
     for rule in ENGINE_RULES:
         lines += _wrap(rule, "  - ", "    ")
