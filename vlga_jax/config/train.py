@@ -75,6 +75,13 @@ class TrainConfig:
             fitness; the run's start-up warning suggests a value for this machine
             (`vlga_jax.training.feasibility`). A cap on FLOPs, never on seconds: which
             candidates train must not depend on the machine's load.
+        examples_per_candidate: the training examples each search candidate trains on
+            (None: the whole training split): a fixed subset of min(this, training
+            rows) drawn from the candidate's own key (candidates see different subsets;
+            one key, one subset, through every rung of halving), each epoch a fresh
+            permutation of it, examples // batch_size steps. Validation is on the whole
+            validation split; final training of the winner (final_epochs) uses the
+            whole training split (`vlga_jax.training.subsets`).
     """
 
     epochs: int = 4
@@ -98,6 +105,7 @@ class TrainConfig:
     halving_min_epochs: int = 0
     halving_eta: int = 3
     max_candidate_gflop: float | None = None
+    examples_per_candidate: int | None = None
 
     def __post_init__(self):
         coerce_fields(self, "train")
@@ -143,6 +151,12 @@ class TrainConfig:
             require(self.max_candidate_gflop > 0, "train.max_candidate_gflop",
                     "None (no cap) or > 0 (GFLOP per training example)",
                     self.max_candidate_gflop)
+        if self.examples_per_candidate is not None:
+            integer("train.examples_per_candidate", self.examples_per_candidate)
+            require(self.examples_per_candidate >= self.batch_size,
+                    "train.examples_per_candidate", f"None (every training example) or >= "
+                    f"train.batch_size ({self.batch_size}): an epoch trains examples // "
+                    "batch_size minibatches", self.examples_per_candidate)
 
     def rungs(self) -> tuple[int, ...]:
         """The fidelity schedule: cumulative epochs after which candidates are compared,

@@ -26,6 +26,9 @@ TRAIN_AFTER_INIT = 1
 # fold_in of a step's dropout key drawing its augmentation (flax only uses that key
 # through fold_ins of hashed module paths): dropout draws stay as they were.
 AUGMENT = 0x61756721
+# fold_in of a candidate's key drawing its fixed subset of training rows
+# (``train.examples_per_candidate``, `vlga_jax.training.subsets`).
+EXAMPLES = 0x6578616D
 
 # -- data (`vlga_jax.data.datasets`) ------------------------------------------------------
 # Seed streams of the splits, so that changing one stage never reshuffles another.

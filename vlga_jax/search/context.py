@@ -6,6 +6,7 @@ the trainer, the fitness cache, the scores, the schedule and the records."""
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Sequence
 
 import jax
@@ -125,11 +126,12 @@ class Search:
         """Tell callbacks with a ``cost_warning`` method if the largest network the
         search may train trains slowly here."""
         if any(hasattr(c, "cost_warning") for c in self.callbacks):
-            ga = self.config.ga
+            ga, tc = self.config.ga, self.config.train
+            rows = min(len(self.dataset.train_y), tc.examples_per_candidate or math.inf)
             warning = feasibility.start_warning(
                 self.space, strategy_class(ga.strategy).deepest(ga, self.space), self.build,
-                self.config.train.max_candidate_gflop, len(self.dataset.train_y),
-                self.val_data.eval_x.shape[0], jax.default_backend())
+                tc.max_candidate_gflop, rows, self.val_data.eval_x.shape[0],
+                jax.default_backend())
             if warning:
                 self.notify("cost_warning", warning)
 

@@ -123,12 +123,17 @@ class Schedule:
               key_indices: Sequence[int], fidelity: int | None = None
               ) -> list[tuple[Outcome, int]]:
         """Train new candidates through the rungs up to ``fidelity`` epochs (default: all
-        rungs); (outcome, epochs trained) each, without optimizer state."""
+        rungs); (outcome, epochs trained) each, without optimizer state. With
+        ``train.examples_per_candidate`` each trains on its subset of the training rows,
+        drawn from its key (`vlga_jax.training.subsets`)."""
         if not archs:
             return []
         rungs = [r for r in self.rungs if fidelity is None or r <= fidelity]
         members, prefix, data = self.initial_members(
             archs, [self.key(i) for i in key_indices], parent, phase)
+        if self.config.examples_per_candidate is not None:  # one subset through every rung
+            members = [dataclasses.replace(m, examples=self.config.examples_per_candidate,
+                                           examples_key=m.key) for m in members]
         outcomes: list[Outcome | None] = [None] * len(members)
         epochs = [0] * len(members)
         active, done = list(range(len(members))), 0

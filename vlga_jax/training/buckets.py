@@ -48,6 +48,9 @@ def bucket_args(program: ShapeKey, size: int, members: Sequence[Member], n_epoch
     fill = [0] * (size - n_real)  # dummy members: copies of the first, results dropped
     order = list(range(n_real)) + fill
     keys = jnp.stack([members[i].key for i in order])  # fold_in(key, 1) runs inside
+    # Read only by programs of a subset of the training rows (Member.examples).
+    subset_keys = (keys if all(m.examples is None for m in members)
+                   else jnp.stack([members[i].subset_key() for i in order]))
     params, stats, mask, knobs_stacked = (stack_trees([t[i] for i in order])
                                           for t in (padded_params, padded_stats, masks, knobs))
     if n_epochs == 0:  # an evaluation program: forward passes only
@@ -58,7 +61,7 @@ def bucket_args(program: ShapeKey, size: int, members: Sequence[Member], n_epoch
     else:
         opt_state = stack_trees([members[i].opt_state for i in order])
     return TrainArgs(params, stats, opt_state, np.full(size, fresh), mask, knobs_stacked,
-                     keys, jnp.int32(n_epochs), *data.arrays())
+                     keys, subset_keys, jnp.int32(n_epochs), *data.arrays())
 
 
 def bucket_outcomes(program: ShapeKey, members: Sequence[Member], new_params, new_stats,

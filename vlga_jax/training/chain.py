@@ -35,6 +35,7 @@ from vlga_jax.networks.params import update_mask
 from vlga_jax.training import layer_programs as ops
 from vlga_jax.training.members import Outcome, _freeze_bias_before_batchnorm
 from vlga_jax.training.program_store import ProgramStore
+from vlga_jax.training.subsets import build_epoch_keys, call_examples
 
 # Layer programs kept in memory (least recently used dropped first; one needed again is
 # loaded from the store, if on, or recompiled). Each holds well under 1 MB on CPUs.
@@ -128,9 +129,8 @@ def program_specs(key: tuple, rng_dtype) -> tuple[Callable, tuple]:
     if role == "add":
         _, shape = key
         return ops.build_add(), (_spec(shape), _spec(shape))
-    if role == "epoch_keys":
-        _, n_train, steps, batch = key
-        return ops.build_epoch_keys(n_train, steps, batch), (rng,)
+    if role == "epoch_keys":  # (role, n_train, steps, batch[, examples]): `subsets`
+        return build_epoch_keys(*key[1:]), (rng,) * (len(key) - 3)
     if role == "train_batch":
         _, x_shape, steps, batch, augment, crop = key
         return (ops.build_train_batch(augment, crop),
@@ -221,9 +221,11 @@ class Chain:
         if n_epochs:
             plan = _plan(nodes, member.frozen_blocks)
             n_train = data.train_x.shape[0]
-            steps = n_train // t.batch_size
+            examples = call_examples([member], n_train, t.batch_size)  # a subset's size
+            steps = (examples or n_train) // t.batch_size
             augment = t._augment_key("train")
-            keys += [("epoch_keys", n_train, steps, t.batch_size),
+            subset = (examples,) if examples else ()
+            keys += [("epoch_keys", n_train, steps, t.batch_size, *subset),
                      ("train_batch", tuple(data.train_x.shape), steps, t.batch_size,
                       augment[0] if augment else (), augment[1] if augment else 0)]
             for node, mode, dx in zip(nodes, plan.modes, plan.needs_dx, strict=True):
@@ -331,7 +333,6 @@ class Chain:
         def prog(key):
             return self.wait(futures[key])
 
-        t = self.trainer
         real = member.arch.shape_key()
         nodes = ops.nodes_of(member.arch)
         plan = _plan(nodes, member.frozen_blocks)
@@ -349,7 +350,6 @@ class Chain:
         start = time.perf_counter()
         blocked = self.blocked
         loss_sum, finite = jnp.float32(0.0), jnp.bool_(True)
-        steps = data.train_x.shape[0] // t.batch_size
         if n_epochs:
             trained = [j for j, mode in enumerate(plan.modes)
                        if mode != "frozen" and _has_params(nodes[j].op)]
@@ -359,11 +359,13 @@ class Chain:
                         ps[j], knobs.learning_rate, knobs.weight_decay)
             run = self._runners(nodes, plan, optimizer, prog)
             names = [_opt_name(n) if j in trained else None for j, n in enumerate(nodes)]
-            epoch_keys, batch_fn = (prog(k) for k in self.keys_for(member, n_epochs, data)[:2])
+            epoch_key, batch_key = self.keys_for(member, n_epochs, data)[:2]
+            epoch_keys, batch_fn = prog(epoch_key), prog(batch_key)
+            steps, subset = epoch_key[2], [member.subset_key()] * (len(epoch_key) > 4)
             fan_out = _fan_out(nodes)
             rng = jax.random.fold_in(member.key, streams.TRAIN_AFTER_INIT)  # init used the key
             for _ in range(n_epochs):
-                rng, perm, step_keys = epoch_keys(rng)
+                rng, perm, step_keys = epoch_keys(rng, *subset)
                 loss_sum = jnp.float32(0.0)
                 for step in range(steps):
                     x, y, r = batch_fn(data.train_x, data.train_y, perm, step_keys,

@@ -20,16 +20,18 @@ __all__ = ["batched_fn", "compile_program", "Placement"]
 
 
 def batched_fn(program: ShapeKey, kind: str, *, impl: str, batch_size: int, eval_batch: int,
-               frozen_blocks: int = 0, augment: tuple = (), mesh: Mesh | None = None):
+               frozen_blocks: int = 0, augment: tuple = (), mesh: Mesh | None = None,
+               examples: int | None = None):
     """``vmap`` (and ``shard_map`` over ``mesh``) of the member function of a "train" or an
-    "eval" program; ``augment``: (names, crop padding) or ()."""
+    "eval" program; ``augment``: (names, crop padding) or (); ``examples``: the training
+    rows of each member's subset (None: all)."""
     if kind == "eval":
         fn = build_eval_fn(program, eval_batch=eval_batch, impl=impl)
     else:
         fn = build_train_fn(program, batch_size=batch_size, eval_batch=eval_batch,
                             impl=impl, frozen_blocks=frozen_blocks,
                             augment=augment[0] if augment else (),
-                            crop_padding=augment[1] if augment else 0)
+                            crop_padding=augment[1] if augment else 0, examples=examples)
     axes = tuple(ARG_AXES[kind])
     batched = jax.vmap(fn, in_axes=axes)
     if mesh is not None:

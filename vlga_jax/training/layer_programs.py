@@ -20,8 +20,8 @@ For one candidate (no population axis) the programs of an op are:
   the new parameters and optimizer state;
 * ``frozen``: a forward that needs no gradient (running BN statistics in frozen blocks);
 * ``evaluate``: inference mode;
-* ``head_train`` and ``head_eval`` for the head; ``init_opt``, ``epoch_keys``,
-  ``train_batch``, ``eval_batch``, ``add`` for the rest.
+* ``head_train`` and ``head_eval`` for the head; ``init_opt``, ``train_batch``,
+  ``eval_batch``, ``add`` for the rest (``epoch_keys``: `vlga_jax.training.subsets`).
 
 Optimizers are per op: every optimizer here is elementwise (`programs.make_optimizer`),
 so each op's own state follows the same law as the whole network's.
@@ -452,24 +452,6 @@ def build_init_opt(optimizer: str):
 def build_add():
     """fn(a, b) -> a + b (two gradients of one value)."""
     return jnp.add
-
-
-def build_epoch_keys(n_train: int, steps: int, batch_size: int):
-    """fn(rng) -> (rng, perm int32[steps, batch_size], step keys [steps]), the key stream
-    of the fused program (`programs.build_train_fn`)."""
-
-    def epoch_keys(rng):
-        rng, perm_rng = jax.random.split(rng)
-        perm = jax.random.permutation(perm_rng, n_train)[: steps * batch_size]
-
-        def split(r, _):
-            r, step = jax.random.split(r)
-            return r, step
-
-        rng, step_keys = jax.lax.scan(split, rng, None, length=steps)
-        return rng, perm.reshape(steps, batch_size).astype(jnp.int32), step_keys
-
-    return epoch_keys
 
 
 def build_train_batch(augment: Sequence[str], crop_padding: int):

@@ -73,6 +73,9 @@ class Member:
     ``params``/``stats`` are real-shaped (unpadded) pytrees; None means a fresh init from
     ``init_key``. ``frozen_blocks`` leading blocks keep their parameters and statistics.
     ``opt_state`` (program-shaped) continues an earlier call's optimizer, if given.
+    ``examples``: train on a fixed subset of this many training rows, drawn from
+    ``examples_key`` (None: ``key``), every epoch a permutation of it (None: every row;
+    `vlga_jax.training.subsets`).
     """
 
     arch: Architecture
@@ -82,6 +85,12 @@ class Member:
     frozen_blocks: int = 0
     opt_state: object | None = None
     program: ShapeKey | None = None
+    examples: int | None = None
+    examples_key: jax.Array | None = None
+
+    def subset_key(self) -> jax.Array:
+        """The key of the member's subset of training rows (``examples``)."""
+        return self.key if self.examples_key is None else self.examples_key
 
     def start_params(self) -> tuple[dict, dict]:
         """(params, stats) training starts from: the given ones, or a fresh draw from

@@ -22,6 +22,7 @@ from vlga_jax.networks.architecture import Knobs, ShapeKey
 from vlga_jax.networks.augment import augment as augment_batch
 from vlga_jax.networks.augment import canonical as canonical_augment
 from vlga_jax.networks.model import Network
+from vlga_jax.training.subsets import epoch_rows, subset_rows
 
 # -- optimizers ---------------------------------------------------------------------------
 
@@ -64,10 +65,12 @@ AUGMENT_STREAM = streams.AUGMENT
 
 
 def build_train_fn(program: ShapeKey, *, batch_size: int, eval_batch: int, impl: str,
-                   frozen_blocks: int = 0, augment: Sequence[str] = (), crop_padding: int = 4):
+                   frozen_blocks: int = 0, augment: Sequence[str] = (), crop_padding: int = 4,
+                   examples: int | None = None):
     """The per-candidate function that a program vmaps.
 
-    fn(params, stats, opt_state, fresh_opt, mask, knobs, key, n_epochs, data arrays...)
+    fn(params, stats, opt_state, fresh_opt, mask, knobs, key, examples_key, n_epochs,
+       data arrays...)
       -> (params, stats, opt_state, metrics) with metrics = dict(train_loss, val_loss,
       val_acc, finite) of f32/bool scalars. Where ``fresh_opt`` (bool scalar) the
     optimizer starts afresh from ``knobs``' learning rate and weight decay and
@@ -77,6 +80,10 @@ def build_train_fn(program: ShapeKey, *, batch_size: int, eval_batch: int, impl:
     ``augment`` (names from `vlga_jax.networks.augment`, conv programs only) augments each
     training minibatch f32[batch_size, H, W, C] with a key folded from the step's dropout
     key (`AUGMENT_STREAM`): a function of the member's key and step alone.
+
+    ``examples`` (< the training rows): each epoch permutes the member's fixed subset of
+    that many rows, drawn from ``examples_key`` (`vlga_jax.training.subsets`), instead of
+    every row; ``examples_key`` is unused without it.
     """
     augment = canonical_augment(augment)
     if augment and not program.is_conv:
@@ -93,12 +100,13 @@ def build_train_fn(program: ShapeKey, *, batch_size: int, eval_batch: int, impl:
 
     grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
 
-    def train_fn(params, stats, opt_state, fresh_opt, mask, knobs: Knobs, key, n_epochs,
-                 train_x, train_y, eval_x, eval_y, eval_w, eval_batches):
+    def train_fn(params, stats, opt_state, fresh_opt, mask, knobs: Knobs, key, examples_key,
+                 n_epochs, train_x, train_y, eval_x, eval_y, eval_w, eval_batches):
         fresh = init_opt(params, knobs.learning_rate, knobs.weight_decay)
         opt_state = jax.tree.map(lambda f, o: jnp.where(fresh_opt, f, o), fresh, opt_state)
         n_train = train_x.shape[0]
-        steps = n_train // batch_size
+        subset = None if examples is None else subset_rows(examples_key, n_train, examples)
+        steps = (n_train if examples is None else examples) // batch_size
         key = jax.random.fold_in(key, streams.TRAIN_AFTER_INIT)  # the init used the key itself
 
         def step(carry, batch_idx):
@@ -119,7 +127,7 @@ def build_train_fn(program: ShapeKey, *, batch_size: int, eval_batch: int, impl:
         def epoch(_, carry):
             params, stats, opt_state, rng, _, finite = carry
             rng, perm_rng = jax.random.split(rng)
-            perm = jax.random.permutation(perm_rng, n_train)[: steps * batch_size]
+            perm = epoch_rows(perm_rng, n_train, steps * batch_size, subset)
             carry = (params, stats, opt_state, rng, jnp.float32(0.0), finite)
             carry, _ = jax.lax.scan(step, carry, perm.reshape(steps, batch_size))
             return carry
@@ -191,8 +199,8 @@ def build_init_opt_fn(program: ShapeKey):
 class TrainArgs(NamedTuple):
     """A training program's arguments, in `build_train_fn`'s order: per member (stacked
     over the population axis P: params, stats, opt_state, mask and knobs pytrees with
-    leaves [P, ...], fresh_opt bool[P], key [P]), then shared by all members (n_epochs
-    int32[] and the `DeviceData` arrays)."""
+    leaves [P, ...], fresh_opt bool[P], key and examples_key [P]), then shared by all
+    members (n_epochs int32[] and the `DeviceData` arrays)."""
 
     params: dict
     stats: dict
@@ -201,6 +209,7 @@ class TrainArgs(NamedTuple):
     mask: dict
     knobs: Knobs
     key: jax.Array
+    examples_key: jax.Array
     n_epochs: jax.Array
     train_x: jax.Array
     train_y: jax.Array
@@ -224,4 +233,4 @@ class EvalArgs(NamedTuple):
 
 
 # vmap axes: 0 for the per-member arguments, None for the shared ones.
-ARG_AXES = {"train": TrainArgs(*(0,) * 7, *(None,) * 7), "eval": EvalArgs(*(0,) * 3, *(None,) * 4)}
+ARG_AXES = {"train": TrainArgs(*(0,) * 8, *(None,) * 7), "eval": EvalArgs(*(0,) * 3, *(None,) * 4)}

@@ -62,6 +62,7 @@ from vlga_jax.training.setup import (
     enable_compilation_cache,
     program_store,
 )
+from vlga_jax.training.subsets import call_examples, rows_per_epoch
 
 __all__ = ["DeviceData", "Member", "Outcome", "Trainer", "TrainerStats", "make_optimizer",
            "enable_compilation_cache", "program_label", "program_store"]
@@ -178,9 +179,12 @@ class Trainer:
     def assign_programs(self, members: Sequence[Member], n_epochs: int = 1,
                         data: DeviceData | None = None) -> list[tuple[ShapeKey, int, list[int]]]:
         """(program, bucket size, member indices) of every call that trains ``members``
-        on ``data`` (default: the trainer's); see `Planner.assign`."""
+        on ``data`` (default: the trainer's); see `Planner.assign`. Members with
+        ``examples`` train that many rows per epoch, not the whole split."""
         data = self.data if data is None else data
-        return self.planner.assign(members, n_epochs, (data.train_x.shape[0], data.n_eval))
+        rows = rows_per_epoch(members if n_epochs else (), data.train_x.shape[0],
+                              self.batch_size)
+        return self.planner.assign(members, n_epochs, (rows, data.n_eval))
 
     def max_members(self, program: ShapeKey) -> int:
         """The most members one call of ``program`` may train (`Planner.max_members`)."""
@@ -237,21 +241,22 @@ class Trainer:
         return self._pool.submit(fn, *args)
 
     def _compile(self, program: ShapeKey, frozen_blocks: int, size: int, kind: str, args,
-                 augment: tuple = ()):
+                 augment: tuple = (), examples: int | None = None):
         """Trace, lower and compile one program (run in a worker thread); the executable
         and the seconds of each phase (`vlga_jax.training.executables`). ``augment``:
-        `_augment_key`'s (names, crop padding) or ()."""
+        `_augment_key`'s (names, crop padding) or (); ``examples``: rows per subset."""
         batched = batched_fn(program, kind, impl=self._impl_for(program, size),
                              batch_size=self.batch_size, eval_batch=self.eval_batch,
-                             frozen_blocks=frozen_blocks, augment=augment, mesh=self.mesh)
+                             frozen_blocks=frozen_blocks, augment=augment, mesh=self.mesh,
+                             examples=examples)
         return compile_program(batched, args, mesh=self.mesh, gather=self.processes > 1)
 
     def _submit(self, program: ShapeKey, frozen_blocks: int, size: int, kind: str,
-                args) -> Future:
-        """The executable of a "train" or "eval" ``program`` for these argument shapes:
-        cached, or a compile started in the background. Training programs count in the
-        plan: a (program, size) the run has not used before is a compiled program, else
-        a reuse."""
+                args, examples: int | None = None) -> Future:
+        """The executable of a "train" or "eval" ``program`` for these argument shapes
+        (and subset size ``examples``): cached, or a compile started in the background.
+        Training programs count in the plan: a (program, size) the run has not used
+        before is a compiled program, else a reuse."""
         if kind == "train":
             if self.cost.record(program, size, frozen_blocks):
                 self.stats.programs_compiled += 1
@@ -259,10 +264,11 @@ class Trainer:
                 self.stats.program_reuses += 1
         signature = str(jax.tree.map(lambda a: (a.shape, a.dtype), args))
         augment = self._augment_key(kind)
-        cache_key = (kind, program, frozen_blocks, augment, signature)
+        cache_key = (kind, program, frozen_blocks, augment, signature) + (
+            (examples,) if examples else ())
         if cache_key not in self._compiled:
             future = self._start(self._compile, program, frozen_blocks, size, kind, args,
-                                 augment)
+                                 augment, examples)
             self._compiled[cache_key] = future
             self._pending[future] = (program, size, kind, cache_key)
             self._evict_executables()
@@ -376,18 +382,21 @@ class Trainer:
             return self._train_chained(members, n_epochs, data, keep_opt_state)
         outcomes: list[Outcome | None] = [None] * len(members)
         kind = "eval" if n_epochs == 0 else "train"
+        n_train = data.train_x.shape[0]
+        examples = call_examples(members, n_train, self.batch_size) if n_epochs else None
         jobs = []
         for program, size, idx in self.assign_programs(members, n_epochs, data):
             bucket = [members[i] for i in idx]
             args = self._bucket_args(program, size, bucket, n_epochs, data)
             placed = self._place(args, kind)
-            future = self._submit(program, bucket[0].frozen_blocks, size, kind, placed)
+            future = self._submit(program, bucket[0].frozen_blocks, size, kind, placed,
+                                  examples)
             jobs.append((future, program, size, idx, placed, args))
         if self.processes == 1:  # several processes must run their calls in one order
             jobs.sort(key=lambda job: not job[0].done())  # stable: plan order otherwise
-        n_train = data.train_x.shape[0]
+        rows = examples or n_train
         self._tell("train_started", n_epochs, Lazy(lambda: [
-            (program_label(job[1]), len(job[3]), n_epochs * n_train * sum(
+            (program_label(job[1]), len(job[3]), n_epochs * rows * sum(
                 members[i].arch.shape_key().train_flops_per_example for i in job[3]))
             for job in jobs], len(jobs)))
         for k, (future, program, size, idx, placed, args) in enumerate(jobs):
@@ -422,11 +431,12 @@ class Trainer:
             futures.append({key: self.chain.submit(key, m.key.dtype) for key in keys})
         outcomes: list[Outcome | None] = [None] * len(members)
         todo = list(range(len(members)))
-        n_train = data.train_x.shape[0] // self.batch_size * self.batch_size
+        bs = self.batch_size  # chained steps cover rows // bs * bs rows of each epoch
+        rows = [rows_per_epoch([m], data.train_x.shape[0], bs) // bs * bs for m in members]
         self._tell("train_started", n_epochs, Lazy(lambda: [
             (program_label(m.arch.shape_key()), 1,
-             n_epochs * n_train * m.arch.shape_key().train_flops_per_example)
-            for m in members], len(members)))
+             n_epochs * r * m.arch.shape_key().train_flops_per_example)
+            for m, r in zip(members, rows, strict=True)], len(members)))
         while todo:
             i = next((j for j in todo if all(f.done() for f in futures[j].values())), todo[0])
             todo.remove(i)
@@ -439,7 +449,7 @@ class Trainer:
             if n_epochs:
                 self.stats.member_slots += 1
                 self.stats.members_trained += 1
-                flops = members[i].arch.shape_key().train_flops_per_example * n_epochs * n_train
+                flops = members[i].arch.shape_key().train_flops_per_example * n_epochs * rows[i]
                 self.stats.real_flops += flops
                 self.stats.padded_flops += flops
         return outcomes
@@ -479,8 +489,8 @@ class Trainer:
         seconds = time.perf_counter() - start
         self.stats.train_seconds += seconds
         self.stats.buckets += 1
-        n_train = data.train_x.shape[0]
-        work = n_epochs * n_train
+        work = n_epochs and n_epochs * rows_per_epoch(members, data.train_x.shape[0],
+                                                      self.batch_size)
         bucket_flops = size * program.train_flops_per_example * work
         self.stats.padded_flops += bucket_flops
         self.cost.update(flops=bucket_flops, seconds=seconds)
