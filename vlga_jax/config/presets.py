@@ -145,7 +145,7 @@ def _tournament() -> Config:
                     gene_rates=(("units", 0.15), ("dropout", 0.1), ("activation", 0.1),
                                 ("learning_rate", 0.2), ("weight_decay", 0.1),
                                 ("optimizer", 0.05))),
-        train=TrainConfig(epochs=5, **_FINAL),
+        train=TrainConfig(epochs=5, examples_per_candidate=10_000, **_FINAL),
     )
 
 

@@ -41,6 +41,8 @@ def preset_settings(config: Config) -> list[tuple[str, object]]:
     out.append(("ga.population", ga.population))
     out += strategy_class(ga.strategy).settings(config, space)  # its ga.* rows
     out += [("train.epochs", tr.epochs), ("train.batch_size", tr.batch_size)]
+    if tr.examples_per_candidate is not None:
+        out.append(("train.examples_per_candidate", tr.examples_per_candidate))
     if tr.halving_min_epochs:
         out += [("train.halving_min_epochs", tr.halving_min_epochs),
                 ("train.halving_eta", tr.halving_eta)]
