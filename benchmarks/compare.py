@@ -355,7 +355,12 @@ def main(argv=None) -> int:
     parser.add_argument("--presets", nargs="+", choices=PRESETS,
                         help="presets to run (default: the comparison's; a comparison "
                              "takes a subset of its own)")
-    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--seeds", type=int, default=5, help="how many seeds")
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="run seeds FIRST_SEED .. FIRST_SEED + SEEDS - 1")
+    parser.add_argument("--merge", nargs="+", metavar="DIR", default=(),
+                        help="with --table-only: also the runs of DIR/compare.json (runs "
+                             "of the same comparison split over processes)")
     parser.add_argument("--budget", type=int,
                         help="candidate-epochs per run (default: the comparison's; custom: 60)")
     parser.add_argument("--no-budget", action="store_true",
@@ -400,17 +405,24 @@ def main(argv=None) -> int:
     if args.table_only:
         with open(path) as f:
             saved = json.load(f)
+        for other in args.merge:
+            with open(os.path.join(other, "compare.json")) as f:
+                extra = json.load(f)
+            if extra["budget"] != saved["budget"] or extra["epochs"] != saved["epochs"]:
+                raise SystemExit(f"--merge {other}: another budget or epochs per candidate")
+            saved["runs"] += extra["runs"]
         print(table(saved["runs"], saved["budget"]))
         plot(saved["runs"], saved["budget"], os.path.join(args.out, "compare.png"))
         return 0
 
     runs = []
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
     meta = {"dataset": args.dataset, "budget": args.budget, "epochs": args.epochs,
-            "final_epochs": args.final_epochs, "seeds": args.seeds,
+            "final_epochs": args.final_epochs, "seeds": list(seeds),
             "presets": args.presets, "comparison": args.comparison,
             "match_steps": args.match_steps,
             "command": " ".join(sys.argv)}
-    for seed in range(args.seeds):  # seeds outermost: a cut-short run keeps whole seeds
+    for seed in seeds:  # seeds outermost: a cut-short run keeps whole seeds
         for name in args.presets:
             r = run_one(name, seed, args)
             runs.append(r)
