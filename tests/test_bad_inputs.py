@@ -284,7 +284,7 @@ CLI = [
      "ga.elites must be < ga.population"),
     ("cnn-field-on-mlp", ["run", "--preset", "mlp-ga", "--set", "space.channels=8"],
      "it applies to the kinds ('xiao2020', 'fixed_cnn') only"),
-    ("binary-cnn-stages", ["run", "--preset", "binary-cnn", "--set", "space.max_blocks=3"],
+    ("binary-cnn-stages", ["run", "--preset", "binary-cnn", "--set", "space.max_blocks=5"],
      "a power of two"),
     # --config files
     ("config-missing", ["run", "--config", "/nonexistent.json"], "--config /nonexistent.json"),
