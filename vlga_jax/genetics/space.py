@@ -412,20 +412,13 @@ def binary_cnn(max_stages: int = BINARY_MAX_STAGES) -> SearchSpace:
 
     A gene is a group of bits (`operators.bitflip`) holding the index into its table; the
     chromosome holds the global genes first (``globals_first``), then one bit per stage.
-    At 7 stages, bit positions (0 = first):
-
-    ====== ============ ===========================================================
-    bits   gene         values (index 0 first)
-    ====== ============ ===========================================================
-    0-1    filters      `BINARY_FILTERS`: channels of the first stage
-    2-3    filter_scale `BINARY_SCALES`: stage s has ``filters * scale**s`` channels
-    4-5    kernel       `BINARY_KERNELS`: kernel size of every conv
-    6-7    activation   `BINARY_ACTIVATIONS`
-    8-10   stages       1..max_stages feature-extraction stages (3 bits, 7 values: a
-                        bit flip to the unused code 7 wraps to index 0, one stage)
-    11-12  dropout      `BINARY_DROPOUTS`: after each stage
-    13-19  one_conv     one bit per stage: 1 = one conv, 0 = two convs
-    ====== ============ ===========================================================
+    At 7 stages, bit positions (0 = first) and tables (index 0 first): 0-1 ``filters``
+    (`BINARY_FILTERS`, channels of the first stage), 2-3 ``filter_scale``
+    (`BINARY_SCALES`: stage s has ``filters * scale**s`` channels), 4-5 ``kernel``
+    (`BINARY_KERNELS`), 6-7 ``activation`` (`BINARY_ACTIVATIONS`), 8-10 ``stages`` (1..7
+    feature-extraction stages: a flip to the unused code 7 wraps to index 0, one stage),
+    11-12 ``dropout`` after each stage (`BINARY_DROPOUTS`), 13-19 ``one_conv`` (one bit
+    per stage: 1 = one conv, 0 = two convs).
 
     Decoded by the ``binary_cnn`` block kind: batch norm in every conv, a 2x2 max pool per
     stage while the image is larger than 1x1, then a dense head of 2048 and 1024 units
