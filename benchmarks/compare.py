@@ -195,7 +195,8 @@ def dataset_for(data):
     if data not in _DATASETS:
         _DATASETS[data] = load_dataset(data.name, data_dir=data.data_dir,
                                        val_fraction=data.val_fraction, seed=data.seed,
-                                       subset=data.subset, resize=data.resize)
+                                       subset=data.subset, resize=data.resize,
+                                       scaling=data.scaling)
     return _DATASETS[data]
 
 

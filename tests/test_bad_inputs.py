@@ -284,7 +284,7 @@ CLI = [
      "ga.elites must be < ga.population"),
     ("cnn-field-on-mlp", ["run", "--preset", "mlp-ga", "--set", "space.channels=8"],
      "it applies to the kinds ('xiao2020', 'fixed_cnn') only"),
-    ("binary-cnn-stages", ["run", "--preset", "binary-cnn", "--set", "space.max_blocks=3"],
+    ("binary-cnn-stages", ["run", "--preset", "binary-cnn", "--set", "space.max_blocks=5"],
      "a power of two"),
     # --config files
     ("config-missing", ["run", "--config", "/nonexistent.json"], "--config /nonexistent.json"),
@@ -664,6 +664,8 @@ API = [
     ("run-verbose-word", lambda: RunConfig(verbose="sometimes"), "run.verbose must be a boolean"),
     ("space-channels-float", lambda: SpaceConfig(channels=(8.5,)), "space.channels must be"),
     ("data-resize-negative", lambda: DataConfig(resize=(-1, 8)), "data.resize must be"),
+    ("data-scaling", lambda: DataConfig(scaling="minmax"),
+     "data.scaling must be one of ('standardize', 'unit'), got 'minmax'"),
     ("train-lr-inf", lambda: TrainConfig(learning_rate=float("inf")), "a finite number, got inf"),
     ("ga-gene-rates-scalar", lambda: GAConfig(strategy="tournament", elites=1, gene_rates=5),
      "ga.gene_rates must be pairs (gene name, rate"),

@@ -328,3 +328,52 @@ def test_not_prepared_when_only_incomplete_or_tfrecord(tmp_path):
         load_dataset("mnist", data_dir=tmp_path)
     with pytest.raises(DatasetNotPrepared, match="mnist/9.9.9"):
         load_dataset("mnist:9.9.9", data_dir=tmp_path)
+
+
+# scaling ------------------------------------------------------------------------------
+
+
+def test_unit_scaling_divides_digits_by_16_without_centring(digits):
+    unit = load_dataset("digits", scaling="unit")
+    assert digits.scaling == "standardize" and unit.scaling == "unit"
+    np.testing.assert_array_equal(unit.mean, [0.0])
+    np.testing.assert_array_equal(unit.std, [16.0])
+    for split in ("train", "val", "test"):
+        x = getattr(unit, f"{split}_x")
+        assert x.min() == 0.0 and x.max() == 1.0  # digits pixels are 0..16
+        np.testing.assert_array_equal(getattr(unit, f"{split}_y"), getattr(digits, f"{split}_y"))
+        raw = getattr(digits, f"{split}_x") * digits.std + digits.mean
+        np.testing.assert_allclose(x * 16, raw, atol=1e-4)  # same images, divided by 16
+    assert unit.train_x.mean() > 0.2  # not centred
+    from vlga_jax.config import Config, DataConfig
+    from vlga_jax.search.context import configured_dataset
+
+    searched = configured_dataset(Config(data=DataConfig(scaling="unit")))
+    np.testing.assert_array_equal(searched.train_x, unit.train_x)
+    np.testing.assert_array_equal(unit.normalize(raw_digits()[0][:3]),
+                                  (raw_digits()[0][:3, ..., None] / 16).astype(np.float32))
+
+
+def test_unit_scaling_of_arrays_and_bad_values():
+    x, y = toy(n_per_class=50, shape=(3, 3, 2))
+    ds = Dataset.from_arrays(x, y, scaling="unit")
+    assert 0.0 <= ds.train_x.min() and ds.train_x.max() <= 1.0
+    np.testing.assert_array_equal(ds.std, [255.0, 255.0])
+    standard = Dataset.from_arrays(x, y)
+    np.testing.assert_array_equal(ds.train_y, standard.train_y)
+    np.testing.assert_allclose(ds.train_x * 255, standard.train_x * standard.std + standard.mean,
+                               atol=1e-3)
+    scaled = Dataset.from_arrays(x.astype(np.float32), y, scaling="unit", pixel_max=255.0)
+    np.testing.assert_array_equal(scaled.train_x, ds.train_x)
+    with pytest.raises(ValueError, match="needs pixel_max"):
+        Dataset.from_arrays(x.astype(np.float32), y, scaling="unit")
+    with pytest.raises(ValueError, match=r"scaling must be one of \('standardize', 'unit'\)"):
+        load_dataset("digits", scaling="minmax")
+    with pytest.raises(ValueError, match="pixel_max must be a positive number"):
+        Dataset.from_arrays(x, y, scaling="unit", pixel_max=0)
+
+
+def test_unit_scaling_of_tfds_uint8_images(tfds_dir):
+    ds = load_dataset("digits_tfds_test", data_dir=tfds_dir, scaling="unit", resize=(4, 4))
+    np.testing.assert_array_equal(ds.std, [255.0])  # stored as uint8 (holding 0..16)
+    assert ds.train_x.min() >= 0.0 and ds.train_x.max() <= 16 / 255 + 1e-6

@@ -521,6 +521,22 @@ def test_one_point_cut_is_uniform():
         assert within((cut == c).sum(), N_DRAWS, 1 / (n_can - 1)), (c, (cut == c).sum())
 
 
+def test_one_point_globals_first_cuts_the_globals_before_the_blocks():
+    space = SearchSpace((Gene("w", (0, 1)),), (Gene("g", (0, 1)), Gene("h", (0, 1))),
+                        max_blocks=3, globals_first=True)
+    a = Genome(blocks=jnp.zeros((3, 1), jnp.int32), block_mask=jnp.ones(3, bool),
+               globals=jnp.zeros(2, jnp.int32))
+    b = a.replace(blocks=a.blocks + 1, globals=a.globals + 1)
+    keys = jax.random.split(jax.random.key(0), 400)
+    kids = jax.vmap(lambda k: ops.crossover(k, a, b, None, "one_point",
+                                            space.globals_first))(keys)
+    # The chromosome order: globals (g, h), then the blocks; a's prefix, b's suffix.
+    order = np.concatenate([np.asarray(kids.globals), np.asarray(kids.blocks)[..., 0]], axis=1)
+    assert (np.diff(order, axis=1) >= 0).all()
+    cuts = 5 - order.sum(axis=1)
+    assert set(cuts.tolist()) == {1, 2, 3, 4}
+
+
 def test_one_point_with_fewer_than_two_candidates_returns_a():
     space, a, _, key = draw_case("xiao", 2, 0)
     b = make_genome(np.random.default_rng(9), space, 4)

@@ -172,6 +172,18 @@ def test_xiao2020_training_genes_and_mlp():
 
 # -- to_dict / from_dict ---------------------------------------------------------------
 
+def test_globals_first_is_recorded_only_when_set():
+    assert "globals_first" not in xiao2020().to_dict()  # recorded spaces stay as they were
+    binary = SPACES["binary_cnn"]()
+    assert binary.to_dict()["globals_first"] is True
+    assert SearchSpace.from_dict(json.loads(json.dumps(binary.to_dict()))) == binary
+    old = {**binary.to_dict()}
+    del old["globals_first"]
+    assert SearchSpace.from_dict(old).globals_first is False
+    with pytest.raises(ValueError, match="globals_first must be True or False"):
+        SearchSpace((Gene("w", (1, 2)),), globals_first=1)
+
+
 @pytest.mark.parametrize("space", [xiao2020(), xiao2020(2, training_genes=True), mlp(3)])
 def test_dict_round_trip_through_json(space):
     d = json.loads(json.dumps(space.to_dict()))

@@ -408,3 +408,24 @@ def test_timings_after_a_resume_name_this_session_and_all(runs):
     earlier_train = body["trainer_stats"]["train_seconds"]
     assert final["session_train_seconds"] == pytest.approx(
         final["train_seconds"] - earlier_train)
+
+
+def test_checkpoints_of_another_space_layout_are_refused_clearly():
+    import types
+
+    from vlga_jax import Config
+    from vlga_jax.genetics.space import binary_cnn
+    from vlga_jax.search.evolve import _check_layout
+
+    space = binary_cnn()
+    search = types.SimpleNamespace(space=space, config=Config.preset("binary-cnn"))
+    run = types.SimpleNamespace(path="RUN")
+    fresh = G.random_population(jax.random.key(0), space, 4, space.max_blocks)
+    _check_layout(types.SimpleNamespace(population=fresh), search, run)
+    # The chromosome of earlier versions: 8 stages, 5 global genes.
+    old = fresh.replace(blocks=np.zeros((4, 8, 1), np.int32),
+                        globals=np.zeros((4, 5), np.int32))
+    with pytest.raises(ValueError, match=r"RUN: its checkpoints hold genomes of another "
+                       r"layout .* globals \(5,\); space.kind='binary_cnn' now has blocks "
+                       r"\(7, 1\), globals \(6,\)"):
+        _check_layout(types.SimpleNamespace(population=old), search, run)

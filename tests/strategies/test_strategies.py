@@ -17,6 +17,7 @@ import vlga_jax
 from vlga_jax import Config, GAConfig
 from vlga_jax.genetics import genome as G
 from vlga_jax.genetics import operators as ops
+from vlga_jax.genetics.chromosome import chromosome_bits, from_chromosome_bits
 from vlga_jax.genetics.space import binary_cnn, mlp_ga, mlp_tournament
 from vlga_jax.networks.architecture import from_description
 from vlga_jax.strategies import STRATEGIES, Grid, SearchFailed, Tournament
@@ -50,27 +51,58 @@ def runs():
 
 # -- operators -------------------------------------------------------------------------
 
-def test_binary_chromosome_has_20_bits_and_power_of_two_tables():
-    space = binary_cnn(8)
+def test_binary_chromosome_has_20_bits_globals_first():
+    space = binary_cnn()
+    assert space.max_blocks == 7 and space.globals_first
     assert ops.chromosome_length(space) == 20
-    for size in (*space.block_sizes, *space.global_sizes):
-        assert size & (size - 1) == 0
+    for gene in (*space.block_genes, *space.global_genes):
+        size = gene.size
+        assert size & (size - 1) == 0 or gene.name == "stages"  # 1..7 in 3 bits
+    assert ops.chromosome_length(binary_cnn(8)) == 21
+    with pytest.raises(ValueError, match="max_stages must be a power of two or one less"):
+        binary_cnn(5)
+
+
+def test_binary_chromosome_bit_positions():
+    space = binary_cnn()
+    zeros = np.zeros(20, np.uint8)
+    genome = from_chromosome_bits(zeros, space)
+    np.testing.assert_array_equal(chromosome_bits(genome, space), zeros)
+    description = G.decode(genome, space)
+    assert description["globals"]["filters"] == 8 and len(description["blocks"]) == 1
+    assert description["blocks"][0]["one_conv"] is False  # bit 0: two convs
+    filters = zeros.copy()
+    filters[0] = 1  # bits 0-1, most significant first: index 2
+    assert G.decode(from_chromosome_bits(filters, space), space)["globals"]["filters"] == 32
+    seven = zeros.copy()
+    seven[8:11] = (1, 1, 0)  # stages: index 6, 7 stages
+    for k in range(7):
+        bits = seven.copy()
+        bits[13 + k] = 1
+        genome = from_chromosome_bits(bits, space)
+        np.testing.assert_array_equal(chromosome_bits(genome, space), bits)
+        arch = from_description(G.decode(genome, space), input_shape=(8, 8, 1),
+                                num_classes=10)
+        assert [len(b.convs) for b in arch.blocks] == [1 if s == k else 2 for s in range(7)]
 
 
 def test_bitflip_rate_zero_and_one():
-    space = binary_cnn(8)
+    space = binary_cnn()
     genome = G.random_genome(jax.random.key(0), space, space.max_blocks)
     same = ops.bitflip(jax.random.key(1), genome, space, 0.0)
     np.testing.assert_array_equal(same.blocks, genome.blocks)
     np.testing.assert_array_equal(same.globals, genome.globals)
     flipped = ops.bitflip(jax.random.key(1), genome, space, 1.0)
-    # Every bit flips: index -> (size - 1) - index for power-of-two tables.
-    np.testing.assert_array_equal(flipped.blocks, space.block_sizes - 1 - genome.blocks)
-    np.testing.assert_array_equal(flipped.globals, space.global_sizes - 1 - genome.globals)
+    # Every bit flips: index -> (2**bits - 1) - index, wrapped into the table (stages).
+    block_bits, global_bits = ops.gene_bits(space)
+    np.testing.assert_array_equal(
+        flipped.blocks, ((1 << block_bits) - 1 - genome.blocks) % space.block_sizes)
+    np.testing.assert_array_equal(
+        flipped.globals, ((1 << global_bits) - 1 - genome.globals) % space.global_sizes)
 
 
 def test_bitflip_flips_each_bit_with_the_rate():
-    space = binary_cnn(8)
+    space = binary_cnn(8)  # every table a power of two: 21 bits
     genome = G.random_genome(jax.random.key(0), space, space.max_blocks)
     keys = jax.random.split(jax.random.key(2), 2000)
     out = jax.jit(jax.vmap(lambda k: ops.bitflip(k, genome, space, 0.25)))(keys)
@@ -84,7 +116,7 @@ def test_bitflip_flips_each_bit_with_the_rate():
     after = bits(out.blocks, out.globals)
     n_flips = np.array([[bin(int(x)).count("1") for x in row] for row in before ^ after])
     mean = n_flips.sum(axis=1).mean()
-    assert abs(mean - 20 * 0.25) < 0.2  # 20 bits, each flipped with probability 1/4
+    assert abs(mean - 21 * 0.25) < 0.2  # 21 bits, each flipped with probability 1/4
 
 
 def test_add_remove_layer_keeps_a_prefix_and_fills_new_layers():

@@ -24,8 +24,8 @@ class SpaceConfig:
 
     ``kind`` picks the gene tables (see `space.build_space`): "xiao2020" (variable-length
     two-conv blocks), "fixed_cnn" (the same blocks at a fixed depth of ``max_blocks``,
-    for a classical GA), "binary_cnn" (a 20-bit chromosome decoded into a CNN with a
-    dense head), "mlp_ga" (1-4 dense layers, units, activation, optimizer) and
+    for a classical GA), "binary_cnn" (a 20-bit chromosome at 7 stages, decoded into a
+    CNN with a dense head), "mlp_ga" (1-4 dense layers, units, activation, optimizer) and
     "mlp_tournament" (dense layers with units, dropout and activation per layer; learning
     rate, weight decay and optimizer per network).
 
@@ -52,9 +52,11 @@ class SpaceConfig:
         integer("space.max_blocks", self.max_blocks)
         choice("space.kind", self.kind, SPACE_KINDS)
         if self.kind == "binary_cnn":
-            require(self.max_blocks & (self.max_blocks - 1) == 0, "space.max_blocks",
-                    "a power of two with space.kind='binary_cnn' (its stage count is a "
-                    "group of bits)", self.max_blocks)
+            n = self.max_blocks
+            require(n & (n - 1) == 0 or (n + 1) & n == 0, "space.max_blocks",
+                    "a power of two or one less (1, 2, 3, 4, 7, 8, 15, ...; 7 for the "
+                    "20-bit chromosome) with space.kind='binary_cnn' (its stage count is a "
+                    "group of bits)", n)
         for field, table in (("channels", CHANNELS), ("kernels", KERNELS),
                              ("activations", ACTIVATIONS)):
             values = getattr(self, field)

@@ -23,6 +23,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from vlga_jax.core import checks
 from vlga_jax.data.array_checks import (
     check_num_classes,
     check_options,
@@ -30,7 +31,13 @@ from vlga_jax.data.array_checks import (
     check_same_scale,
     is_int,
 )
-from vlga_jax.data.pixels import channel_stats, resize_images, standardize
+from vlga_jax.data.pixels import (
+    SCALINGS,
+    resize_images,
+    scaling_stats,
+    standardize,
+    unit_max,
+)
 from vlga_jax.data.splits import (
     STREAM_SUBSET,
     STREAM_TEST,
@@ -61,15 +68,18 @@ __all__ = [
 # A validation split smaller than this is warned about: fitness moves in steps of 1/n.
 MIN_VAL_IMAGES = 10
 _ARRAY_FIELDS = ("train_x", "train_y", "val_x", "val_y", "test_x", "test_y", "mean", "std")
+# load_digits holds pixel values 0..16 (4x4 counts of set pixels in 32x32 bitmaps).
+DIGITS_MAX = 16.0
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Dataset:
     """Normalised image classification splits, host-resident numpy arrays.
 
-    Images are float32 ``(N, H, W, C)`` standardised per channel with ``mean`` and
-    ``std`` (float32 ``(C,)``, raw pixel units, computed on ``train_x`` before
-    normalising); labels are int32 ``(N,)`` in ``[0, num_classes)``.
+    Images are float32 ``(N, H, W, C)`` normalised per channel as ``(x - mean) / std``
+    (float32 ``(C,)``, raw pixel units): with ``scaling`` "standardize" the statistics of
+    ``train_x`` before normalising, with "unit" mean 0 and std the largest raw pixel
+    value (pixels in [0, 1]). Labels are int32 ``(N,)`` in ``[0, num_classes)``.
     """
 
     name: str
@@ -82,6 +92,7 @@ class Dataset:
     test_y: np.ndarray
     mean: np.ndarray
     std: np.ndarray
+    scaling: str = "standardize"
 
     def __post_init__(self):
         shape = self.train_x.shape[1:]
@@ -110,7 +121,8 @@ class Dataset:
         return sum(getattr(self, f).nbytes for f in _ARRAY_FIELDS)
 
     def normalize(self, images) -> np.ndarray:
-        """Standardise raw images (uint8 or float, ``(N, H, W, C)`` or ``(N, H, W)``).
+        """Normalise raw images as the splits were (uint8 or float, ``(N, H, W, C)`` or
+        ``(N, H, W)``).
 
         Returns float32 ``(N, H, W, C)``; images must be in the same raw units as the
         source (e.g. 0..255 for CIFAR, 0..16 for digits) and already at ``image_shape``
@@ -154,6 +166,8 @@ class Dataset:
         subset: int | None = None,
         resize: tuple[int, int] | int | None = None,
         test_fraction: float = 0.2,
+        scaling: str = "standardize",
+        pixel_max: float | None = None,
     ) -> Dataset:
         """Validate, split, subset, resize and normalise raw arrays.
 
@@ -172,12 +186,18 @@ class Dataset:
             (all of a class that has fewer) before carving validation.
           resize: ``(H, W)`` (or one int for square) output size; bilinear with
             antialiasing, like ``jax.image.resize(..., "linear")``.
+          scaling: "standardize" (per channel, with the train split's mean and std) or
+            "unit" (divide by ``pixel_max``, the largest raw pixel value, so that
+            pixels land in [0, 1]; no mean is subtracted).
+          pixel_max: for "unit": None means 255 for uint8 images (2**k - 1 for other
+            unsigned integers); other image dtypes must give it.
 
         Images must be channels-last; ``(N, C, H, W)`` arrays are recognised and refused
         with a hint. Train and test must be on one value scale (e.g. both 0..255). A
         validation split of fewer than ``MIN_VAL_IMAGES`` images is warned about.
         """
         train_x, train_y = check_pair(train_x, train_y, "train")
+        pixel_max = _check_scaling(scaling, pixel_max, train_x.dtype)
         if (test_x is None) != (test_y is None):
             raise ValueError("give both test_x and test_y, or neither")
         if test_x is not None:
@@ -222,7 +242,7 @@ class Dataset:
         if size is not None:
             train_x, val_x, test_x = (resize_images(x, size) for x in (train_x, val_x, test_x))
 
-        mean, std = channel_stats(train_x)
+        mean, std = scaling_stats(train_x, scaling, pixel_max)
         return cls(
             name=name,
             num_classes=num_classes,
@@ -234,6 +254,7 @@ class Dataset:
             test_y=test_y.astype(np.int32),
             mean=mean,
             std=std,
+            scaling=scaling,
         )
 
 
@@ -248,6 +269,7 @@ def load_dataset(
     image_key: str = "image",
     label_key: str = "label",
     test_fraction: float = 0.2,
+    scaling: str = "standardize",
 ) -> Dataset:
     """Load ``name`` as a :class:`Dataset`: ``"digits"`` or a tensorflow-datasets name.
 
@@ -257,7 +279,9 @@ def load_dataset(
     nothing is downloaded and TensorFlow is not needed. Their ``train`` and ``test``
     splits are used (test carved from train, stratified, when missing); ``image_key``
     and ``label_key`` pick the features. ``test_fraction`` applies only where a test
-    split is carved (always for digits). Other arguments: see :meth:`Dataset.from_arrays`.
+    split is carved (always for digits). ``scaling`` "unit" divides by the largest raw
+    pixel value of the dataset: 16 for digits (its pixels are 0..16), 255 for uint8
+    images. Other arguments: see :meth:`Dataset.from_arrays`.
 
     Raises:
       DatasetNotPrepared: the dataset is not prepared in ``data_dir``.
@@ -271,6 +295,7 @@ def load_dataset(
         subset=subset,
         resize=resize,
         test_fraction=test_fraction,
+        scaling=scaling,
     )
     if name == "digits":
         from sklearn.datasets import load_digits
@@ -281,15 +306,36 @@ def load_dataset(
             digits.target,
             name="digits",
             num_classes=10,
+            pixel_max=DIGITS_MAX,
             **common,
         )
     size = check_options(val_fraction, seed, subset, resize, test_fraction)
-    train, test, num_classes = read_tfds(
+    checks.choice("scaling", scaling, SCALINGS)
+    train, test, num_classes, dtype = read_tfds(
         name, data_dir, image_key=image_key, label_key=label_key, resize=size
     )
     return Dataset.from_arrays(
-        *train, *(test or (None, None)), name=name, num_classes=num_classes, **common
+        *train, *(test or (None, None)), name=name, num_classes=num_classes,
+        pixel_max=unit_max(dtype) if scaling == "unit" else None, **common
     )
+
+
+def _check_scaling(scaling, pixel_max, dtype) -> float | None:
+    """``pixel_max`` for ``scaling`` (None for "standardize"), checked."""
+    checks.choice("scaling", scaling, SCALINGS)
+    if scaling != "unit":
+        return None
+    if pixel_max is None:
+        pixel_max = unit_max(dtype)
+        if pixel_max is None:
+            raise ValueError(
+                f"scaling='unit' needs pixel_max (the largest raw pixel value, e.g. 255) for "
+                f"{dtype} images: 255 is assumed for uint8 images only"
+            )
+    checks.require(checks.is_number(pixel_max) and not isinstance(pixel_max, bool)
+                   and pixel_max > 0, "pixel_max",
+                   "a positive number", pixel_max)
+    return float(pixel_max)
 
 
 def iter_batches(x, y, batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:

@@ -1,6 +1,8 @@
 """Pixel arithmetic on images ``(N, H, W, C)``: resize, channel statistics, standardise.
 
-In host memory, chunk by chunk.
+In host memory, chunk by chunk. Two scalings (`SCALINGS`) give the ``(mean, std)`` that
+`standardize` applies: "standardize", the train split's per-channel statistics; "unit",
+mean 0 and std the largest raw pixel value, so that pixels land in [0, 1].
 """
 
 from __future__ import annotations
@@ -9,6 +11,26 @@ import numpy as np
 
 # Images per chunk: bounds the float64/float32 temporaries of large datasets.
 CHUNK = 4096
+SCALINGS = ("standardize", "unit")
+
+
+def unit_max(dtype) -> float | None:
+    """The largest raw pixel value of images stored as ``dtype``: 255 for uint8 (and
+    2**k - 1 for other unsigned integers); None for other kinds, whose range is unknown."""
+    dtype = np.dtype(dtype)
+    if np.issubdtype(dtype, np.unsignedinteger):
+        return float(np.iinfo(dtype).max)
+    return None
+
+
+def scaling_stats(x: np.ndarray, scaling: str, pixel_max: float | None
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """float32 ``(mean, std)`` ``(C,)`` of ``scaling`` for train images ``(N, H, W, C)``:
+    `channel_stats` for "standardize"; 0 and ``pixel_max`` for "unit" (x / pixel_max)."""
+    if scaling == "unit":
+        c = x.shape[-1]
+        return np.zeros(c, np.float32), np.full(c, pixel_max, np.float32)
+    return channel_stats(x)
 
 
 def resize_images(images: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -165,8 +165,10 @@ def read_tfds(
     image_key: str,
     label_key: str,
     resize: tuple[int, int] | None,
-) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray] | None, int | None]:
-    """Read ``train`` and (if present) ``test`` as raw arrays, plus the class count."""
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray] | None, int | None,
+           np.dtype]:
+    """Read ``train`` and (if present) ``test`` as raw arrays, plus the class count and
+    the dtype the images are stored in (before any resize)."""
     root = Path(data_dir).expanduser() if data_dir is not None else default_data_dir()
     version_dir, full = find_prepared(name, root)
 
@@ -190,6 +192,8 @@ def read_tfds(
         raise ValueError(f"dataset {name!r} has no 'train' split; its splits are {sorted(splits)}")
     num_classes = getattr(features[label_key], "num_classes", None)
 
+    stored = []
+
     def read(split: str) -> tuple[np.ndarray, np.ndarray]:
         source = builder.as_data_source(split=split)
         getitems = getattr(source, "__getitems__", None)
@@ -197,13 +201,14 @@ def read_tfds(
         for start in range(0, len(source), CHUNK):
             idx = list(range(start, min(len(source), start + CHUNK)))
             records = getitems(idx) if getitems else [source[i] for i in idx]
+            stored.append(np.asarray(records[0][image_key]).dtype)
             xs.append(_stack_images([r[image_key] for r in records], resize, name))
             ys.append(np.asarray([r[label_key] for r in records]))
         if not xs:
             raise ValueError(f"dataset {name!r} split {split!r} is empty")
         return np.concatenate(xs), np.concatenate(ys)
 
-    return read("train"), (read("test") if "test" in splits else None), num_classes
+    return read("train"), (read("test") if "test" in splits else None), num_classes, stored[0]
 
 
 def _stack_images(images: Sequence[np.ndarray], resize, name: str) -> np.ndarray:

@@ -1,9 +1,10 @@
 """Flat views of a genome, shared by the genetic operators.
 
 A genome (``blocks int32[B, G]``, ``block_mask bool[B]``, ``globals int32[H]``) is seen
-as one vector of ``B*G + H`` genes: flattened blocks (row-major), then globals. The
-operators pick genes on that vector and `unflat` puts them back; a population adds a
-leading axis ``P``.
+as one vector of ``B*G + H`` genes: flattened blocks (row-major), then globals, or with
+``globals_first`` (`SearchSpace.globals_first`, the chromosome order of the binary
+spaces) globals then blocks. The operators pick genes on that vector and `unflat` puts
+them back; a population adds a leading axis ``P``.
 """
 
 from __future__ import annotations
@@ -15,18 +16,21 @@ from vlga_jax.genetics.genome import GeneMask, Genome
 from vlga_jax.genetics.space import SearchSpace
 
 
-def flat(blocks, globals_) -> jax.Array:
-    """[B, G] and [H] -> [B*G + H] (blocks row-major, then globals)."""
+def flat(blocks, globals_, globals_first: bool = False) -> jax.Array:
+    """[B, G] and [H] -> [B*G + H]: blocks row-major, then globals (``globals_first``:
+    globals, then blocks)."""
     blocks = jnp.asarray(blocks)
-    return jnp.concatenate([blocks.reshape(-1), jnp.asarray(globals_).astype(blocks.dtype)])
+    parts = [blocks.reshape(-1), jnp.asarray(globals_).astype(blocks.dtype)]
+    return jnp.concatenate(parts[::-1] if globals_first else parts)
 
 
-def unflat(values: jax.Array, genome: Genome) -> Genome:
+def unflat(values: jax.Array, genome: Genome, globals_first: bool = False) -> Genome:
     """The inverse of `flat`: ``values`` [B*G + H] as a genome shaped like ``genome``."""
-    n = genome.blocks.size
+    n, h = genome.blocks.size, genome.globals.size
+    blocks, globals_ = (values[h:], values[:h]) if globals_first else (values[:n], values[n:])
     return genome.replace(
-        blocks=values[:n].reshape(genome.blocks.shape).astype(genome.blocks.dtype),
-        globals=values[n:].astype(genome.globals.dtype),
+        blocks=blocks.reshape(genome.blocks.shape).astype(genome.blocks.dtype),
+        globals=globals_.astype(genome.globals.dtype),
     )
 
 
@@ -39,7 +43,7 @@ def check_single(genome: Genome, what: str) -> None:
         )
 
 
-def flat_sizes(space, genome: Genome) -> jax.Array:
+def flat_sizes(space, genome: Genome, globals_first: bool = False) -> jax.Array:
     """int32[B*G + H]: table size of every gene of ``genome``."""
     shape = jnp.shape(genome.blocks)
     if isinstance(space, SearchSpace):
@@ -53,14 +57,14 @@ def flat_sizes(space, genome: Genome) -> jax.Array:
     else:
         block_sizes, global_sizes = space
     block_sizes = jnp.broadcast_to(jnp.asarray(block_sizes, jnp.int32), shape)
-    return flat(block_sizes, jnp.asarray(global_sizes, jnp.int32))
+    return flat(block_sizes, jnp.asarray(global_sizes, jnp.int32), globals_first)
 
 
-def flat_active(genome: Genome) -> jax.Array:
+def flat_active(genome: Genome, globals_first: bool = False) -> jax.Array:
     """bool[B*G + H]: genes in active block slots, and all globals."""
     mask = jnp.asarray(genome.block_mask, bool)
     blocks = jnp.broadcast_to(mask[:, None], jnp.shape(genome.blocks))
-    return flat(blocks, jnp.ones(jnp.shape(genome.globals), bool))
+    return flat(blocks, jnp.ones(jnp.shape(genome.globals), bool), globals_first)
 
 
 def flat_expressed(space, genome: Genome) -> jax.Array:
@@ -99,7 +103,8 @@ def flat_expressed(space, genome: Genome) -> jax.Array:
     return flat(block_part, global_part)
 
 
-def flat_mutable(mutable: GeneMask | None, genome: Genome) -> jax.Array:
+def flat_mutable(mutable: GeneMask | None, genome: Genome,
+                 globals_first: bool = False) -> jax.Array:
     """bool[B*G + H]: the genes ``mutable`` allows (None: all)."""
     if mutable is None:
         return jnp.ones(genome.blocks.size + genome.globals.size, bool)
@@ -110,7 +115,8 @@ def flat_mutable(mutable: GeneMask | None, genome: Genome) -> jax.Array:
             f"{jnp.shape(mutable.globals)} do not match the genome's "
             f"{jnp.shape(genome.blocks)}, {jnp.shape(genome.globals)}"
         )
-    return flat(jnp.asarray(mutable.blocks, bool), jnp.asarray(mutable.globals, bool))
+    return flat(jnp.asarray(mutable.blocks, bool), jnp.asarray(mutable.globals, bool),
+                globals_first)
 
 
 def tree_where(cond: jax.Array, x, y):

@@ -98,6 +98,9 @@ class SearchSpace:
       depth_gene: None, or the name of a global gene with values 1..max_blocks that
         sets the number of active blocks (strategies keep ``block_mask`` in step with
         it, see `genome.sync_depth`); None: the depth is ``block_mask`` alone.
+      globals_first: the order of the genes in the chromosome that bit-flip mutation
+        and one-point crossover see (`flat_genes.flat`): False, the block genes (block
+        by block) then the globals; True, the globals then the block genes.
     """
 
     block_genes: tuple[Gene, ...]
@@ -105,6 +108,7 @@ class SearchSpace:
     max_blocks: int = 1
     block_kind: str = "conv"
     depth_gene: str | None = None
+    globals_first: bool = False
 
     def __post_init__(self):
         object.__setattr__(self, "block_genes", tuple(self.block_genes))
@@ -122,6 +126,8 @@ class SearchSpace:
             seen.add(name)
         if not isinstance(self.max_blocks, int) or self.max_blocks < 1:
             raise ValueError(f"max_blocks must be an integer >= 1, got {self.max_blocks!r}")
+        if not isinstance(self.globals_first, bool):
+            raise ValueError(f"globals_first must be True or False, got {self.globals_first!r}")
         if not isinstance(self.block_kind, str) or not self.block_kind:
             raise ValueError(f"block_kind must be the name of a block kind ('conv', 'dense', "
                              f"... see vlga_jax.networks.kinds), got {self.block_kind!r}")
@@ -263,6 +269,8 @@ class SearchSpace:
             "max_blocks": self.max_blocks,
             "block_kind": self.block_kind,
             "depth_gene": self.depth_gene,
+            # Only when set: the dicts of spaces in the default order stay as they were.
+            **({"globals_first": True} if self.globals_first else {}),
         }
 
     @classmethod
@@ -277,6 +285,7 @@ class SearchSpace:
             max_blocks=int(d.get("max_blocks", 1)),
             block_kind=d.get("block_kind", "conv"),
             depth_gene=d.get("depth_gene"),
+            globals_first=d.get("globals_first", False),
         )
 
 
@@ -385,36 +394,55 @@ def fixed_cnn(depth: int = 3, *, training_genes: bool = False) -> SearchSpace:
     return xiao2020(depth, training_genes=training_genes)
 
 
-BINARY_FILTERS = (4, 8, 12, 16, 24, 32, 48, 64)  # sized for small images; CPU-friendly
+# Filters of the first stage: 4 values (2 bits, as in the source), doubling from 8 to 64
+# so that the range of the former 8-value table (4-64) is kept, sized for small images.
+BINARY_FILTERS = (8, 16, 32, 64)
 BINARY_SCALES = (1.0, 1.5, 2.0, 2.5)
 BINARY_KERNELS = (1, 3, 5, 7)
+# The source's activations are relu and elu (its 2-bit activation field reads relu, elu,
+# relu, elu); the two other codes hold two more of the relu family.
+BINARY_ACTIVATIONS = ("relu", "elu", "leaky_relu", "selu")
 BINARY_DROPOUTS = (0.0, 0.1, 0.25, 0.5)
 BINARY_HEAD = (2048, 1024)
+BINARY_MAX_STAGES = 7
 
 
-def binary_cnn(max_stages: int = 8) -> SearchSpace:
-    """The fixed-length binary chromosome of the binary-encoded CNN GA (20 bits at 8 stages).
+def binary_cnn(max_stages: int = BINARY_MAX_STAGES) -> SearchSpace:
+    """The fixed-length binary chromosome of the binary-encoded CNN GA (20 bits at 7 stages).
 
-    Every table has a power-of-two size, so a gene is a group of bits (`operators.bitflip`):
-    filters of the first stage (3 bits), filter scale per stage (2 bits: stage s has
-    ``filters * scale**s`` channels), kernel size (2 bits), number of feature-extraction
-    stages (3 bits), one or two convs in each stage (1 bit per stage) and dropout after
-    each stage (2 bits). Decoded by the ``binary_cnn`` block kind: batch norm in every
-    conv, a 2x2 max pool per stage while the image is larger than 1x1, then a dense head
-    of 2048 and 1024 units with dropout 0.5.
+    A gene is a group of bits (`operators.bitflip`) holding the index into its table; the
+    chromosome holds the global genes first (``globals_first``), then one bit per stage.
+    At 7 stages, bit positions (0 = first) and tables (index 0 first): 0-1 ``filters``
+    (`BINARY_FILTERS`, channels of the first stage), 2-3 ``filter_scale``
+    (`BINARY_SCALES`: stage s has ``filters * scale**s`` channels), 4-5 ``kernel``
+    (`BINARY_KERNELS`), 6-7 ``activation`` (`BINARY_ACTIVATIONS`), 8-10 ``stages`` (1..7
+    feature-extraction stages: a flip to the unused code 7 wraps to index 0, one stage),
+    11-12 ``dropout`` after each stage (`BINARY_DROPOUTS`), 13-19 ``one_conv`` (one bit
+    per stage: 1 = one conv, 0 = two convs).
+
+    Decoded by the ``binary_cnn`` block kind: batch norm in every conv, a 2x2 max pool per
+    stage while the image is larger than 1x1, then a dense head of 2048 and 1024 units
+    with dropout 0.5.
+
+    ``max_stages`` must be a power of two or one less (1, 2, 3, 4, 7, 8, 15, ...): the
+    stages gene then fills its bits but for at most one code. The chromosome has
+    ``10 + ceil(log2(max_stages)) + max_stages`` bits: 20 at 7 stages, 21 at 8.
     """
-    if max_stages & (max_stages - 1):
-        raise ValueError(f"max_stages must be a power of two, got {max_stages}")
-    block = (Gene("two_convs", (False, True)),)
+    if (not isinstance(max_stages, int) or isinstance(max_stages, bool) or max_stages < 1
+            or (max_stages & (max_stages - 1) and (max_stages + 1) & max_stages)):
+        raise ValueError(f"max_stages must be a power of two or one less (1, 2, 3, 4, 7, 8, "
+                         f"15, ...: the stage count is a group of bits), got {max_stages!r}")
+    block = (Gene("one_conv", (False, True)),)
     globals_ = (
         Gene("filters", BINARY_FILTERS),
         Gene("filter_scale", BINARY_SCALES),
         Gene("kernel", BINARY_KERNELS),
+        Gene("activation", BINARY_ACTIVATIONS),
         Gene("stages", tuple(range(1, max_stages + 1))),
         Gene("dropout", BINARY_DROPOUTS),
     )
     return SearchSpace(block, globals_, max_blocks=max_stages, block_kind="binary_cnn",
-                       depth_gene="stages")
+                       depth_gene="stages", globals_first=True)
 
 
 MLP_UNITS = (64, 128, 256, 512, 768, 1024)

@@ -212,9 +212,13 @@ class BinaryCnnKind(ConvKind):
     """The binary-encoded CNN GA's chromosome (`space.binary_cnn`) as conv blocks.
 
     Stage s: one or two ``kernel`` x ``kernel`` convs of ``filters * filter_scale**s``
-    channels (at most 256), batch norm after each, relu, a 2x2 max pool while the image is
-    larger than 1x1 (8x8 digits pool in 3 stages at most), dropout. Then the dense head
-    (2048, 1024 units, dropout 0.5) and the classifier.
+    channels (at most 256), batch norm after each, the ``activation`` gene's activation
+    (relu without one), a 2x2 max pool while the image is larger than 1x1 (8x8 digits
+    pool in 3 stages at most), dropout. Then the dense head (2048, 1024 units, dropout
+    0.5) and the classifier.
+
+    The block gene is ``one_conv`` (True: one conv); spaces recorded before it read the
+    block gene ``two_convs`` (True: two convs), and decode as they did.
 
     A kernel wider than 2 * size - 1 on a size x size image only ever reads the 'SAME'
     zero padding with its outer taps: it is stored as that smaller kernel (the same
@@ -222,12 +226,19 @@ class BinaryCnnKind(ConvKind):
     """
 
     name = "binary_cnn"
-    block_genes = ("two_convs",)
-    required_genes = ("two_convs",)
-    global_genes = ("filters", "filter_scale", "kernel", "dropout", "optimizer",
+    block_genes = ("one_conv", "two_convs")
+    required_genes = ()
+    global_genes = ("filters", "filter_scale", "kernel", "activation", "dropout", "optimizer",
                     "learning_rate", "weight_decay")
     positive_int_genes = ("filters", "kernel")
     choice_genes = {}
+
+    def check_space(self, space) -> None:
+        super().check_space(space)
+        names = [g.name for g in space.block_genes]
+        if len(names) != 1:
+            raise ValueError(f"space: {space.block_kind} blocks need one block gene, "
+                             f"'one_conv', got {tuple(names)}")
 
     def decode(self, blocks: list[dict], genes: dict, input_shape: tuple) -> dict:
         h, w = int(input_shape[0]), int(input_shape[1])
@@ -237,14 +248,15 @@ class BinaryCnnKind(ConvKind):
                            int(round(genes["filters"] * genes["filter_scale"] ** s)))
             kernel = min(int(genes["kernel"]), 2 * max(h, w) - 1)
             conv = ConvLayer(channels, kernel, True)
-            convs = (conv, conv) if b["two_convs"] else (conv,)
+            one = b["one_conv"] if "one_conv" in b else not b["two_convs"]
+            convs = (conv,) if one else (conv, conv)
             pool = None
             if h > 1 or w > 1:
                 pool = "max"
                 h, w = _pooled(h, w)
             out.append(ConvBlock(convs, pool, False, float(genes["dropout"])))
-        return {"blocks": out, "activation": "relu", "dropout": BINARY_HEAD_DROPOUT,
-                "head_units": BINARY_HEAD}
+        return {"blocks": out, "activation": str(genes.get("activation", "relu")),
+                "dropout": BINARY_HEAD_DROPOUT, "head_units": BINARY_HEAD}
 
 
 CONV = register(ConvKind())

@@ -2,8 +2,10 @@
 
 The file is an ``.npz`` (no pickle): ``params/<path>`` and ``batch_stats/<path>`` hold
 the arrays (``/``-joined names as in `vlga_jax.networks.model.Network`); ``meta`` holds UTF-8
-JSON with the architecture, the input normalisation (per-channel ``mean``/``std`` of
-the raw training images, and ``resize``), the decoded genome and the accuracies.
+JSON with the architecture, the input normalisation (per-channel ``mean``/``std`` in raw
+pixel units, ``resize``, and ``scaling`` where it is not "standardize": "unit" stores
+mean 0 and std the largest raw pixel value), the decoded genome and the accuracies.
+`ExportedModel.preprocess` computes ``(x - mean) / std`` either way.
 
     model = vlga_jax.load_model("model.npz")
     logits = model.apply(model.variables, model.preprocess(raw_images))  # jit-able
@@ -97,7 +99,8 @@ def save_model(path: str | os.PathLike, result, dataset=None) -> Path:
         "input_shape": list(result.architecture.input_shape),
         "normalization": None if mean is None else {
             "mean": np.asarray(mean).tolist(), "std": np.asarray(std).tolist(),
-            "resize": list(result.config.data.resize) if result.config.data.resize else None},
+            "resize": list(result.config.data.resize) if result.config.data.resize else None,
+            **_scaling_entry(getattr(norm, "scaling", result.config.data.scaling))},
         "search_fitness": result.search_fitness,
         "val_accuracy": result.val_accuracy,
         "test_accuracy": result.test_accuracy,
@@ -109,6 +112,13 @@ def save_model(path: str | os.PathLike, result, dataset=None) -> Path:
     _write_npz(tmp, files)
     os.replace(tmp, path)
     return path
+
+
+def _scaling_entry(scaling: str) -> dict:
+    """``{"scaling": name}`` for a model whose inputs are not standardised (mean/std hold
+    it: "unit" is mean 0, std the largest raw pixel value); {} for "standardize", so files
+    of standardised models stay as they were (a file without it is standardised)."""
+    return {} if scaling == "standardize" else {"scaling": scaling}
 
 
 def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:

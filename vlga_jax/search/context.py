@@ -170,7 +170,7 @@ def configured_dataset(config: Config) -> Dataset:
     """The dataset ``config.data`` names, as `evolve` loads it when given none."""
     dc = config.data
     return load_dataset(dc.name, data_dir=dc.data_dir, val_fraction=dc.val_fraction,
-                        seed=dc.seed, subset=dc.subset, resize=dc.resize)
+                        seed=dc.seed, subset=dc.subset, resize=dc.resize, scaling=dc.scaling)
 
 
 def check_crop_padding(config: Config, image_shape: tuple[int, ...]) -> None:

@@ -185,11 +185,30 @@ def _start(search: Search, run: RunDir | None, session: Session):
     restored = run.restore() if run is not None else None
     if restored is not None:
         saved, state, step, session.earlier_wall = restored
+        _check_layout(state, search, run)
         search.load_state_dict(saved)
         session.resumed = True
     stats = search.trainer.stats
     session.earlier_compile, session.earlier_train = stats.compile_seconds, stats.train_seconds
     return state, step
+
+
+def _check_layout(state, search: Search, run: RunDir) -> None:
+    """ValueError unless the restored genomes have the shapes of the search space (an
+    earlier version's gene tables, e.g. the binary_cnn chromosome before its genes were
+    laid out as the source's, would otherwise fail deep inside an operator)."""
+    population, space = getattr(state, "population", None), search.space
+    if population is None:
+        return
+    got = (tuple(np.shape(population.blocks)[1:]), tuple(np.shape(population.globals)[1:]))
+    want = ((space.max_blocks, space.n_block_genes), (space.n_global_genes,))
+    if got != want:
+        raise ValueError(
+            f"{run.path}: its checkpoints hold genomes of another layout of the search space "
+            f"(blocks {got[0]}, globals {got[1]}; space.kind={search.config.space.kind!r} "
+            f"now has blocks {want[0]}, globals {want[1]}): the run was made by an earlier "
+            "version whose gene tables differ, and cannot be resumed; start a new run in "
+            "another directory")
 
 
 def _budget_spent(search: Search) -> str:

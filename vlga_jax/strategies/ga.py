@@ -102,7 +102,8 @@ def _ga_breed(strategy: GA, key, population: Genome, fitness):
     pairs = ops.select_parents(k_par, fitness, p, ga.parent_selection, eligible=survive,
                                tournament_size=ga.tournament_size,
                                temperature=ga.softmax_temperature)
-    children = ops.crossover_population(k_cross, population, pairs, None, ga.crossover)
+    children = ops.crossover_population(k_cross, population, pairs, None, ga.crossover,
+                                        strategy.space.globals_first)
     children = mutate_children(strategy, k_mut, children)
     new_pop, order, is_survivor = ops.survivors_then_children(survive, population, children)
     new_fitness = jnp.where(is_survivor, fitness[order], jnp.nan)
