@@ -284,13 +284,13 @@ SOURCES: dict[str, tuple[str, dict[str, str], tuple[Departure, ...]]] = {
             _VAL_SHARE, _digits("the write-up runs CIFAR-10"), _gap_head(True),
             _LEAKY_SLOPE, _PAPER_FINAL)),
     "binary-cnn": (
-        "a fixed-length binary-encoded CNN GA: 20-bit chromosome (filters, filter scale, "
-        "kernel, stages, dropout, then one bit per stage for one or two convs), dense head, "
-        "CIFAR-10/100, population 4, 20 generations, bit-flip mutation at 1/population, "
-        "pixels divided by 255",
+        "a fixed-length binary-encoded CNN GA: 20-bit chromosome (filters in 2 bits, filter "
+        "scale, kernel, activation, stages, dropout, then the 13th-19th bits: one per stage, "
+        "1 = one conv, 0 = two), dense head, CIFAR-10/100, population 4, 20 generations, "
+        "bit-flip mutation at 1/population, pixels divided by 255",
         {"ga.strategy": "the binary GA's text: a fixed-length chromosome evolved whole",
          "space.kind": "the binary GA's text: the 20-bit chromosome and its decoding",
-         "space.max_blocks": "the binary GA's text: one one-or-two-convs bit per stage",
+         "space.max_blocks": "the binary GA's text: 7 stage bits, the 13th-19th",
          "ga.population": "the binary GA's text: population 4",
          "ga.generations": "the binary GA's text: 20 generations",
          "ga.mutation_mode": "the binary GA's text: each bit flips independently",
@@ -299,11 +299,16 @@ SOURCES: dict[str, tuple[str, dict[str, str], tuple[Departure, ...]]] = {
         (
             Departure(
                 "survivors: the better half by fitness (ga.fit_survival_rate=0.5, no unfit "
-                "survivors); parents drawn in proportion to fitness; one-point crossover",
-                "the source gives no selection or crossover scheme for its population of "
-                "4; these are this project's choices", ("ga.fit_survival_rate",
-                "ga.unfit_survival_prob", "ga.parent_selection", "ga.crossover"),
-                "the binary GA's text: its operators"),
+                "survivors); parents drawn in proportion to fitness; one-point crossover, "
+                "one child per pair. The source's code (GA.py) replaces the whole "
+                "population with children, draws parents by tournaments of size 1 (at "
+                "random) and keeps both children of a pair",
+                "the project's choices: with 4 networks and no survivor a generation can "
+                "lose its best network, and parents drawn at random ignore fitness",
+                ("ga.fit_survival_rate", "ga.unfit_survival_prob", "ga.parent_selection",
+                 "ga.crossover"),
+                "the binary GA's code (GA.py): selection, crossover and the generation "
+                "loop"),
             _silent(("train.epochs", "train.batch_size", "train.optimizer",
                      "train.learning_rate", "train.weight_decay"), "2 epochs of Adam at "
                     "Keras' default 1e-3, batch 128, no weight decay",
@@ -316,11 +321,27 @@ SOURCES: dict[str, tuple[str, dict[str, str], tuple[Departure, ...]]] = {
                 "number of pooled stages; global pooling lets networks of different depths "
                 "share head shapes", (), "the binary GA's text: the dense head"),
             Departure(
-                "the gene tables (filters, filter scales, kernels, dropouts) are this "
-                "project's, sized for 8x8 digits on CPUs; the bit layout is the source's "
-                "(genetics/space.py binary_cnn)",
-                "the source's widths are sized for CIFAR on a GPU", (),
+                "the gene tables are this project's, sized for 8x8 digits on CPUs: filters "
+                "8/16/32/64, filter scales x1-x2.5 per stage, kernels 1/3/5/7, activations "
+                "relu/elu/leaky_relu/selu (the source's 2-bit field names relu and elu), "
+                "stages 1-7 in 3 bits (the unused code wraps to 1 stage), dropout 0-0.5; "
+                "the bit widths, the global genes first and the per-stage bits last with "
+                "1 = one conv are the source's (genetics/space.py binary_cnn)",
+                "the source's widths are sized for CIFAR on a GPU; a fixed 20-bit layout "
+                "keeps one-point crossover's linkage as the source has it", (),
                 "the binary GA's text: the chromosome table"),
+            Departure(
+                "the per-stage bits are bits 13-19 counted from 0, the last 7 of the 20; "
+                "the source's code reads them from bits 12-18 counted from 0 (its text's "
+                "13th-19th bits) and leaves bit 19 unused, which overlaps its dropout "
+                "field",
+                "13 bits of global genes then 7 stage bits fill the 20 bits without "
+                "overlap", (), "the binary GA's text and its code (GA.py): the "
+                "13th-19th bits"),
+            Departure(
+                "one-point crossover cuts between genes; the source's code cuts at any bit",
+                "a cut inside a gene makes a value neither parent has; cuts between "
+                "genes keep every gene a parent's", (), "the binary GA's code: crossover"),
             Departure(
                 "a stage pools 2x2 only while the image is larger than 1x1 (8x8 digits: "
                 "at most 3 pooled stages; 32x32: 5)",

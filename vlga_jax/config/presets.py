@@ -15,6 +15,7 @@ import dataclasses
 from collections.abc import Callable
 
 from vlga_jax.config.config import Config, use_presets
+from vlga_jax.config.data import DataConfig
 from vlga_jax.config.ga import GAConfig
 from vlga_jax.config.preset_sources import SOURCES, Departure
 from vlga_jax.config.space import SpaceConfig
@@ -95,15 +96,18 @@ def _report() -> Config:
 
 
 def _binary_cnn() -> Config:
-    """The fixed-length binary-encoded CNN GA: 20-bit chromosome, population 4, 20
-    generations, one-point crossover, bit-flip mutation with rate 1/population, 2 epochs
-    of fitness training."""
+    """The fixed-length binary-encoded CNN GA: the source's 20-bit chromosome (13 bits of
+    global genes, then one bit per stage for 7 stages, 1 = one conv), population 4, 20
+    generations, bit-flip mutation with rate 1/population, pixels divided by their
+    largest value; one-point crossover, survivor selection and 2 epochs of fitness
+    training are the project's."""
     return Config(
-        space=SpaceConfig(kind="binary_cnn", max_blocks=8, **_TABLE1),
+        space=SpaceConfig(kind="binary_cnn", max_blocks=7, **_TABLE1),
         ga=GAConfig(strategy="ga", population=4, generations=20, fit_survival_rate=0.5,
                     unfit_survival_prob=0.0, mutation_mode="bitflip", mutation_rate=0.25,
                     crossover="one_point", parent_selection="fitness", **_NO_PHASES),
         train=TrainConfig(epochs=2, learning_rate=None, **_FINAL),
+        data=DataConfig(scaling="unit"),
     )
 
 

@@ -56,6 +56,8 @@ def preset_settings(config: Config) -> list[tuple[str, object]]:
         out.append(("train.augment", tr.augment))
     out += [("train.final_epochs", tr.final_epochs), ("train.patience", tr.patience),
             ("data.name", config.data.name), ("data.val_fraction", config.data.val_fraction)]
+    if config.data.scaling != "standardize":
+        out.append(("data.scaling", config.data.scaling))
     return out
 
 
