@@ -124,6 +124,8 @@ def small(preset: str, population: int = 4, generations: int = 3):
     overrides = {"ga.population": population, "ga.generations": generations}
     if preset == "grid":  # a grid prefix: the whole grid holds 672 networks
         overrides["ga.budget_epochs"] = population * generations * 5
+    if preset == "tournament":  # elites are off in the preset; on here to test them
+        overrides["ga.elites"] = 2
     config = Config.preset(preset).override(**overrides)
     space = config.space.build()
     return make_strategy(config.ga.strategy, space, config.ga), space
