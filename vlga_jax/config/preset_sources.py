@@ -22,126 +22,26 @@ from __future__ import annotations
 
 import dataclasses
 
-PAPER = ("Xiao, Yan, Basodi, Ji & Pan 2020, \"Efficient Hyperparameter Optimization in "
-         "Deep Learning Using a Variable Length Genetic Algorithm\" (arXiv:2006.12703)")
-REPORT = ("the W&B report \"Survival of the Fittest CNN Model\" (A. R. Gosthipaty) and its "
-          "Keras code, ariG23498/GA-hyper-params (Notebooks/generation.ipynb)")
-XIAO = "Xiao et al. 2020"
-MLP_REPO = "harvitronix/neural-network-genetic-algorithm"
-MLP_SOURCE = (f"Matt Harvey's 2017 blog post on evolving MLPs with a genetic algorithm and "
-              f"its code, {MLP_REPO} (main.py, optimizer.py, train.py)")
-
-
-@dataclasses.dataclass(frozen=True)
-class Departure:
-    """One difference from a preset's source: ``what`` differs, ``why``, the ``settings``
-    (dotted config fields) it covers and the source ``passage`` it is measured against."""
-
-    what: str
-    why: str
-    settings: tuple[str, ...] = ()
-    passage: str = ""
-
-
-def _silent(settings: tuple[str, ...], values: str, passage: str,
-            why: str = "the source gives no value for them; these are the engine's "
-                       "defaults or sized for small images on CPUs") -> Departure:
-    """The values of ``settings`` that the source does not give: the project's choice."""
-    return Departure(f"{values}: values this project chose", why, settings, passage)
-
-
-# -- departures shared by several presets ---------------------------------------------------
-
-def _digits(source_data: str) -> Departure:
-    return Departure(
-        "the default dataset (data.name) is scikit-learn's digits, 1,797 8x8 grey images; "
-        f"{source_data}",
-        "digits ships inside scikit-learn, so a run needs no download (machines may be "
-        "offline); --dataset NAME --data-dir DIR runs a prepared tensorflow-datasets "
-        "dataset such as cifar10", ("data.name",), "the source's experiments section")
-
-
-def _validation(source_scores: str, passage: str) -> Departure:
-    return Departure(
-        "search fitness is validation accuracy on a held-out 10% of the training data "
-        f"(data.val_fraction); {source_scores}",
-        "choosing networks by their test accuracy makes the reported test accuracy "
-        "optimistic; here the test set is read once, by the final model",
-        ("data.val_fraction",), passage)
-
-
-_VAL_SHARE = Departure(
-    "the validation split is 10% of the training data (data.val_fraction)",
-    "the source scores fitness on validation accuracy but its split size is not this "
-    "project's to copy onto digits; 10% of digits' training images is 144 images",
-    ("data.val_fraction",), f"{XIAO}: fitness is the candidate's validation accuracy")
-_LEAKY_SLOPE = Departure(
-    "leaky_relu has slope 0.01 (flax's and PyTorch's default), not Keras' default 0.3 "
-    "(the slope the W&B report's Keras code gets)",
-    "one activation table serves every space and preset (networks/activations.py); a "
-    "preset cannot change a slope", (), "Table 1 names LeakyReLU without a slope")
-
-
-def _gap_head(phases: bool) -> Departure:
-    return Departure(
-        "every network ends in global average pooling and one dense classifier (Table 1 "
-        "has no head genes; this is the head of the W&B report's Keras code)",
-        "the classifier's shape then depends only on the last block's channels, not on the "
-        "image size or on whether the last block pools, so candidates share compiled "
-        "programs" + (" and a new phase replaces only the head" if phases else ""),
-        (), "Table 1 (no head genes)")
-
-
-_ENGINE_FINAL = Departure(
-    "final training: the best candidate of the whole search trains up to "
-    "train.final_epochs=30 more epochs and keeps its best epoch by validation accuracy "
-    "(patience 5); the source has no such step",
-    "this engine's rule for every preset: the result is a trained network whose test "
-    "accuracy is measured once, after the search, and its length is chosen on validation "
-    "data, never on the test set", ("train.final_epochs", "train.patience"),
-    "the source's description of its loop (it ends with the search)")
-_ONE_GENE = Departure(
-    "a mutated individual changes exactly one gene that its network reads (a gene of conv "
-    "b only where the block has conv b), to another value of its table",
-    "a mutation that changes nothing, or only an unread gene, would retrain the same "
-    "network (here a cache hit that wastes a slot); one gene is the plainest reading of "
-    "'mutate an individual'", ("ga.mutation_mode",), f"{XIAO}: the mutation step")
-
-
-def _paper_silent(settings: tuple[str, ...]) -> Departure:
-    return _silent(settings, "population 20, 5 generations per phase, fit survival 0.5, unfit "
-                   "survival 0.2, mutation 0.2, stop when a phase's best drops more than "
-                   "0.01, Adam at 1e-3, batch 128, no weight decay, head dropout 0, up to 5 "
-                   "phases, parents drawn uniformly among survivors, a phase's winner the "
-                   "best of its last generation", f"{XIAO}: the algorithm's description "
-                   "names these steps (survival of the fit and some unfit, mutation, "
-                   "crossover, a stop when a phase does worse) but not their values",
-                   why="the paper's text gives no values for these steps; these are the "
-                   "values this preset has had from the start, Adam and batch 128 the "
-                   "engine's defaults")
-
-
-_PAPER_SILENT_SETTINGS = (
-    "ga.population", "ga.generations", "ga.fit_survival_rate", "ga.unfit_survival_prob",
-    "ga.mutation_rate", "ga.stop_drop", "ga.max_phases", "space.max_blocks",
-    "ga.parent_selection", "ga.phase_winner", "train.optimizer", "train.learning_rate",
-    "train.batch_size", "train.weight_decay", "train.dropout")
-_PAPER_FINAL = Departure(
-    "final training of the best network: up to train.final_epochs=30 epochs, keeping the "
-    "best epoch by validation accuracy (patience 5)",
-    "the source trains its best network further without giving a length; an early-stopped "
-    "length is chosen on validation data, never on the test set",
-    ("train.final_epochs", "train.patience"), f"{XIAO}: the best network is trained "
-    "further once the search ends")
-_PAPER_SOURCED = {
-    "ga.strategy": f"{XIAO}: the variable-length GA, one block added per phase",
-    "space.kind": "Table 1: a block is conv a, an optional conv b, optional pooling and skip",
-    "space.channels": "Table 1: filters 8 to 512", "space.kernels": "Table 1: kernels 1 to 9",
-    "space.activations": "Table 1: ReLU, ELU, LeakyReLU",
-    "ga.crossover": f"{XIAO}: uniform crossover of two parents",
-    "train.transfer": f"{XIAO}: a phase reuses the previous winner's trained blocks",
-    "train.epochs": f"{XIAO}: each candidate trains 5 epochs",
-}
+from vlga_jax.config.departures import (
+    ENGINE_FINAL,
+    LEAKY_SLOPE,
+    MLP_REPO,
+    MLP_SOURCE,
+    ONE_GENE,
+    PAPER,
+    PAPER_FINAL,
+    PAPER_SILENT_SETTINGS,
+    PAPER_SOURCED,
+    REPORT,
+    VAL_SHARE,
+    XIAO,
+    Departure,
+    digits,
+    gap_head,
+    paper_silent,
+    silent,
+    validation,
+)
 
 # -- the records --------------------------------------------------------------------------
 
@@ -168,12 +68,12 @@ _TOURNAMENT_DEPARTURES = (
         "one add/remove operator (genetics/mutation.py) serves every dense space; the "
         "limit itself is kept (train.examples_per_candidate)", (),
         f"{_TOURNAMENT_PASSAGE}: layer removal"),
-    _silent(("train.epochs", "train.batch_size"), "5 epochs of batch 128 per candidate",
+    silent(("train.epochs", "train.batch_size"), "5 epochs of batch 128 per candidate",
             f"{_TOURNAMENT_PASSAGE}: training of a candidate"),
-    _validation("the source's text does not say which split scores a candidate",
+    validation("the source's text does not say which split scores a candidate",
                 f"{_TOURNAMENT_PASSAGE}: fitness"),
-    _ENGINE_FINAL,
-    _digits("the source trains on MNIST (28x28, 60,000 training images); digits has fewer "
+    ENGINE_FINAL,
+    digits("the source trains on MNIST (28x28, 60,000 training images); digits has fewer "
             "training images than the 10,000-example limit, so there every candidate "
             "trains on all of them"),
 )
@@ -185,9 +85,9 @@ SOURCES: dict[str, tuple[str, dict[str, str], tuple[Departure, ...]]] = {
     "paper": (
         f"{PAPER}: Table 1's space, the VLGA's phases with weight transfer, uniform "
         "crossover, 5 epochs per candidate, fitness on validation accuracy",
-        _PAPER_SOURCED,
-        (_paper_silent(_PAPER_SILENT_SETTINGS), _ONE_GENE, _VAL_SHARE,
-         _digits("the paper runs CIFAR-10"), _gap_head(True), _LEAKY_SLOPE, _PAPER_FINAL)),
+        PAPER_SOURCED,
+        (paper_silent(PAPER_SILENT_SETTINGS), ONE_GENE, VAL_SHARE,
+         digits("the paper runs CIFAR-10"), gap_head(True), LEAKY_SLOPE, PAPER_FINAL)),
     "report": (
         f"{REPORT}: p=10, g=3, 5 phases, one-point crossover, softmax parents, mutation "
         "0.1, earlier phases frozen, 3 epochs, batch 256",
@@ -211,13 +111,13 @@ SOURCES: dict[str, tuple[str, dict[str, str], tuple[Departure, ...]]] = {
          "the report's code: batch 256", "train.optimizer": "the report's code: Adam",
          "train.learning_rate": "the report's code: Keras' Adam default, 1e-3"},
         (
-            _silent(("ga.fit_survival_rate", "ga.unfit_survival_prob", "train.weight_decay",
+            silent(("ga.fit_survival_rate", "ga.unfit_survival_prob", "train.weight_decay",
                      "train.dropout"), "fit survival 0.5, unfit survival 0.2, no weight "
                     "decay, head dropout 0", "the report's code: its selection of parents"),
-            _validation("the report's code trains on all 50,000 CIFAR-10 training images and "
+            validation("the report's code trains on all 50,000 CIFAR-10 training images and "
                         "scores every candidate on the test set (model.evaluate(test_ds))",
                         "the report's notebook, generation.ipynb"),
-            _digits("the report's code loads CIFAR-10"),
+            digits("the report's code loads CIFAR-10"),
             Departure(
                 "a block pools 2x2 with stride 2 at its end (after conv b and the skip); "
                 "the report's code pools with stride 1 and 'same' padding right after "
@@ -244,7 +144,7 @@ SOURCES: dict[str, tuple[str, dict[str, str], tuple[Departure, ...]]] = {
                 "a copy of a parent is a wasted child (here a cache hit, a slot with no "
                 "new network)", (), "the report's code: crossover"),
             dataclasses.replace(
-                _ONE_GENE, what="a mutated individual changes exactly one gene its network "
+                ONE_GENE, what="a mutated individual changes exactly one gene its network "
                 "reads, to another value of its table; the report's code redraws a gene "
                 "from its whole table, so a 'mutation' may keep the old value",
                 passage="the report's code: mutation"),
@@ -253,7 +153,7 @@ SOURCES: dict[str, tuple[str, dict[str, str], tuple[Departure, ...]]] = {
                 "std; the report's code divides pixels by 255",
                 "one input convention for the VLGA presets and their exported models", (),
                 "the report's code: the dataset pipeline"),
-            _LEAKY_SLOPE,
+            LEAKY_SLOPE,
             Departure(
                 "final training of the best network: up to train.final_epochs=30 epochs, "
                 "keeping the best epoch by validation accuracy (patience 5)",
@@ -277,12 +177,12 @@ SOURCES: dict[str, tuple[str, dict[str, str], tuple[Departure, ...]]] = {
                 "gives none)",
                 "the modified VLGA changes the paper's algorithm only in the parent choice, "
                 "fitness length and transfer; the rest is taken from the paper it modifies",
-                tuple(k for k in (*_PAPER_SOURCED, *_PAPER_SILENT_SETTINGS,
+                tuple(k for k in (*PAPER_SOURCED, *PAPER_SILENT_SETTINGS,
                                   "ga.mutation_mode")
                       if k not in ("ga.parent_selection", "train.epochs", "train.transfer")),
                 "the modified-VLGA write-up: it starts from Xiao et al.'s algorithm"),
-            _VAL_SHARE, _digits("the write-up runs CIFAR-10"), _gap_head(True),
-            _LEAKY_SLOPE, _PAPER_FINAL)),
+            VAL_SHARE, digits("the write-up runs CIFAR-10"), gap_head(True),
+            LEAKY_SLOPE, PAPER_FINAL)),
     "binary-cnn": (
         "a fixed-length binary-encoded CNN GA: 20-bit chromosome (filters in 2 bits, filter "
         "scale, kernel, activation, stages, dropout, then the 13th-19th bits: one per stage, "
@@ -309,7 +209,7 @@ SOURCES: dict[str, tuple[str, dict[str, str], tuple[Departure, ...]]] = {
                  "ga.crossover"),
                 "the binary GA's code (GA.py): selection, crossover and the generation "
                 "loop"),
-            _silent(("train.epochs", "train.batch_size", "train.optimizer",
+            silent(("train.epochs", "train.batch_size", "train.optimizer",
                      "train.learning_rate", "train.weight_decay"), "2 epochs of Adam at "
                     "Keras' default 1e-3, batch 128, no weight decay",
                     "the binary GA's text: training of a candidate"),
@@ -347,10 +247,10 @@ SOURCES: dict[str, tuple[str, dict[str, str], tuple[Departure, ...]]] = {
                 "at most 3 pooled stages; 32x32: 5)",
                 "7 stages of 2x2 pooling would shrink the image below one pixel", (),
                 "the binary GA's text: a pool per stage"),
-            _validation("the source's text does not say which split scores a candidate",
+            validation("the source's text does not say which split scores a candidate",
                         "the binary GA's text: fitness"),
-            _ENGINE_FINAL,
-            _digits("the source ran CIFAR-10 and CIFAR-100"),
+            ENGINE_FINAL,
+            digits("the source ran CIFAR-10 and CIFAR-100"),
         )),
     "mlp-ga": (
         f"an MLP GA, {MLP_SOURCE}: 1-4 dense layers of one width (64-1024), activation, "
@@ -389,7 +289,7 @@ SOURCES: dict[str, tuple[str, dict[str, str], tuple[Departure, ...]]] = {
                 "a fixed length gives every candidate the same cost, so candidates train "
                 "batched in one program and ga.budget_epochs counts exactly",
                 ("train.epochs",), "train.py: EarlyStopping"),
-            _validation("the source scores on the test set (also its early-stopping data)",
+            validation("the source scores on the test set (also its early-stopping data)",
                         "train.py: model.evaluate(x_test, y_test)"),
             Departure(
                 "batch size 128 (train.batch_size); the source uses 64 on CIFAR-10 (128 "
@@ -402,7 +302,7 @@ SOURCES: dict[str, tuple[str, dict[str, str], tuple[Departure, ...]]] = {
                 "each child has the same law; drawing a pair per free slot lets one "
                 "fixed-shape step fill any number of slots", (), "optimizer.py: breed"),
             dataclasses.replace(
-                _ONE_GENE, what="a mutated child changes exactly one parameter to another "
+                ONE_GENE, what="a mutated child changes exactly one parameter to another "
                 "value of its table; the source redraws it from the whole table, so a "
                 "'mutation' may keep the old value", passage="optimizer.py: mutate"),
             Departure(
@@ -412,7 +312,7 @@ SOURCES: dict[str, tuple[str, dict[str, str], tuple[Departure, ...]]] = {
                 "the result is then a trained network whose test accuracy is measured "
                 "once, after the search", ("train.final_epochs", "train.patience"),
                 "main.py: print_networks of the final population"),
-            _digits("the source's main.py runs CIFAR-10 (MNIST optional)"),
+            digits("the source's main.py runs CIFAR-10 (MNIST optional)"),
         )),
     "grid": (
         f"the brute-force baseline of the MLP GA, {MLP_REPO} (brute.py): every one of the "
@@ -437,7 +337,7 @@ SOURCES: dict[str, tuple[str, dict[str, str], tuple[Departure, ...]]] = {
                 ("train.epochs", "train.batch_size", "train.learning_rate",
                  "train.weight_decay", "train.final_epochs", "train.patience",
                  "data.val_fraction"), "brute.py: train_and_score"),
-            _digits("the source's brute.py runs CIFAR-10"),
+            digits("the source's brute.py runs CIFAR-10"),
         )),
     "tournament": (
         "tournament evolution: population 50, tournament size 3, winners mutated into "
@@ -464,23 +364,23 @@ SOURCES: dict[str, tuple[str, dict[str, str], tuple[Departure, ...]]] = {
         f"the random-search baseline of {PAPER} (its comparison with a classical GA), on "
         "the paper preset's space and budget (5 phases x 5 generations x 20 candidates)",
         {"ga.strategy": f"{XIAO}: random search as a baseline",
-         **{k: v for k, v in _PAPER_SOURCED.items()
+         **{k: v for k, v in PAPER_SOURCED.items()
             if k in ("space.kind", "space.channels", "space.kernels", "space.activations",
                      "train.epochs")}},
-        (_silent(("space.max_blocks", "ga.population", "ga.generations", "train.optimizer",
+        (silent(("space.max_blocks", "ga.population", "ga.generations", "train.optimizer",
                   "train.learning_rate", "train.batch_size", "train.weight_decay",
                   "train.dropout"), "networks of 1-5 blocks, 20 per step for 25 steps (the "
                  "paper preset's budget), Adam at 1e-3, batch 128, no weight decay, head "
                  "dropout 0", f"{XIAO}: the baselines' description"),
-         _VAL_SHARE, _digits("the paper runs CIFAR-10"), _gap_head(False), _LEAKY_SLOPE,
-         _PAPER_FINAL)),
+         VAL_SHARE, digits("the paper runs CIFAR-10"), gap_head(False), LEAKY_SLOPE,
+         PAPER_FINAL)),
     "classical-ga": (
         f"the classical-GA baseline of {PAPER}: a fixed-length GA over CNNs of 3 blocks "
         "from the paper's gene tables",
         {"ga.strategy": f"{XIAO}: a classical GA as a baseline",
          "space.kind": f"{XIAO}: the classical GA evolves fixed-length CNNs of Table 1 "
                        "blocks",
-         **{k: v for k, v in _PAPER_SOURCED.items()
+         **{k: v for k, v in PAPER_SOURCED.items()
             if k in ("space.channels", "space.kernels", "space.activations",
                      "train.epochs")}},
         (Departure(
@@ -492,11 +392,11 @@ SOURCES: dict[str, tuple[str, dict[str, str], tuple[Departure, ...]]] = {
             "ga.generations", "ga.fit_survival_rate", "ga.unfit_survival_prob",
             "ga.parent_selection", "ga.crossover", "ga.mutation_mode", "ga.mutation_rate"),
             f"{XIAO}: the baselines' description"),
-         _silent(("train.optimizer", "train.learning_rate", "train.batch_size",
+         silent(("train.optimizer", "train.learning_rate", "train.batch_size",
                   "train.weight_decay", "train.dropout"), "Adam at 1e-3, batch 128, no "
                  "weight decay, head dropout 0", f"{XIAO}: the baselines' description"),
-         _VAL_SHARE, _digits("the paper runs CIFAR-10"), _gap_head(False), _LEAKY_SLOPE,
-         _PAPER_FINAL)),
+         VAL_SHARE, digits("the paper runs CIFAR-10"), gap_head(False), LEAKY_SLOPE,
+         PAPER_FINAL)),
     "quick-halving": (
         "none: the quick preset with successive halving in every generation (population "
         "16; rungs of 1, 2 and 4 epochs, the best half continuing), the early termination "

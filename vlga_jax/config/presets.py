@@ -16,8 +16,9 @@ from collections.abc import Callable
 
 from vlga_jax.config.config import Config, use_presets
 from vlga_jax.config.data import DataConfig
+from vlga_jax.config.departures import Departure
 from vlga_jax.config.ga import GAConfig
-from vlga_jax.config.preset_sources import SOURCES, Departure
+from vlga_jax.config.preset_sources import SOURCES
 from vlga_jax.config.space import SpaceConfig
 from vlga_jax.config.train import TrainConfig
 from vlga_jax.genetics.space import CHANNELS, KERNELS, XIAO2020_ACTIVATIONS
